@@ -1,0 +1,345 @@
+//! `ContextExt::local_waker` and `ContextBuilder`.
+//!
+//! The local waker of a `Context` is found through its `Waker` (the dual-waker
+//! protocol of [`raw`](crate::raw)): a dual `Waker` owned by the calling thread
+//! yields its twin, any other `Waker` yields itself viewed as a `LocalWaker`.
+//! [`ContextBuilder`] attaches a local waker to a `Context` by wrapping the
+//! given `Waker` in a small dual header that lives in the builder.
+
+use core::task::{Context, Waker};
+
+use crate::LocalWaker;
+
+/// Access to the local waker of a [`Context`].
+///
+/// # Examples
+///
+/// A leaf future that parks on its local waker:
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use std::task::{Context, Poll};
+/// use hearth_task::{ContextExt, LocalWakerSlot};
+///
+/// /// Completes once `set` was called; parks on the local waker meanwhile.
+/// #[derive(Default)]
+/// struct Event {
+///     set: Cell<bool>,
+///     waiter: LocalWakerSlot,
+/// }
+///
+/// impl Event {
+///     fn set(&self) {
+///         self.set.set(true);
+///         self.waiter.wake();
+///     }
+///     fn wait(&self) -> impl Future<Output = ()> + '_ {
+///         std::future::poll_fn(move |cx: &mut Context<'_>| {
+///             if self.set.get() {
+///                 return Poll::Ready(());
+///             }
+///             self.waiter.register(ContextExt::local_waker(cx));
+///             Poll::Pending
+///         })
+///     }
+/// }
+///
+/// let event = Event::default();
+/// let mut wait = Box::pin(event.wait());
+/// let mut cx = Context::from_waker(std::task::Waker::noop());
+/// assert!(wait.as_mut().poll(&mut cx).is_pending());
+/// event.set();
+/// assert!(wait.as_mut().poll(&mut cx).is_ready());
+/// ```
+///
+/// # The `unstable_name_collisions` lint
+///
+/// std has an unstable inherent `Context::local_waker`. Calling this trait's
+/// method as `cx.local_waker()` therefore triggers rustc's
+/// `unstable_name_collisions` warning on stable. Either call it as
+/// `ContextExt::local_waker(cx)` or add `#![allow(unstable_name_collisions)]`
+/// to your crate; both keep working when std stabilises its method, which then
+/// takes over `cx.local_waker()`.
+pub trait ContextExt<'a> {
+    /// Returns the local waker of this context.
+    ///
+    /// This is the twin of the context's `Waker` if it is a hearth dual waker
+    /// owned by the calling thread (or a local waker set with
+    /// [`ContextBuilder`]), otherwise the `Waker` itself viewed as a
+    /// [`LocalWaker`]. With the `nightly` feature a local waker set through
+    /// std's own `ContextBuilder` takes precedence.
+    ///
+    /// Cost: one pointer compare for a foreign `Waker`; for a dual `Waker` one
+    /// more thread-local load and compare (why: see [`raw`](crate::raw)). No
+    /// atomic read-modify-write, no lock.
+    fn local_waker(&self) -> &'a LocalWaker;
+}
+
+impl<'a> ContextExt<'a> for Context<'a> {
+    #[inline]
+    fn local_waker(&self) -> &'a LocalWaker {
+        #[cfg(feature = "nightly")]
+        {
+            let set: &'a LocalWaker = Context::local_waker(self);
+            // std's fallback is the `Waker` itself cast to a `LocalWaker`, at
+            // the same address. Any other address was set explicitly.
+            if !core::ptr::addr_eq(set, self.waker()) {
+                return set;
+            }
+        }
+        lookup(self.waker())
+    }
+}
+
+#[inline]
+fn lookup(waker: &Waker) -> &LocalWaker {
+    #[cfg(feature = "std")]
+    {
+        crate::raw::local_waker_of(waker)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        crate::view(waker)
+    }
+}
+
+#[cfg(feature = "std")]
+pub use builder::ContextBuilder;
+
+#[cfg(feature = "std")]
+mod builder {
+    use core::fmt;
+    use core::mem::ManuallyDrop;
+    use core::ptr;
+    use core::task::{Context, RawWaker, Waker};
+
+    use super::ContextExt;
+    use crate::raw::{self, DualHeader, DualVTable};
+    use crate::LocalWaker;
+
+    /// Builds a [`Context`] that carries a local waker beside its `Waker`.
+    ///
+    /// This mirrors std's unstable `core::task::ContextBuilder`. Stable Rust
+    /// cannot put a second waker into a `Context`, so the builder wraps the
+    /// `Waker` in a dual waker whose twin is your local waker, and that wrapper
+    /// lives inside the builder. Deviations from std:
+    ///
+    /// - [`build`](Self::build) takes `&mut self` and the `Context` borrows the
+    ///   builder, so the builder needs a name:
+    ///   `let mut b = ContextBuilder::from_waker(&w).local_waker(&lw); let mut cx = b.build();`
+    ///   (std: `let mut cx = ContextBuilder::from_waker(&w).local_waker(&lw).build();`).
+    /// - [`waker`](Self::waker) after [`from`](Self::from) *resets* the
+    ///   inherited local waker (std keeps it). Whoever replaces the `Waker` of
+    ///   a context does it to observe the wakes of what it polls (a join, a
+    ///   task set); keeping the parent's local waker would let children that
+    ///   wake through `cx.local_waker()` bypass the new `Waker` and the wake
+    ///   would be lost to it. A local waker set explicitly with
+    ///   [`local_waker`](Self::local_waker) is kept.
+    /// - [`from_local_waker`](Self::from_local_waker) exists (std has no
+    ///   local-only context); no `ext`.
+    /// - A clone of the built context's `Waker` is a clone of the `Waker` you
+    ///   passed: the twin is a borrow and cannot outlive the builder. To keep
+    ///   the twin across clones, use a dual waker ([`DualRc`](crate::dual::DualRc)).
+    ///
+    /// With the `nightly` feature the same API also sets std's own local waker
+    /// field, so `Context::local_waker` (std's) agrees.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::task::Waker;
+    /// use hearth_task::{local_waker_fn, ContextBuilder, ContextExt};
+    ///
+    /// let woken = Rc::new(Cell::new(false));
+    /// let w = woken.clone();
+    /// let local = local_waker_fn(move || w.set(true));
+    ///
+    /// let mut builder = ContextBuilder::from_waker(Waker::noop()).local_waker(&local);
+    /// let cx = builder.build();
+    /// ContextExt::local_waker(&cx).wake_by_ref();
+    /// assert!(woken.get());
+    /// ```
+    pub struct ContextBuilder<'a> {
+        waker: Option<&'a Waker>,
+        local: Option<&'a LocalWaker>,
+        /// The local waker came from [`ContextBuilder::from`], not the user.
+        inherited: bool,
+        /// The dual wrapper; rewritten by every `build`.
+        storage: Option<Storage>,
+    }
+
+    /// The dual header a built `Context`'s `Waker` points at.
+    #[repr(C)]
+    struct BuiltHeader {
+        header: DualHeader,
+        /// The `Waker` the wrapper forwards to; `None` for a local-only context.
+        /// Outlives the header: both are borrowed for the builder's `'a`.
+        inner: Option<*const Waker>,
+    }
+
+    struct Storage {
+        header: BuiltHeader,
+        waker: ManuallyDrop<Waker>,
+    }
+
+    impl<'a> ContextBuilder<'a> {
+        /// Starts from a `Waker`; the local waker defaults to the one
+        /// `Context::from_waker(waker)` would have.
+        #[inline]
+        pub const fn from_waker(waker: &'a Waker) -> Self {
+            ContextBuilder { waker: Some(waker), local: None, inherited: false, storage: None }
+        }
+
+        /// Starts from an existing context, inheriting its `Waker` and local
+        /// waker.
+        #[inline]
+        #[allow(clippy::should_implement_trait)] // std's name; `From` cannot borrow mutably for 'a.
+        pub fn from(cx: &'a mut Context<'_>) -> Self {
+            let waker: &'a Waker = cx.waker();
+            let local: &'a LocalWaker = ContextExt::local_waker(cx);
+            ContextBuilder { waker: Some(waker), local: Some(local), inherited: true, storage: None }
+        }
+
+        /// Starts from a local waker only.
+        ///
+        /// The built context's `Waker` panics at the first `clone`, `wake` or
+        /// `wake_by_ref`, with a message naming the cause and the remedy. Use
+        /// it for executors that truly have no thread-safe wake path; futures
+        /// that store `cx.waker()` (most of the ecosystem) cannot run under it.
+        /// Prefer dual wakers, whose `Waker` costs nothing until used.
+        ///
+        /// ```should_panic
+        /// use hearth_task::{ContextBuilder, LocalWaker};
+        ///
+        /// let mut builder = ContextBuilder::from_local_waker(LocalWaker::noop());
+        /// let cx = builder.build();
+        /// let _stored = cx.waker().clone(); // panics: no thread-safe waker
+        /// ```
+        #[inline]
+        pub const fn from_local_waker(local: &'a LocalWaker) -> Self {
+            ContextBuilder { waker: None, local: Some(local), inherited: false, storage: None }
+        }
+
+        /// Sets the `Waker`. Resets a local waker inherited through
+        /// [`from`](Self::from) (see the type's docs for why); keeps one set
+        /// with [`local_waker`](Self::local_waker).
+        #[inline]
+        pub fn waker(mut self, waker: &'a Waker) -> Self {
+            self.waker = Some(waker);
+            if self.inherited {
+                self.local = None;
+                self.inherited = false;
+            }
+            self
+        }
+
+        /// Sets the local waker.
+        #[inline]
+        pub fn local_waker(mut self, local: &'a LocalWaker) -> Self {
+            self.local = Some(local);
+            self.inherited = false;
+            self
+        }
+
+        /// Builds the `Context`, which borrows the builder.
+        ///
+        /// Costs nothing beyond `Context::from_waker` when the local waker is
+        /// already the one the `Waker` yields (for example `from(cx)` without
+        /// changes); otherwise it writes a 40-byte header into the builder.
+        pub fn build(&mut self) -> Context<'_> {
+            let (waker, local) = match (self.waker, self.local) {
+                (Some(waker), None) => return Context::from_waker(waker),
+                (Some(waker), Some(local)) if raw::local_waker_of(waker).will_wake(local) => {
+                    return from_parts(waker, local);
+                }
+                (waker, Some(local)) => (waker, local),
+                (None, None) => unreachable!("a builder always has a waker or a local waker"),
+            };
+            let vtable = if waker.is_some() { &FORWARD } else { &LOCAL_ONLY };
+            // SAFETY: the header's twin is a bitwise view of `local`, which
+            // outlives the header (both live for the builder's 'a; the header
+            // is only reachable through the returned `Context`, which borrows
+            // the builder); the header never drops it. `FORWARD`/`LOCAL_ONLY`
+            // are thread-safe and own no counts.
+            let header = unsafe { DualHeader::new(ptr::read(local), vtable) };
+            let storage = self.storage.insert(Storage {
+                header: BuiltHeader { header, inner: waker.map(|w| w as *const Waker) },
+                waker: ManuallyDrop::new(Waker::noop().clone()),
+            });
+            let header: *const BuiltHeader = &storage.header;
+            // SAFETY: a dual waker over the header above, which lives as long as
+            // the borrow of `self` the `Context` holds; it owns no count and is
+            // never dropped (`ManuallyDrop`).
+            storage.waker = ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(header.cast())) });
+            from_parts(&storage.waker, local)
+        }
+    }
+
+    #[cfg(not(feature = "nightly"))]
+    #[inline]
+    fn from_parts<'b>(waker: &'b Waker, _local: &'b LocalWaker) -> Context<'b> {
+        Context::from_waker(waker)
+    }
+
+    #[cfg(feature = "nightly")]
+    #[inline]
+    fn from_parts<'b>(waker: &'b Waker, local: &'b LocalWaker) -> Context<'b> {
+        core::task::ContextBuilder::from_waker(waker).local_waker(local).build()
+    }
+
+    impl fmt::Debug for ContextBuilder<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("ContextBuilder")
+                .field("waker", &self.waker)
+                .field("local_waker", &self.local)
+                .finish_non_exhaustive()
+        }
+    }
+
+    static FORWARD: DualVTable = DualVTable::new(forward_clone, forward_wake_by_ref, forward_wake_by_ref, no_op);
+    static LOCAL_ONLY: DualVTable = DualVTable::new(local_only_clone, local_only_wake, local_only_wake, no_op);
+
+    /// # Safety
+    /// `h` is the header of a live `BuiltHeader` with a forwarding `Waker`.
+    unsafe fn inner<'x>(h: *const DualHeader) -> &'x Waker {
+        // SAFETY: the header is the first field of `BuiltHeader`; `inner` is
+        // `Some` for `FORWARD` headers and borrowed for longer than the header.
+        unsafe { &*(*h.cast::<BuiltHeader>()).inner.unwrap_unchecked() }
+    }
+
+    /// # Safety
+    /// As for [`inner`].
+    unsafe fn forward_clone(h: *const DualHeader) -> RawWaker {
+        // SAFETY: forwarded.
+        let clone = ManuallyDrop::new(unsafe { inner(h) }.clone());
+        // The clone's count moves into the returned `RawWaker`.
+        RawWaker::new(clone.data(), clone.vtable())
+    }
+
+    /// # Safety
+    /// As for [`inner`]. Also used for `wake`: the built `Waker` is only ever
+    /// borrowed (clones are clones of the inner `Waker`), so it owns no count.
+    unsafe fn forward_wake_by_ref(h: *const DualHeader) {
+        // SAFETY: forwarded.
+        unsafe { inner(h) }.wake_by_ref()
+    }
+
+    unsafe fn no_op(_: *const DualHeader) {}
+
+    const LOCAL_ONLY_MSG: &str = "this Context was built with hearth_task::ContextBuilder::from_local_waker and has no \
+         thread-safe Waker, but a future cloned or woke cx.waker(). Poll such futures with a Context that has a real \
+         Waker (ContextBuilder::from_waker(..).local_waker(..), or a hearth dual waker), or make the future use \
+         cx.local_waker() (hearth_task::ContextExt)";
+
+    unsafe fn local_only_clone(_: *const DualHeader) -> RawWaker {
+        panic!("{LOCAL_ONLY_MSG}")
+    }
+
+    unsafe fn local_only_wake(_: *const DualHeader) {
+        panic!("{LOCAL_ONLY_MSG}")
+    }
+}

@@ -1,0 +1,465 @@
+//! Dual wakers: one allocation, one thread-safe `Waker`, any number of
+//! `LocalWaker`s ("the quantum Rc").
+//!
+//! A [`DualRc<T>`] is an `Rc`-like handle to a wake target `T` (which may be
+//! `!Send`) plus a thread-safe part `T::Shared`. From it come
+//! [`LocalWaker`]s (through [`DualRc::local_waker`] or, inside a poll,
+//! [`cx.local_waker()`](crate::ContextExt::local_waker)) and `Waker`s
+//! ([`DualRc::waker`], [`DualRc::waker_ref`]) that all point at the same
+//! allocation.
+//!
+//! # Biased reference counting
+//!
+//! The allocation has two counts (Choi, Shull and Torrellas, PACT 2018):
+//!
+//! - `local`: `DualRc` handles and owned twins. A plain `Cell`, touched only on
+//!   the owner thread (both kinds are `!Send`).
+//! - `wakers`: `Waker`s, plus one for the local side as a whole while `local`
+//!   is non-zero. An atomic, touched from any thread.
+//!
+//! When `local` reaches zero (on the owner thread) the twin is released, `T` is
+//! dropped in place (so `!Send` contents always drop on the owner thread) and
+//! the local side's count in `wakers` is given up. Whoever brings `wakers` to
+//! zero frees the memory, which by then only holds `T::Shared` (`Send + Sync`)
+//! and the header: freed exactly once, by whichever thread is last, and nothing
+//! `!Send` is ever dropped on a foreign thread.
+//!
+//! # What each operation costs
+//!
+//! | operation | atomic read-modify-writes |
+//! |---|---|
+//! | `LocalWaker` clone / drop / `wake_by_ref` / `wake` (twin) | 0 |
+//! | `cx.local_waker()` lookup | 0 (one vtable compare, one thread-local load) |
+//! | `Waker` clone | 1 |
+//! | `Waker` drop | 1 |
+//! | `Waker::wake_by_ref` on the owner thread | 0 (takes the local path) |
+//! | `Waker::wake` on the owner thread | 1 (the drop) |
+//! | `Waker::wake_by_ref` on another thread | 0 + what `T::wake_remote` does |
+//! | last `DualRc`/twin drop | 0 if no `Waker` is alive, else 1 |
+//!
+//! A test counts these through the `count-atomics` facade.
+//!
+//! # Waking
+//!
+//! A wake through a twin, or through the `Waker` on the owner thread while the
+//! target is alive, calls [`DualWake::wake_local`]. A wake through the `Waker`
+//! on any other thread calls [`DualWake::wake_remote`] with the thread-safe part
+//! and the `Waker` (clone it and send it to the owner, who wakes it there to
+//! take the local path). Wakes after the target was dropped do nothing.
+
+use alloc::boxed::Box;
+use core::cell::{Cell, UnsafeCell};
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::{ManuallyDrop, MaybeUninit};
+use core::ops::Deref;
+use core::ptr::NonNull;
+use core::task::{RawWaker, RawWakerVTable, Waker};
+
+use crate::atomic::{fence, AtomicUsize, Ordering};
+use crate::raw::{DualHeader, DualVTable};
+use crate::LocalWaker;
+
+/// A wake target with a local path and a thread-safe path.
+///
+/// # Examples
+///
+/// A target that counts local wakes and records remote ones in an atomic:
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::task::Waker;
+/// use hearth_task::dual::{DualRc, DualWake};
+///
+/// struct Counter(Cell<usize>);
+///
+/// impl DualWake for Counter {
+///     type Shared = AtomicUsize;
+///     fn wake_local(this: &DualRc<Self>) {
+///         this.0.set(this.0.get() + 1);
+///     }
+///     fn wake_remote(shared: &AtomicUsize, _waker: &Waker) {
+///         shared.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let target = DualRc::new(Counter(Cell::new(0)), AtomicUsize::new(0));
+/// target.local_waker().wake();          // local path
+/// target.waker().wake_by_ref();         // owner thread: local path too
+/// let w = target.waker();
+/// std::thread::spawn(move || w.wake()).join().unwrap(); // remote path
+/// assert_eq!(target.0.get(), 2);
+/// assert_eq!(target.shared().load(Ordering::Relaxed), 1);
+/// ```
+pub trait DualWake: Sized + 'static {
+    /// The part of the target that other threads can reach.
+    type Shared: Send + Sync + 'static;
+
+    /// Wakes the target on its owner thread.
+    ///
+    /// Called for wakes through a twin, and through the `Waker` when it is
+    /// woken on the owner thread while the target is alive. It may clone,
+    /// drop and wake any waker of this target, including reentrantly.
+    fn wake_local(this: &DualRc<Self>);
+
+    /// Wakes the target from another thread.
+    ///
+    /// `waker` is the dual `Waker` being woken: a typical implementation sends
+    /// a clone of it to the owner thread (which then wakes it locally) and
+    /// unparks that thread. May run concurrently with anything on the owner
+    /// thread, and after the target was dropped.
+    fn wake_remote(shared: &Self::Shared, waker: &Waker);
+}
+
+/// The allocation behind a [`DualRc`]. `header` comes first so a header pointer
+/// is an `Inner` pointer.
+#[repr(C)]
+struct Inner<T: DualWake> {
+    /// The dual-waker header; its twin is `LocalWaker(inner, local_vtable::<T>)`.
+    header: DualHeader,
+    /// Handles and owned twins. Owner thread only.
+    local: Cell<usize>,
+    /// `Waker`s, plus 1 while `local > 0`. Any thread.
+    wakers: AtomicUsize,
+    /// Reachable from any thread while `wakers > 0`; dropped when freed.
+    shared: T::Shared,
+    /// Owner thread only; dropped in place when `local` reaches zero.
+    target: UnsafeCell<ManuallyDrop<T>>,
+}
+
+/// The largest count before the process aborts, as `Rc`/`Arc` do on overflow.
+const MAX_COUNT: usize = isize::MAX as usize;
+
+/// An `Rc`-like handle to a [`DualWake`] target that hands out both kinds of
+/// waker from one allocation. See the [module docs](self).
+///
+/// `DualRc` is `!Send` and `!Sync`: it and the twins stay on the owner thread
+/// (the thread that called [`DualRc::new`]); only `Waker`s travel.
+pub struct DualRc<T: DualWake> {
+    ptr: NonNull<Inner<T>>,
+    _marker: PhantomData<(Rc<T>, T)>,
+}
+
+type Rc<T> = alloc::rc::Rc<T>;
+
+impl<T: DualWake> DualRc<T> {
+    /// Allocates a target owned by the calling thread.
+    pub fn new(target: T, shared: T::Shared) -> Self {
+        let mut boxed: Box<MaybeUninit<Inner<T>>> = Box::new_uninit();
+        let p: *mut Inner<T> = boxed.as_mut_ptr();
+        // SAFETY: the twin's vtable functions below uphold the `RawWaker`
+        // contract for `p` on the owner thread, also after release (they check
+        // `is_released`); `WAKER_VTABLE`'s functions are thread-safe.
+        let header = unsafe {
+            DualHeader::new(LocalWaker::new(p.cast(), local_vtable::<T>()), waker_vtable::<T>())
+        };
+        boxed.write(Inner {
+            header,
+            local: Cell::new(1),
+            wakers: AtomicUsize::new(1),
+            shared,
+            target: UnsafeCell::new(ManuallyDrop::new(target)),
+        });
+        // SAFETY: fully initialised just above.
+        let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed).cast::<Inner<T>>()) };
+        DualRc { ptr, _marker: PhantomData }
+    }
+
+    fn inner(&self) -> &Inner<T> {
+        // SAFETY: a handle holds a local count, so the allocation is alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The thread-safe part.
+    pub fn shared(&self) -> &T::Shared {
+        &self.inner().shared
+    }
+
+    /// A new thread-safe `Waker` for this target (one atomic increment).
+    ///
+    /// On the owner thread, `cx.local_waker()` of a `Context` built from it
+    /// returns the twin.
+    pub fn waker(&self) -> Waker {
+        // SAFETY: `waker_clone` takes a `Waker` count and returns the dual
+        // `RawWaker` that owns it.
+        unsafe { Waker::from_raw(waker_clone::<T>(self.ptr.as_ptr().cast())) }
+    }
+
+    /// A borrowed `Waker` for this target, without touching any count.
+    ///
+    /// The usual way to poll: `Context::from_waker(&rc.waker_ref())`.
+    pub fn waker_ref(&self) -> WakerRef<'_> {
+        // SAFETY: the `Waker` owns no count and is never dropped (ManuallyDrop);
+        // the borrow of `self` keeps the allocation alive while it is used.
+        let waker = unsafe { Waker::from_raw(DualHeader::raw_waker(self.ptr.as_ptr().cast())) };
+        WakerRef { waker: ManuallyDrop::new(waker), _marker: PhantomData }
+    }
+
+    /// A new local waker for this target (one plain increment).
+    pub fn local_waker(&self) -> LocalWaker {
+        inc_local(self.inner());
+        // SAFETY: the count taken above is owned by the returned twin.
+        unsafe { LocalWaker::new(self.ptr.as_ptr().cast(), local_vtable::<T>()) }
+    }
+
+    /// The number of `DualRc` handles and owned twins.
+    pub fn local_count(&self) -> usize {
+        self.inner().local.get()
+    }
+
+    /// The number of live `Waker`s (owned ones; [`waker_ref`](Self::waker_ref)
+    /// does not count). Another thread may change it at any time.
+    pub fn waker_count(&self) -> usize {
+        self.inner().wakers.load(Ordering::Relaxed) - 1
+    }
+
+    /// Returns `true` if both handles point at the same allocation.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        a.ptr == b.ptr
+    }
+}
+
+impl<T: DualWake> Clone for DualRc<T> {
+    fn clone(&self) -> Self {
+        inc_local(self.inner());
+        DualRc { ptr: self.ptr, _marker: PhantomData }
+    }
+}
+
+impl<T: DualWake> Drop for DualRc<T> {
+    fn drop(&mut self) {
+        // SAFETY: this handle owns one local count and is on the owner thread.
+        unsafe { dec_local::<T>(self.ptr.as_ptr()) }
+    }
+}
+
+impl<T: DualWake> Deref for DualRc<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: `local > 0` while a handle exists, so the target is alive;
+        // it is only dropped when `local` reaches zero.
+        unsafe { &*self.inner().target.get() }
+    }
+}
+
+impl<T: DualWake + fmt::Debug> fmt::Debug for DualRc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DualRc")
+            .field("target", &**self)
+            .field("local_count", &self.local_count())
+            .field("waker_count", &self.waker_count())
+            .finish()
+    }
+}
+
+/// A `Waker` borrowed from a [`DualRc`]; see [`DualRc::waker_ref`].
+#[derive(Debug)]
+pub struct WakerRef<'a> {
+    waker: ManuallyDrop<Waker>,
+    _marker: PhantomData<&'a ()>,
+}
+
+impl Deref for WakerRef<'_> {
+    type Target = Waker;
+    fn deref(&self) -> &Waker {
+        &self.waker
+    }
+}
+
+fn inc_local<T: DualWake>(inner: &Inner<T>) {
+    let n = inner.local.get();
+    if n >= MAX_COUNT {
+        std::process::abort();
+    }
+    inner.local.set(n + 1);
+}
+
+/// Releases one local count.
+///
+/// # Safety
+/// The caller owns a local count of `p` and runs on the owner thread.
+unsafe fn dec_local<T: DualWake>(p: *const Inner<T>) {
+    // SAFETY: the count we own keeps the allocation alive.
+    let inner = unsafe { &*p };
+    let n = inner.local.get() - 1;
+    inner.local.set(n);
+    if n != 0 {
+        return;
+    }
+    // Last local reference: stop handing out the twin first, so nothing `T`'s
+    // drop does can reach it, then drop `T` here on the owner thread.
+    inner.header.release_local();
+    // SAFETY: `local == 0`, so no handle or twin can reach the target any more
+    // (views see `is_released`); it is dropped exactly once, here.
+    unsafe { ManuallyDrop::drop(&mut *inner.target.get()) };
+    // Give up the local side's `Waker` count. If it is the only one, no
+    // `Waker` exists and none can appear (they are only made from the local
+    // side or from another `Waker`): free without a read-modify-write.
+    // Acquire pairs with the Release of a foreign `Waker` drop.
+    if inner.wakers.load(Ordering::Acquire) == 1 {
+        // SAFETY: sole owner, see above.
+        unsafe { free(p) };
+    } else {
+        // SAFETY: we own the local side's count.
+        unsafe { release_waker_count(p) };
+    }
+}
+
+/// Releases one `Waker` count, freeing on the last.
+///
+/// # Safety
+/// The caller owns a `Waker` count of `p`.
+unsafe fn release_waker_count<T: DualWake>(p: *const Inner<T>) {
+    // SAFETY: the count we own keeps the allocation alive.
+    let inner = unsafe { &*p };
+    if inner.wakers.fetch_sub(1, Ordering::Release) == 1 {
+        fence(Ordering::Acquire);
+        // SAFETY: that was the last count of either kind.
+        unsafe { free(p) };
+    }
+}
+
+/// # Safety
+/// No count of either kind remains and the target was dropped.
+unsafe fn free<T: DualWake>(p: *const Inner<T>) {
+    // SAFETY: `p` came from `Box::into_raw` in `new`; dropping the box drops
+    // the header (a no-op), `shared` (`Send + Sync`, any thread may) and not
+    // the target (`ManuallyDrop`, already dropped).
+    drop(unsafe { Box::from_raw(p.cast_mut()) });
+}
+
+/// Calls `wake_local` through a temporary handle, so the target stays alive
+/// even if the wake drops every other handle.
+///
+/// # Safety
+/// Owner thread; the target is alive (`local > 0` or a live view that checked
+/// `is_released`).
+unsafe fn wake_local_guarded<T: DualWake>(p: *const Inner<T>) {
+    // SAFETY: per the contract the allocation and target are alive.
+    let inner = unsafe { &*p };
+    inc_local(inner);
+    // SAFETY: the count taken above is owned by this handle.
+    let handle = DualRc::<T> { ptr: unsafe { NonNull::new_unchecked(p.cast_mut()) }, _marker: PhantomData };
+    T::wake_local(&handle);
+}
+
+// ---- The twin's vtable (owner thread only) ----
+
+fn local_vtable<T: DualWake>() -> &'static RawWakerVTable {
+    struct Table<T>(T);
+    impl<T: DualWake> Table<T> {
+        const VTABLE: RawWakerVTable =
+            RawWakerVTable::new(local_clone::<T>, local_wake::<T>, local_wake_by_ref::<T>, local_drop::<T>);
+    }
+    &Table::<T>::VTABLE
+}
+
+/// # Safety
+/// `p` is the data of a twin of `Inner<T>`, used on the owner thread.
+unsafe fn local_clone<T: DualWake>(p: *const ()) -> RawWaker {
+    // SAFETY: a twin or view keeps the allocation alive (an owned twin by its
+    // count, a view by the `Waker` it was looked up from).
+    let inner = unsafe { &*p.cast::<Inner<T>>() };
+    if inner.header.is_released() {
+        // A view outlived the target: hand out a `Waker`-face clone instead,
+        // whose wakes are no-ops; it is thread-safe, hence a valid local waker.
+        // SAFETY: the allocation is alive (see above).
+        return unsafe { waker_clone::<T>(p) };
+    }
+    inc_local(inner);
+    RawWaker::new(p, local_vtable::<T>())
+}
+
+/// # Safety
+/// As for [`local_clone`]; consumes an owned twin's count.
+unsafe fn local_wake<T: DualWake>(p: *const ()) {
+    // An owned twin is never released (its count keeps the target alive); its
+    // count moves into the handle, which the wake may keep or drop.
+    // SAFETY: `p` is non-null (it came from a `DualRc`) and the count is ours.
+    let handle = DualRc::<T> { ptr: unsafe { NonNull::new_unchecked(p.cast::<Inner<T>>().cast_mut()) }, _marker: PhantomData };
+    T::wake_local(&handle);
+}
+
+/// # Safety
+/// As for [`local_clone`].
+unsafe fn local_wake_by_ref<T: DualWake>(p: *const ()) {
+    // SAFETY: see `local_clone`.
+    let inner = unsafe { &*p.cast::<Inner<T>>() };
+    if !inner.header.is_released() {
+        // SAFETY: not released, so the target is alive; owner thread.
+        unsafe { wake_local_guarded::<T>(p.cast()) };
+    }
+}
+
+/// # Safety
+/// As for [`local_clone`]; consumes an owned twin's count.
+unsafe fn local_drop<T: DualWake>(p: *const ()) {
+    // SAFETY: forwarded.
+    unsafe { dec_local::<T>(p.cast()) }
+}
+
+// ---- The `Waker` face (any thread) ----
+
+fn waker_vtable<T: DualWake>() -> &'static DualVTable {
+    struct Table<T>(T);
+    impl<T: DualWake> Table<T> {
+        const VTABLE: DualVTable =
+            DualVTable::new(waker_clone_h::<T>, waker_wake::<T>, waker_wake_by_ref::<T>, waker_drop::<T>);
+    }
+    &Table::<T>::VTABLE
+}
+
+/// Takes a `Waker` count and returns the dual `RawWaker` that owns it.
+///
+/// # Safety
+/// `p` points at a live `Inner<T>`.
+unsafe fn waker_clone<T: DualWake>(p: *const ()) -> RawWaker {
+    // SAFETY: alive per the contract.
+    let inner = unsafe { &*p.cast::<Inner<T>>() };
+    // Relaxed, as for `Arc::clone`: the caller's reference keeps it alive.
+    if inner.wakers.fetch_add(1, Ordering::Relaxed) >= MAX_COUNT {
+        std::process::abort();
+    }
+    DualHeader::raw_waker(p.cast())
+}
+
+/// # Safety
+/// `h` is the header of a live `Inner<T>`.
+unsafe fn waker_clone_h<T: DualWake>(h: *const DualHeader) -> RawWaker {
+    // SAFETY: forwarded; the header is the start of `Inner<T>`.
+    unsafe { waker_clone::<T>(h.cast()) }
+}
+
+/// # Safety
+/// `h` is the header of a live `Inner<T>` and the caller holds a `Waker` of it.
+unsafe fn waker_wake_by_ref<T: DualWake>(h: *const DualHeader) {
+    let p = h.cast::<Inner<T>>();
+    // SAFETY: the caller's `Waker` keeps the allocation alive.
+    let inner = unsafe { &*p };
+    if inner.header.is_local() {
+        // SAFETY: owner thread and not released, so the target is alive.
+        unsafe { wake_local_guarded::<T>(p) };
+    } else if !inner.header.is_released() {
+        // SAFETY: a `Waker` for this header, borrowed; never dropped here.
+        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(h)) });
+        T::wake_remote(&inner.shared, &waker);
+    }
+}
+
+/// # Safety
+/// As for [`waker_wake_by_ref`]; consumes the `Waker`'s count.
+unsafe fn waker_wake<T: DualWake>(h: *const DualHeader) {
+    // SAFETY: forwarded.
+    unsafe {
+        waker_wake_by_ref::<T>(h);
+        waker_drop::<T>(h);
+    }
+}
+
+/// # Safety
+/// `h` is the header of a live `Inner<T>`; consumes a `Waker` count.
+unsafe fn waker_drop<T: DualWake>(h: *const DualHeader) {
+    // SAFETY: forwarded.
+    unsafe { release_waker_count::<T>(h.cast()) }
+}

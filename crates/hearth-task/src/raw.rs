@@ -1,0 +1,240 @@
+//! The dual-waker protocol, raw form: how a `Waker` carries its local twin.
+//!
+//! `std::task::Context` cannot gain a field on stable Rust, so the local waker
+//! travels inside the `Waker`:
+//!
+//! - This module owns one private `static` vtable, `DUAL`. A `Waker` whose
+//!   `vtable()` is `DUAL` has `data()` pointing at a [`DualHeader`].
+//! - The header holds the *twin*: a [`LocalWaker`] value used as a view (the
+//!   header never clones or drops it), the owner thread's token, and a
+//!   [`DualVTable`] with the thread-safe operations that `DUAL` forwards to.
+//! - [`local_waker_of`] (behind [`ContextExt::local_waker`]) compares the
+//!   `Waker`'s vtable with `DUAL` and the header's owner with the calling
+//!   thread: on both matches it returns the twin, otherwise the `Waker` itself
+//!   viewed as a `LocalWaker` (always sound, merely not as fast).
+//!
+//! # Why the owner check
+//!
+//! A `Waker` is `Send + Sync`, so a dual `Waker` (or a `&Waker` in a scoped
+//! thread) can reach another thread, which may build a `Context` from it and
+//! ask for the local waker. Handing it the twin there would let two threads
+//! touch the twin's unsynchronised state. The lookup therefore also checks the
+//! owner token (one thread-local load and compare, see `thread.rs`); without it
+//! the protocol is unsound. This is the one place hearth deviates from "one
+//! pointer compare": the measured cost is in BENCHMARKS.md.
+//!
+//! # Invariants
+//!
+//! 1. While a `Waker` with vtable `DUAL` and data `p` exists, `p` points at a
+//!    live `DualHeader`.
+//! 2. `header.owner` is the token of the thread that may use the twin, or
+//!    `NO_THREAD` once the twin must no longer be handed out. Only the owner
+//!    thread writes it.
+//! 3. The twin's vtable functions are valid on the owner thread for as long as
+//!    the header lives, including `clone` and `wake_by_ref` of the *view* after
+//!    the owner called [`DualHeader::release_local`] (a safe program can still
+//!    hold a `&LocalWaker` from an earlier lookup).
+//!
+//! [`ContextExt::local_waker`]: crate::ContextExt::local_waker
+
+use core::mem::ManuallyDrop;
+use core::ptr;
+use core::task::{RawWaker, RawWakerVTable, Waker};
+
+use crate::atomic::{AtomicUsize, Ordering};
+use crate::thread::{self, NO_THREAD};
+use crate::LocalWaker;
+
+/// The thread-safe operations of a dual waker's `Waker` face.
+///
+/// Each function receives the header pointer (the `Waker`'s data) and follows
+/// the contract of the matching [`RawWakerVTable`] function; they run on any
+/// thread. `clone` returns the `RawWaker` of the clone: to keep the twin
+/// reachable from the clone, return [`DualHeader::raw_waker`] of the same
+/// header; returning any other valid `RawWaker` is allowed too.
+#[derive(Debug)]
+pub struct DualVTable {
+    clone: unsafe fn(*const DualHeader) -> RawWaker,
+    wake: unsafe fn(*const DualHeader),
+    wake_by_ref: unsafe fn(*const DualHeader),
+    drop: unsafe fn(*const DualHeader),
+}
+
+impl DualVTable {
+    /// Creates the vtable of a dual waker's `Waker` face.
+    ///
+    /// The functions must be thread-safe and follow the contract of
+    /// [`RawWakerVTable::new`] for the `Waker` that carries the header; this is
+    /// checked when the vtable is used, in the `# Safety` of
+    /// [`DualHeader::new`].
+    pub const fn new(
+        clone: unsafe fn(*const DualHeader) -> RawWaker,
+        wake: unsafe fn(*const DualHeader),
+        wake_by_ref: unsafe fn(*const DualHeader),
+        drop: unsafe fn(*const DualHeader),
+    ) -> Self {
+        DualVTable { clone, wake, wake_by_ref, drop }
+    }
+}
+
+/// The header a dual waker's `Waker` points at.
+///
+/// Embed it at the start of a `#[repr(C)]` wake target to hand out a `Waker`
+/// whose [`cx.local_waker()`](crate::ContextExt::local_waker) is a local twin,
+/// both from one allocation. [`DualRc`](crate::dual::DualRc) is the safe,
+/// ready-made form; use this one when the header lives inside your own
+/// allocation (as hearth's task header does).
+///
+/// # Examples
+///
+/// See the source of [`DualRc`](crate::dual::DualRc), which is built on it.
+#[repr(C)]
+pub struct DualHeader {
+    /// The twin, as a view: never cloned or dropped by the header itself.
+    /// Read on the owner thread only.
+    local: ManuallyDrop<LocalWaker>,
+    /// Operations of the `Waker` face; read-only after construction.
+    vtable: &'static DualVTable,
+    /// The owner thread's token, or `NO_THREAD` once released. Written by the
+    /// owner thread only; read by any thread.
+    owner: AtomicUsize,
+}
+
+// SAFETY: other threads only read `vtable` (immutable) and `owner` (atomic).
+// `local` is `!Sync`, but it is only read on the owner thread, which the owner
+// check in `local_waker_of` enforces before a reference to it escapes.
+unsafe impl Sync for DualHeader {}
+// SAFETY: moving a header between threads moves a vtable reference and an
+// atomic; the twin is not used until the header is at its final address and
+// its owner token then decides who may use it.
+unsafe impl Send for DualHeader {}
+
+/// The vtable of every dual `Waker`; see the module docs.
+static DUAL: RawWakerVTable = RawWakerVTable::new(dual_clone, dual_wake, dual_wake_by_ref, dual_drop);
+
+impl DualHeader {
+    /// Creates a header owned by the calling thread.
+    ///
+    /// `local` is the twin: what `cx.local_waker()` returns on the owner thread
+    /// for a `Waker` built from this header.
+    ///
+    /// # Safety
+    ///
+    /// - `local`'s vtable functions must be valid on the calling thread for as
+    ///   long as the header lives, also after [`release_local`](Self::release_local)
+    ///   (invariant 3 of the module docs). The header never drops `local`.
+    /// - `vtable`'s functions must uphold the [`RawWakerVTable`] contract for
+    ///   a `Waker` whose data is this header's address, from any thread.
+    pub unsafe fn new(local: LocalWaker, vtable: &'static DualVTable) -> Self {
+        DualHeader {
+            local: ManuallyDrop::new(local),
+            vtable,
+            owner: AtomicUsize::new(thread::current()),
+        }
+    }
+
+    /// The `RawWaker` of a dual `Waker` for the header at `this`.
+    ///
+    /// The result is only a pair of pointers; the caller decides which
+    /// reference it owns (typically: one count of the `Waker` face, taken in
+    /// the vtable's `clone`).
+    pub fn raw_waker(this: *const DualHeader) -> RawWaker {
+        RawWaker::new(this.cast(), &DUAL)
+    }
+
+    /// Returns `true` when the calling thread owns the twin and it has not
+    /// been released.
+    #[inline]
+    pub fn is_local(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) == thread::current()
+    }
+
+    /// Returns `true` once [`release_local`](Self::release_local) was called.
+    #[inline]
+    pub fn is_released(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) == NO_THREAD
+    }
+
+    /// Stops handing out the twin: from now on `cx.local_waker()` falls back to
+    /// the `Waker` itself on every thread.
+    ///
+    /// Call it on the owner thread before the twin's target goes away.
+    ///
+    /// # Panics
+    ///
+    /// If called on a thread other than the owner (a broken runtime contract).
+    pub fn release_local(&self) {
+        let owner = self.owner.load(Ordering::Relaxed);
+        assert!(
+            owner == NO_THREAD || owner == thread::current(),
+            "DualHeader::release_local called on a thread that does not own the header"
+        );
+        self.owner.store(NO_THREAD, Ordering::Relaxed);
+    }
+
+    /// The twin, if the calling thread owns it.
+    #[inline]
+    pub fn local(&self) -> Option<&LocalWaker> {
+        if self.is_local() {
+            Some(&self.local)
+        } else {
+            None
+        }
+    }
+}
+
+/// Returns `true` if `waker` is a dual waker (of any owner).
+#[inline]
+pub fn is_dual(waker: &Waker) -> bool {
+    ptr::eq(waker.vtable(), &DUAL)
+}
+
+/// The local waker of `waker`: its twin when it is a dual waker owned by the
+/// calling thread, otherwise `waker` itself viewed as a [`LocalWaker`].
+///
+/// This is the lookup behind [`ContextExt::local_waker`](crate::ContextExt::local_waker).
+#[inline]
+pub fn local_waker_of(waker: &Waker) -> &LocalWaker {
+    if is_dual(waker) {
+        // SAFETY: invariant 1: a dual `Waker` points at a live header, which
+        // outlives the borrow of the `Waker`.
+        let header = unsafe { &*waker.data().cast::<DualHeader>() };
+        if let Some(local) = header.local() {
+            return local;
+        }
+    }
+    crate::view(waker)
+}
+
+/// # Safety
+/// `p` is the data of a dual `Waker` (invariant 1).
+unsafe fn dual_clone(p: *const ()) -> RawWaker {
+    let header = p.cast::<DualHeader>();
+    // SAFETY: the header is alive (invariant 1) and its vtable follows the
+    // `RawWakerVTable` contract (`DualHeader::new`).
+    unsafe { ((*header).vtable.clone)(header) }
+}
+
+/// # Safety
+/// As for [`dual_clone`].
+unsafe fn dual_wake(p: *const ()) {
+    let header = p.cast::<DualHeader>();
+    // SAFETY: as in `dual_clone`.
+    unsafe { ((*header).vtable.wake)(header) }
+}
+
+/// # Safety
+/// As for [`dual_clone`].
+unsafe fn dual_wake_by_ref(p: *const ()) {
+    let header = p.cast::<DualHeader>();
+    // SAFETY: as in `dual_clone`.
+    unsafe { ((*header).vtable.wake_by_ref)(header) }
+}
+
+/// # Safety
+/// As for [`dual_clone`].
+unsafe fn dual_drop(p: *const ()) {
+    let header = p.cast::<DualHeader>();
+    // SAFETY: as in `dual_clone`.
+    unsafe { ((*header).vtable.drop)(header) }
+}
