@@ -1,0 +1,9 @@
+use std::task::Waker;
+
+use hearth_task::{ContextBuilder, LocalWaker};
+
+fn assert_send<T: Send>(_: T) {}
+
+fn main() {
+    assert_send(ContextBuilder::from_waker(Waker::noop()).local_waker(LocalWaker::noop()));
+}
