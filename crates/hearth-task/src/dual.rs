@@ -126,6 +126,25 @@ struct Inner<T: DualWake> {
     shared: T::Shared,
     /// Owner thread only; dropped in place when `local` reaches zero.
     target: UnsafeCell<ManuallyDrop<T>>,
+    /// Model checking only: loom builds never deallocate, they mark the
+    /// allocation freed and assert on every access, so a use after free or a
+    /// double free in any interleaving fails the model.
+    #[cfg(loom)]
+    freed: crate::atomic::AtomicBool,
+}
+
+/// Borrows the allocation.
+///
+/// # Safety
+/// `p` is alive for `'a` (the caller owns a count, or borrows a `Waker` or
+/// handle that does).
+#[inline]
+unsafe fn inner_ref<'a, T: DualWake>(p: *const Inner<T>) -> &'a Inner<T> {
+    // SAFETY: per the contract.
+    let inner = unsafe { &*p };
+    #[cfg(loom)]
+    assert!(!inner.freed.load(Ordering::SeqCst), "dual waker used after free");
+    inner
 }
 
 /// The largest count before the process aborts, as `Rc`/`Arc` do on overflow.
@@ -160,6 +179,8 @@ impl<T: DualWake> DualRc<T> {
             wakers: AtomicUsize::new(1),
             shared,
             target: UnsafeCell::new(ManuallyDrop::new(target)),
+            #[cfg(loom)]
+            freed: crate::atomic::AtomicBool::new(false),
         });
         // SAFETY: fully initialised just above.
         let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed).cast::<Inner<T>>()) };
@@ -168,7 +189,7 @@ impl<T: DualWake> DualRc<T> {
 
     fn inner(&self) -> &Inner<T> {
         // SAFETY: a handle holds a local count, so the allocation is alive.
-        unsafe { self.ptr.as_ref() }
+        unsafe { inner_ref(self.ptr.as_ptr()) }
     }
 
     /// The thread-safe part.
@@ -281,7 +302,7 @@ fn inc_local<T: DualWake>(inner: &Inner<T>) {
 /// The caller owns a local count of `p` and runs on the owner thread.
 unsafe fn dec_local<T: DualWake>(p: *const Inner<T>) {
     // SAFETY: the count we own keeps the allocation alive.
-    let inner = unsafe { &*p };
+    let inner = unsafe { inner_ref(p) };
     let n = inner.local.get() - 1;
     inner.local.set(n);
     if n != 0 {
@@ -312,7 +333,7 @@ unsafe fn dec_local<T: DualWake>(p: *const Inner<T>) {
 /// The caller owns a `Waker` count of `p`.
 unsafe fn release_waker_count<T: DualWake>(p: *const Inner<T>) {
     // SAFETY: the count we own keeps the allocation alive.
-    let inner = unsafe { &*p };
+    let inner = unsafe { inner_ref(p) };
     if inner.wakers.fetch_sub(1, Ordering::Release) == 1 {
         fence(Ordering::Acquire);
         // SAFETY: that was the last count of either kind.
@@ -323,10 +344,19 @@ unsafe fn release_waker_count<T: DualWake>(p: *const Inner<T>) {
 /// # Safety
 /// No count of either kind remains and the target was dropped.
 unsafe fn free<T: DualWake>(p: *const Inner<T>) {
+    #[cfg(not(loom))]
     // SAFETY: `p` came from `Box::into_raw` in `new`; dropping the box drops
     // the header (a no-op), `shared` (`Send + Sync`, any thread may) and not
     // the target (`ManuallyDrop`, already dropped).
     drop(unsafe { Box::from_raw(p.cast_mut()) });
+    #[cfg(loom)]
+    {
+        // SAFETY: as above; the memory is leaked instead of deallocated.
+        let inner = unsafe { inner_ref(p) };
+        assert!(!inner.freed.swap(true, Ordering::SeqCst), "dual waker freed twice");
+        // SAFETY: `shared` is dropped once, here.
+        unsafe { core::ptr::drop_in_place(core::ptr::addr_of!((*p).shared).cast_mut()) };
+    }
 }
 
 /// Calls `wake_local` through a temporary handle, so the target stays alive
@@ -337,7 +367,7 @@ unsafe fn free<T: DualWake>(p: *const Inner<T>) {
 /// `is_released`).
 unsafe fn wake_local_guarded<T: DualWake>(p: *const Inner<T>) {
     // SAFETY: per the contract the allocation and target are alive.
-    let inner = unsafe { &*p };
+    let inner = unsafe { inner_ref(p) };
     inc_local(inner);
     // SAFETY: the count taken above is owned by this handle.
     let handle = DualRc::<T> { ptr: unsafe { NonNull::new_unchecked(p.cast_mut()) }, _marker: PhantomData };
@@ -360,7 +390,7 @@ fn local_vtable<T: DualWake>() -> &'static RawWakerVTable {
 unsafe fn local_clone<T: DualWake>(p: *const ()) -> RawWaker {
     // SAFETY: a twin or view keeps the allocation alive (an owned twin by its
     // count, a view by the `Waker` it was looked up from).
-    let inner = unsafe { &*p.cast::<Inner<T>>() };
+    let inner = unsafe { inner_ref(p.cast::<Inner<T>>()) };
     if inner.header.is_released() {
         // A view outlived the target: hand out a `Waker`-face clone instead,
         // whose wakes are no-ops; it is thread-safe, hence a valid local waker.
@@ -385,7 +415,7 @@ unsafe fn local_wake<T: DualWake>(p: *const ()) {
 /// As for [`local_clone`].
 unsafe fn local_wake_by_ref<T: DualWake>(p: *const ()) {
     // SAFETY: see `local_clone`.
-    let inner = unsafe { &*p.cast::<Inner<T>>() };
+    let inner = unsafe { inner_ref(p.cast::<Inner<T>>()) };
     if !inner.header.is_released() {
         // SAFETY: not released, so the target is alive; owner thread.
         unsafe { wake_local_guarded::<T>(p.cast()) };
@@ -416,7 +446,7 @@ fn waker_vtable<T: DualWake>() -> &'static DualVTable {
 /// `p` points at a live `Inner<T>`.
 unsafe fn waker_clone<T: DualWake>(p: *const ()) -> RawWaker {
     // SAFETY: alive per the contract.
-    let inner = unsafe { &*p.cast::<Inner<T>>() };
+    let inner = unsafe { inner_ref(p.cast::<Inner<T>>()) };
     // Relaxed, as for `Arc::clone`: the caller's reference keeps it alive.
     if inner.wakers.fetch_add(1, Ordering::Relaxed) >= MAX_COUNT {
         std::process::abort();
@@ -436,7 +466,7 @@ unsafe fn waker_clone_h<T: DualWake>(h: *const DualHeader) -> RawWaker {
 unsafe fn waker_wake_by_ref<T: DualWake>(h: *const DualHeader) {
     let p = h.cast::<Inner<T>>();
     // SAFETY: the caller's `Waker` keeps the allocation alive.
-    let inner = unsafe { &*p };
+    let inner = unsafe { inner_ref(p) };
     if inner.header.is_local() {
         // SAFETY: owner thread and not released, so the target is alive.
         unsafe { wake_local_guarded::<T>(p) };
