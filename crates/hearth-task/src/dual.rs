@@ -165,25 +165,30 @@ type Rc<T> = alloc::rc::Rc<T>;
 impl<T: DualWake> DualRc<T> {
     /// Allocates a target owned by the calling thread.
     pub fn new(target: T, shared: T::Shared) -> Self {
-        let mut boxed: Box<MaybeUninit<Inner<T>>> = Box::new_uninit();
-        let p: *mut Inner<T> = boxed.as_mut_ptr();
+        // All writes go through the raw pointer, so the twin's copy of it stays
+        // valid (a write through the `Box` would retag the allocation).
+        let boxed: Box<MaybeUninit<Inner<T>>> = Box::new_uninit();
+        let p: *mut Inner<T> = Box::into_raw(boxed).cast();
         // SAFETY: the twin's vtable functions below uphold the `RawWaker`
         // contract for `p` on the owner thread, also after release (they check
-        // `is_released`); `WAKER_VTABLE`'s functions are thread-safe.
+        // `is_released`); the `Waker` face's functions are thread-safe.
         let header = unsafe {
             DualHeader::new(LocalWaker::new(p.cast(), local_vtable::<T>()), waker_vtable::<T>())
         };
-        boxed.write(Inner {
-            header,
-            local: Cell::new(1),
-            wakers: AtomicUsize::new(1),
-            shared,
-            target: UnsafeCell::new(ManuallyDrop::new(target)),
-            #[cfg(loom)]
-            freed: crate::atomic::AtomicBool::new(false),
-        });
-        // SAFETY: fully initialised just above.
-        let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed).cast::<Inner<T>>()) };
+        // SAFETY: `p` is a fresh, suitably aligned allocation for an `Inner<T>`.
+        unsafe {
+            p.write(Inner {
+                header,
+                local: Cell::new(1),
+                wakers: AtomicUsize::new(1),
+                shared,
+                target: UnsafeCell::new(ManuallyDrop::new(target)),
+                #[cfg(loom)]
+                freed: crate::atomic::AtomicBool::new(false),
+            })
+        };
+        // SAFETY: `Box::into_raw` never returns null.
+        let ptr = unsafe { NonNull::new_unchecked(p) };
         DualRc { ptr, _marker: PhantomData }
     }
 

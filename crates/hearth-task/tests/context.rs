@@ -206,7 +206,6 @@ fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
 }
 
 #[test]
-#[cfg_attr(miri, ignore)] // unwinding through the panic hook is slow under Miri
 fn local_only_context_panics_at_first_use_of_waker() {
     for op in ["clone", "wake_by_ref", "wake"] {
         let msg = panic_message(move || {
