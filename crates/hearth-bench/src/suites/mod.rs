@@ -1,0 +1,23 @@
+//! The suites. Each is a function that builds its cases, runs them with the
+//! harness and returns a report; `ALL` lists them in report order.
+
+use crate::harness::{Config, SuiteReport};
+
+pub mod waker;
+mod waker_targets;
+
+/// A suite the CLI can select by name.
+pub struct SuiteDef {
+    /// The CLI filter and the BENCHMARKS.md marker name.
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    pub run: fn(&Config) -> SuiteReport,
+}
+
+/// Every suite, in report order.
+pub const ALL: &[SuiteDef] = &[SuiteDef {
+    name: "waker",
+    about: "clone + wake + drop of each kind of waker; the cx.local_waker() lookup",
+    run: waker::run,
+}];
