@@ -1,4 +1,5 @@
 //! `ContextExt::local_waker` and `ContextBuilder`.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

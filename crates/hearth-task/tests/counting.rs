@@ -1,5 +1,6 @@
 //! Counted, not assumed: atomic read-modify-write operations per path, through
 //! the `count-atomics` facade (always on in this crate's tests).
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

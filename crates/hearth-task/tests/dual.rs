@@ -1,4 +1,5 @@
 //! Dual wakers: counts, frees, threads.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

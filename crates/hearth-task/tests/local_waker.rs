@@ -1,5 +1,6 @@
 //! std's own cases for `LocalWaker` and `LocalWake` (coretests, alloctests and
 //! the doc examples of rust-lang/rust#118959), rewritten against hearth-task.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

@@ -1,4 +1,5 @@
 //! `LocalWakerSlot`.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::Cell;
 use std::rc::Rc;
