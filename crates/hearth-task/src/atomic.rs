@@ -19,9 +19,9 @@ pub use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsiz
 pub use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(all(not(loom), feature = "count-atomics"))]
-pub use counting::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
-#[cfg(all(not(loom), feature = "count-atomics"))]
 pub use core::sync::atomic::{fence, Ordering};
+#[cfg(all(not(loom), feature = "count-atomics"))]
+pub use counting::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 
 /// Counting wrappers around the `core` atomics (feature `count-atomics`).
 #[cfg(all(not(loom), feature = "count-atomics"))]

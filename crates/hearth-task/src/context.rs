@@ -191,7 +191,12 @@ mod builder {
         /// `Context::from_waker(waker)` would have.
         #[inline]
         pub const fn from_waker(waker: &'a Waker) -> Self {
-            ContextBuilder { waker: Some(waker), local: None, inherited: false, storage: None }
+            ContextBuilder {
+                waker: Some(waker),
+                local: None,
+                inherited: false,
+                storage: None,
+            }
         }
 
         /// Starts from an existing context, inheriting its `Waker` and local
@@ -201,7 +206,12 @@ mod builder {
         pub fn from(cx: &'a mut Context<'_>) -> Self {
             let waker: &'a Waker = cx.waker();
             let local: &'a LocalWaker = ContextExt::local_waker(cx);
-            ContextBuilder { waker: Some(waker), local: Some(local), inherited: true, storage: None }
+            ContextBuilder {
+                waker: Some(waker),
+                local: Some(local),
+                inherited: true,
+                storage: None,
+            }
         }
 
         /// Starts from a local waker only.
@@ -221,7 +231,12 @@ mod builder {
         /// ```
         #[inline]
         pub const fn from_local_waker(local: &'a LocalWaker) -> Self {
-            ContextBuilder { waker: None, local: Some(local), inherited: false, storage: None }
+            ContextBuilder {
+                waker: None,
+                local: Some(local),
+                inherited: false,
+                storage: None,
+            }
         }
 
         /// Sets the `Waker`. Resets a local waker inherited through
@@ -259,7 +274,11 @@ mod builder {
                 (waker, Some(local)) => (waker, local),
                 (None, None) => unreachable!("a builder always has a waker or a local waker"),
             };
-            let vtable = if waker.is_some() { &FORWARD } else { &LOCAL_ONLY };
+            let vtable = if waker.is_some() {
+                &FORWARD
+            } else {
+                &LOCAL_ONLY
+            };
             // SAFETY: the header's twin is a bitwise view of `local`, which
             // outlives the header (both live for the builder's 'a; the header
             // is only reachable through the returned `Context`, which borrows
@@ -267,14 +286,18 @@ mod builder {
             // are thread-safe and own no counts.
             let header = unsafe { DualHeader::new(ptr::read(local), vtable) };
             let storage = self.storage.insert(Storage {
-                header: BuiltHeader { header, inner: waker.map(|w| w as *const Waker) },
+                header: BuiltHeader {
+                    header,
+                    inner: waker.map(|w| w as *const Waker),
+                },
                 waker: ManuallyDrop::new(Waker::noop().clone()),
             });
             let header: *const BuiltHeader = &storage.header;
             // SAFETY: a dual waker over the header above, which lives as long as
             // the borrow of `self` the `Context` holds; it owns no count and is
             // never dropped (`ManuallyDrop`).
-            storage.waker = ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(header.cast())) });
+            storage.waker =
+                ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(header.cast())) });
             from_parts(&storage.waker, local)
         }
     }
@@ -288,7 +311,9 @@ mod builder {
     #[cfg(feature = "nightly")]
     #[inline]
     fn from_parts<'b>(waker: &'b Waker, local: &'b LocalWaker) -> Context<'b> {
-        core::task::ContextBuilder::from_waker(waker).local_waker(local).build()
+        core::task::ContextBuilder::from_waker(waker)
+            .local_waker(local)
+            .build()
     }
 
     impl fmt::Debug for ContextBuilder<'_> {
@@ -300,8 +325,14 @@ mod builder {
         }
     }
 
-    static FORWARD: DualVTable = DualVTable::new(forward_clone, forward_wake_by_ref, forward_wake_by_ref, no_op);
-    static LOCAL_ONLY: DualVTable = DualVTable::new(local_only_clone, local_only_wake, local_only_wake, no_op);
+    static FORWARD: DualVTable = DualVTable::new(
+        forward_clone,
+        forward_wake_by_ref,
+        forward_wake_by_ref,
+        no_op,
+    );
+    static LOCAL_ONLY: DualVTable =
+        DualVTable::new(local_only_clone, local_only_wake, local_only_wake, no_op);
 
     /// # Safety
     /// `h` is the header of a live `BuiltHeader` with a forwarding `Waker`.

@@ -143,7 +143,10 @@ unsafe fn inner_ref<'a, T: DualWake>(p: *const Inner<T>) -> &'a Inner<T> {
     // SAFETY: per the contract.
     let inner = unsafe { &*p };
     #[cfg(loom)]
-    assert!(!inner.freed.load(Ordering::SeqCst), "dual waker used after free");
+    assert!(
+        !inner.freed.load(Ordering::SeqCst),
+        "dual waker used after free"
+    );
     inner
 }
 
@@ -173,7 +176,10 @@ impl<T: DualWake> DualRc<T> {
         // contract for `p` on the owner thread, also after release (they check
         // `is_released`); the `Waker` face's functions are thread-safe.
         let header = unsafe {
-            DualHeader::new(LocalWaker::new(p.cast(), local_vtable::<T>()), waker_vtable::<T>())
+            DualHeader::new(
+                LocalWaker::new(p.cast(), local_vtable::<T>()),
+                waker_vtable::<T>(),
+            )
         };
         // SAFETY: `p` is a fresh, suitably aligned allocation for an `Inner<T>`.
         unsafe {
@@ -189,7 +195,10 @@ impl<T: DualWake> DualRc<T> {
         };
         // SAFETY: `Box::into_raw` never returns null.
         let ptr = unsafe { NonNull::new_unchecked(p) };
-        DualRc { ptr, _marker: PhantomData }
+        DualRc {
+            ptr,
+            _marker: PhantomData,
+        }
     }
 
     fn inner(&self) -> &Inner<T> {
@@ -219,7 +228,10 @@ impl<T: DualWake> DualRc<T> {
         // SAFETY: the `Waker` owns no count and is never dropped (ManuallyDrop);
         // the borrow of `self` keeps the allocation alive while it is used.
         let waker = unsafe { Waker::from_raw(DualHeader::raw_waker(self.ptr.as_ptr().cast())) };
-        WakerRef { waker: ManuallyDrop::new(waker), _marker: PhantomData }
+        WakerRef {
+            waker: ManuallyDrop::new(waker),
+            _marker: PhantomData,
+        }
     }
 
     /// A new local waker for this target (one plain increment).
@@ -249,7 +261,10 @@ impl<T: DualWake> DualRc<T> {
 impl<T: DualWake> Clone for DualRc<T> {
     fn clone(&self) -> Self {
         inc_local(self.inner());
-        DualRc { ptr: self.ptr, _marker: PhantomData }
+        DualRc {
+            ptr: self.ptr,
+            _marker: PhantomData,
+        }
     }
 }
 
@@ -358,7 +373,10 @@ unsafe fn free<T: DualWake>(p: *const Inner<T>) {
     {
         // SAFETY: as above; the memory is leaked instead of deallocated.
         let inner = unsafe { inner_ref(p) };
-        assert!(!inner.freed.swap(true, Ordering::SeqCst), "dual waker freed twice");
+        assert!(
+            !inner.freed.swap(true, Ordering::SeqCst),
+            "dual waker freed twice"
+        );
         // SAFETY: `shared` is dropped once, here.
         unsafe { core::ptr::drop_in_place(core::ptr::addr_of!((*p).shared).cast_mut()) };
     }
@@ -375,7 +393,10 @@ unsafe fn wake_local_guarded<T: DualWake>(p: *const Inner<T>) {
     let inner = unsafe { inner_ref(p) };
     inc_local(inner);
     // SAFETY: the count taken above is owned by this handle.
-    let handle = DualRc::<T> { ptr: unsafe { NonNull::new_unchecked(p.cast_mut()) }, _marker: PhantomData };
+    let handle = DualRc::<T> {
+        ptr: unsafe { NonNull::new_unchecked(p.cast_mut()) },
+        _marker: PhantomData,
+    };
     T::wake_local(&handle);
 }
 
@@ -384,8 +405,12 @@ unsafe fn wake_local_guarded<T: DualWake>(p: *const Inner<T>) {
 fn local_vtable<T: DualWake>() -> &'static RawWakerVTable {
     struct Table<T>(T);
     impl<T: DualWake> Table<T> {
-        const VTABLE: RawWakerVTable =
-            RawWakerVTable::new(local_clone::<T>, local_wake::<T>, local_wake_by_ref::<T>, local_drop::<T>);
+        const VTABLE: RawWakerVTable = RawWakerVTable::new(
+            local_clone::<T>,
+            local_wake::<T>,
+            local_wake_by_ref::<T>,
+            local_drop::<T>,
+        );
     }
     &Table::<T>::VTABLE
 }
@@ -412,7 +437,10 @@ unsafe fn local_wake<T: DualWake>(p: *const ()) {
     // An owned twin is never released (its count keeps the target alive); its
     // count moves into the handle, which the wake may keep or drop.
     // SAFETY: `p` is non-null (it came from a `DualRc`) and the count is ours.
-    let handle = DualRc::<T> { ptr: unsafe { NonNull::new_unchecked(p.cast::<Inner<T>>().cast_mut()) }, _marker: PhantomData };
+    let handle = DualRc::<T> {
+        ptr: unsafe { NonNull::new_unchecked(p.cast::<Inner<T>>().cast_mut()) },
+        _marker: PhantomData,
+    };
     T::wake_local(&handle);
 }
 
@@ -439,8 +467,12 @@ unsafe fn local_drop<T: DualWake>(p: *const ()) {
 fn waker_vtable<T: DualWake>() -> &'static DualVTable {
     struct Table<T>(T);
     impl<T: DualWake> Table<T> {
-        const VTABLE: DualVTable =
-            DualVTable::new(waker_clone_h::<T>, waker_wake::<T>, waker_wake_by_ref::<T>, waker_drop::<T>);
+        const VTABLE: DualVTable = DualVTable::new(
+            waker_clone_h::<T>,
+            waker_wake::<T>,
+            waker_wake_by_ref::<T>,
+            waker_drop::<T>,
+        );
     }
     &Table::<T>::VTABLE
 }

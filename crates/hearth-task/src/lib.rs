@@ -172,10 +172,10 @@ mod thread;
 #[cfg(feature = "std")]
 pub use context::ContextBuilder;
 pub use context::ContextExt;
-#[cfg(feature = "alloc")]
-pub use local_wake::{local_raw_waker, local_waker_fn, LocalWake};
 #[cfg(feature = "nightly")]
 pub use core::task::LocalWaker;
+#[cfg(feature = "alloc")]
+pub use local_wake::{local_raw_waker, local_waker_fn, LocalWake};
 #[cfg(not(feature = "nightly"))]
 pub use local_waker::LocalWaker;
 pub use slot::LocalWakerSlot;

@@ -65,7 +65,10 @@ impl LocalWaker {
         // SAFETY: the caller upholds the vtable contract; the result is never
         // exposed as a thread-safe `Waker` (see the field invariant).
         let waker = unsafe { Waker::new(data, vtable) };
-        LocalWaker { waker, _not_send_sync: PhantomData }
+        LocalWaker {
+            waker,
+            _not_send_sync: PhantomData,
+        }
     }
 
     /// Creates a new `LocalWaker` from a [`RawWaker`].
@@ -78,7 +81,10 @@ impl LocalWaker {
     pub const unsafe fn from_raw(waker: RawWaker) -> LocalWaker {
         // SAFETY: forwarded to the caller; see `new`.
         let waker = unsafe { Waker::from_raw(waker) };
-        LocalWaker { waker, _not_send_sync: PhantomData }
+        LocalWaker {
+            waker,
+            _not_send_sync: PhantomData,
+        }
     }
 
     /// Returns a reference to a `LocalWaker` that does nothing when used.
@@ -162,7 +168,10 @@ pub(crate) const fn as_local(waker: &Waker) -> &LocalWaker {
 impl Clone for LocalWaker {
     #[inline]
     fn clone(&self) -> Self {
-        LocalWaker { waker: self.waker.clone(), _not_send_sync: PhantomData }
+        LocalWaker {
+            waker: self.waker.clone(),
+            _not_send_sync: PhantomData,
+        }
     }
 
     /// Skips the clone when `self` already [`will_wake`](LocalWaker::will_wake)

@@ -73,7 +73,12 @@ impl DualVTable {
         wake_by_ref: unsafe fn(*const DualHeader),
         drop: unsafe fn(*const DualHeader),
     ) -> Self {
-        DualVTable { clone, wake, wake_by_ref, drop }
+        DualVTable {
+            clone,
+            wake,
+            wake_by_ref,
+            drop,
+        }
     }
 }
 
@@ -110,7 +115,8 @@ unsafe impl Sync for DualHeader {}
 unsafe impl Send for DualHeader {}
 
 /// The vtable of every dual `Waker`; see the module docs.
-static DUAL: RawWakerVTable = RawWakerVTable::new(dual_clone, dual_wake, dual_wake_by_ref, dual_drop);
+static DUAL: RawWakerVTable =
+    RawWakerVTable::new(dual_clone, dual_wake, dual_wake_by_ref, dual_drop);
 
 impl DualHeader {
     /// Creates a header owned by the calling thread.

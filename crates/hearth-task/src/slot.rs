@@ -40,7 +40,9 @@ impl LocalWakerSlot {
     /// Creates an empty slot.
     #[inline]
     pub const fn new() -> Self {
-        LocalWakerSlot { waker: Cell::new(None) }
+        LocalWakerSlot {
+            waker: Cell::new(None),
+        }
     }
 
     /// Stores `waker`, replacing any previous one.
@@ -91,6 +93,8 @@ impl LocalWakerSlot {
 
 impl fmt::Debug for LocalWakerSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalWakerSlot").field("registered", &self.is_registered()).finish()
+        f.debug_struct("LocalWakerSlot")
+            .field("registered", &self.is_registered())
+            .finish()
     }
 }

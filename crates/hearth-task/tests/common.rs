@@ -41,7 +41,11 @@ impl Drop for Probe {
 impl DualWake for Probe {
     type Shared = ProbeShared;
     fn wake_local(this: &DualRc<Self>) {
-        assert_eq!(thread::current().id(), this.owner, "local wake off the owner thread");
+        assert_eq!(
+            thread::current().id(),
+            this.owner,
+            "local wake off the owner thread"
+        );
         this.local_wakes.set(this.local_wakes.get() + 1);
     }
     fn wake_remote(shared: &ProbeShared, _waker: &Waker) {
@@ -68,8 +72,22 @@ pub fn probe() -> (DualRc<Probe>, Observer) {
     let dropped_on = Arc::new(std::sync::Mutex::new(None));
     let drops = Arc::new(AtomicUsize::new(0));
     let rc = DualRc::new(
-        Probe { local_wakes: Cell::new(0), owner: thread::current().id(), dropped_on: dropped_on.clone(), _not_send: Rc::new(()) },
-        ProbeShared { remote_wakes: AtomicUsize::new(0), drops: drops.clone() },
+        Probe {
+            local_wakes: Cell::new(0),
+            owner: thread::current().id(),
+            dropped_on: dropped_on.clone(),
+            _not_send: Rc::new(()),
+        },
+        ProbeShared {
+            remote_wakes: AtomicUsize::new(0),
+            drops: drops.clone(),
+        },
     );
-    (rc, Observer { dropped_on, shared_drops: drops })
+    (
+        rc,
+        Observer {
+            dropped_on,
+            shared_drops: drops,
+        },
+    )
 }

@@ -22,7 +22,10 @@ fn foreign_waker_falls_back_to_itself() {
     let waker = futures::task::noop_waker();
     let cx = Context::from_waker(&waker);
     let local = ContextExt::local_waker(&cx);
-    assert!(ptr::addr_eq(local, &waker), "the fallback is the Waker itself");
+    assert!(
+        ptr::addr_eq(local, &waker),
+        "the fallback is the Waker itself"
+    );
     assert!(same(local, waker.as_ref()));
 
     // An Arc waker: the fallback wakes it.
@@ -51,7 +54,12 @@ fn dual_waker_yields_its_twin() {
     assert!(!same(local, waker_ref.as_ref()));
     local.wake_by_ref();
     assert_eq!(rc.local_wakes.get(), 1);
-    assert_eq!(rc.shared().remote_wakes.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(
+        rc.shared()
+            .remote_wakes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
 }
 
 #[test]
@@ -78,7 +86,10 @@ fn twin_survives_rebuilt_context_and_waker_clone() {
             async {}
         )
     });
-    assert!(fut.as_mut().poll(&mut Context::from_waker(&cloned)).is_ready());
+    assert!(fut
+        .as_mut()
+        .poll(&mut Context::from_waker(&cloned))
+        .is_ready());
 }
 
 #[test]
@@ -100,7 +111,12 @@ fn twin_is_not_handed_out_on_another_thread() {
         .unwrap()
     });
     assert!(!remote);
-    assert_eq!(rc.shared().remote_wakes.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(
+        rc.shared()
+            .remote_wakes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
     assert_eq!(rc.local_wakes.get(), 0);
 }
 
@@ -157,12 +173,16 @@ fn builder_from_inherits_and_waker_resets() {
     // An explicitly set local waker is kept, in either order.
     let mine = local_waker_fn(|| {});
     {
-        let mut b = ContextBuilder::from(&mut cx).local_waker(&mine).waker(&other);
+        let mut b = ContextBuilder::from(&mut cx)
+            .local_waker(&mine)
+            .waker(&other);
         let inner = b.build();
         assert!(same(ContextExt::local_waker(&inner), &mine));
     }
     {
-        let mut b = ContextBuilder::from(&mut cx).waker(&other).local_waker(&mine);
+        let mut b = ContextBuilder::from(&mut cx)
+            .waker(&other)
+            .local_waker(&mine);
         let inner = b.build();
         assert!(same(ContextExt::local_waker(&inner), &mine));
     }
@@ -176,7 +196,10 @@ fn builder_from_dual_context_keeps_the_twin() {
     let mut cx = Context::from_waker(&w);
     let mut b = ContextBuilder::from(&mut cx);
     let inner = b.build();
-    assert!(ptr::eq(inner.waker(), &*w), "no wrapper when nothing changed");
+    assert!(
+        ptr::eq(inner.waker(), &*w),
+        "no wrapper when nothing changed"
+    );
     assert!(same(ContextExt::local_waker(&inner), &twin));
 }
 
@@ -203,10 +226,14 @@ fn local_only_context_polls_local_futures() {
 
 fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
     let err = std::panic::catch_unwind(f).expect_err("expected a panic");
-    err.downcast_ref::<String>().cloned().or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string())).unwrap()
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap()
 }
 
 #[test]
+#[allow(clippy::waker_clone_wake)] // waking a clone by value is the case under test
 fn local_only_context_panics_at_first_use_of_waker() {
     for op in ["clone", "wake_by_ref", "wake"] {
         let msg = panic_message(move || {
@@ -223,7 +250,10 @@ fn local_only_context_panics_at_first_use_of_waker() {
             }
         });
         assert!(msg.contains("from_local_waker"), "{op}: {msg}");
-        assert!(msg.contains("cx.local_waker()"), "{op}: names the remedy: {msg}");
+        assert!(
+            msg.contains("cx.local_waker()"),
+            "{op}: names the remedy: {msg}"
+        );
     }
 }
 
@@ -232,7 +262,9 @@ fn local_only_context_panics_at_first_use_of_waker() {
 fn nightly_std_builder_local_waker_is_honoured() {
     let local = local_waker_fn(|| {});
     let waker = futures::task::noop_waker();
-    let cx = std::task::ContextBuilder::from_waker(&waker).local_waker(&local).build();
+    let cx = std::task::ContextBuilder::from_waker(&waker)
+        .local_waker(&local)
+        .build();
     assert!(same(ContextExt::local_waker(&cx), &local));
     // And our builder sets std's field too.
     let mut b = ContextBuilder::from_waker(&waker).local_waker(&local);

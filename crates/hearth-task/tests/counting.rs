@@ -49,7 +49,9 @@ fn waker_path_costs_what_the_docs_say() {
     assert_eq!(n, 1, "DualRc::waker");
     let ((), n) = count(|| drop(w));
     assert_eq!(n, 1, "Waker drop");
-    let ((), n) = count(|| drop(rc.waker_ref()));
+    let ((), n) = count(|| {
+        let _borrowed = rc.waker_ref();
+    });
     assert_eq!(n, 0, "waker_ref");
     // The last local drop with a Waker alive gives up the local side's count.
     let ((), n) = count(|| drop(rc));

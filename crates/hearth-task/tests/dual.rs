@@ -24,7 +24,11 @@ fn counts_follow_the_handles() {
     {
         let r = rc.waker_ref();
         let _ = r.clone();
-        assert_eq!(rc.waker_count(), 2, "waker_ref owns no count; its clone was dropped");
+        assert_eq!(
+            rc.waker_count(),
+            2,
+            "waker_ref owns no count; its clone was dropped"
+        );
     }
     drop((twin, twin2, rc2, w, w2));
     assert_eq!((rc.local_count(), rc.waker_count()), (1, 0));
@@ -34,6 +38,7 @@ fn counts_follow_the_handles() {
 }
 
 #[test]
+#[allow(clippy::waker_clone_wake)] // waking a clone by value is the case under test
 fn wakes_take_the_right_path() {
     let (rc, _obs) = probe();
     let twin = rc.local_waker();
@@ -60,6 +65,7 @@ fn wakes_take_the_right_path() {
 }
 
 #[test]
+#[allow(clippy::waker_clone_wake)] // waking a clone by value is the case under test
 fn waker_outlives_target_and_owner_thread() {
     let (waker, obs, owner) = thread::spawn(|| {
         let (rc, obs) = probe();
@@ -115,7 +121,10 @@ fn view_outliving_the_target_is_harmless() {
     drop(clone);
     assert_eq!(obs.freed(), 0);
     // After release, the lookup falls back to the Waker.
-    assert!(std::ptr::addr_eq(ContextExt::local_waker(&Context::from_waker(&waker)), &waker));
+    assert!(std::ptr::addr_eq(
+        ContextExt::local_waker(&Context::from_waker(&waker)),
+        &waker
+    ));
     drop(waker);
     assert_eq!(obs.freed(), 1);
 }

@@ -10,10 +10,17 @@ use std::ptr;
 use std::rc::Rc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use hearth_task::{local_raw_waker, local_waker_fn, ContextBuilder, ContextExt, LocalWake, LocalWaker};
+use hearth_task::{
+    local_raw_waker, local_waker_fn, ContextBuilder, ContextExt, LocalWake, LocalWaker,
+};
 
 static VTABLE: RawWakerVTable = RawWakerVTable::new(
-    |data| RawWaker::new(ptr::without_provenance_mut::<()>(data as usize + 1), &VTABLE),
+    |data| {
+        RawWaker::new(
+            ptr::without_provenance_mut::<()>(data as usize + 1),
+            &VTABLE,
+        )
+    },
     |_| {},
     |_| {},
     |_| {},
@@ -22,7 +29,12 @@ static VTABLE: RawWakerVTable = RawWakerVTable::new(
 #[test]
 fn getters() {
     // SAFETY: the vtable never dereferences `data`.
-    let waker = unsafe { LocalWaker::from_raw(RawWaker::new(ptr::without_provenance_mut::<()>(42), &VTABLE)) };
+    let waker = unsafe {
+        LocalWaker::from_raw(RawWaker::new(
+            ptr::without_provenance_mut::<()>(42),
+            &VTABLE,
+        ))
+    };
     assert_eq!(waker.data() as usize, 42);
     assert!(ptr::eq(waker.vtable(), &VTABLE));
 
@@ -60,7 +72,10 @@ fn const_construction() {
     w.wake();
     let mut builder = ContextBuilder::from_waker(Waker::noop()).local_waker(CONST_LOCAL);
     let mut cx = builder.build();
-    assert_eq!(Pin::new(&mut std::future::ready(1)).poll(&mut cx), Poll::Ready(1));
+    assert_eq!(
+        Pin::new(&mut std::future::ready(1)).poll(&mut cx),
+        Poll::Ready(1)
+    );
 }
 
 #[test]
@@ -127,10 +142,17 @@ fn local_wake_refcounts() {
         }
     }
     let drops = Rc::new(Cell::new(0));
-    let rc = Rc::new(Target { wakes: Cell::new(0), drops: drops.clone() });
+    let rc = Rc::new(Target {
+        wakes: Cell::new(0),
+        drops: drops.clone(),
+    });
 
     let waker: LocalWaker = rc.clone().into();
-    assert_eq!(Rc::strong_count(&rc), 2, "conversion moves the Rc, no extra count");
+    assert_eq!(
+        Rc::strong_count(&rc),
+        2,
+        "conversion moves the Rc, no extra count"
+    );
     let clone = waker.clone();
     assert_eq!(Rc::strong_count(&rc), 3, "clone adds one");
     clone.wake_by_ref();
@@ -252,5 +274,8 @@ fn yield_now_and_block_on() {
             yield_now().await;
         }
     });
-    assert_eq!(*order.borrow(), [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]);
+    assert_eq!(
+        *order.borrow(),
+        [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    );
 }

@@ -43,7 +43,9 @@ impl DualWake for Target {
         this.local_wakes.set(this.local_wakes.get() + 1);
     }
     fn wake_remote(shared: &Shared, _: &Waker) {
-        shared.remote_wakes.fetch_add(1, loom::sync::atomic::Ordering::Relaxed);
+        shared
+            .remote_wakes
+            .fetch_add(1, loom::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -56,15 +58,26 @@ fn target() -> (DualRc<Target>, Observed) {
     let dropped_on = Arc::new(Mutex::new(None));
     let frees = Arc::new(AtomicUsize::new(0));
     let rc = DualRc::new(
-        Target { local_wakes: Cell::new(0), owner: thread::current().id(), dropped_on: dropped_on.clone() },
-        Shared { remote_wakes: loom::sync::atomic::AtomicUsize::new(0), frees: frees.clone() },
+        Target {
+            local_wakes: Cell::new(0),
+            owner: thread::current().id(),
+            dropped_on: dropped_on.clone(),
+        },
+        Shared {
+            remote_wakes: loom::sync::atomic::AtomicUsize::new(0),
+            frees: frees.clone(),
+        },
     );
     (rc, Observed { dropped_on, frees })
 }
 
 fn check(obs: &Observed, owner: thread::ThreadId) {
     assert_eq!(obs.frees.load(Ordering::SeqCst), 1, "freed exactly once");
-    assert_eq!(*obs.dropped_on.lock().unwrap(), Some(owner), "target dropped on the owner thread");
+    assert_eq!(
+        *obs.dropped_on.lock().unwrap(),
+        Some(owner),
+        "target dropped on the owner thread"
+    );
 }
 
 #[test]

@@ -18,7 +18,9 @@ impl LocalWake for Target {
 
 #[test]
 fn register_skips_clone_for_same_task() {
-    let t = Rc::new(Target { wakes: Cell::new(0) });
+    let t = Rc::new(Target {
+        wakes: Cell::new(0),
+    });
     let w: LocalWaker = t.clone().into();
     let slot = LocalWakerSlot::new();
     assert!(!slot.is_registered());
@@ -33,8 +35,12 @@ fn register_skips_clone_for_same_task() {
 
 #[test]
 fn register_replaces_other_task() {
-    let a = Rc::new(Target { wakes: Cell::new(0) });
-    let b = Rc::new(Target { wakes: Cell::new(0) });
+    let a = Rc::new(Target {
+        wakes: Cell::new(0),
+    });
+    let b = Rc::new(Target {
+        wakes: Cell::new(0),
+    });
     let slot = LocalWakerSlot::new();
     slot.register(&a.clone().into());
     slot.register(&b.clone().into());
@@ -46,7 +52,9 @@ fn register_replaces_other_task() {
 
 #[test]
 fn wake_and_take_empty_the_slot() {
-    let t = Rc::new(Target { wakes: Cell::new(0) });
+    let t = Rc::new(Target {
+        wakes: Cell::new(0),
+    });
     let slot = LocalWakerSlot::default();
     assert!(!slot.wake());
     slot.register(&t.clone().into());
@@ -74,7 +82,11 @@ fn reentrant_register_during_wake() {
         }
     }
     let slot = Rc::new(LocalWakerSlot::new());
-    let t = Rc::new(Reenter { slot: slot.clone(), me: Cell::new(None), wakes: Cell::new(0) });
+    let t = Rc::new(Reenter {
+        slot: slot.clone(),
+        me: Cell::new(None),
+        wakes: Cell::new(0),
+    });
     let w: LocalWaker = t.clone().into();
     t.me.set(Some(w.clone()));
     slot.register(&w);
