@@ -48,7 +48,7 @@
 //! take the local path). Wakes after the target was dropped do nothing.
 
 use alloc::boxed::Box;
-use core::cell::{Cell, UnsafeCell};
+use core::cell::UnsafeCell;
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
@@ -56,8 +56,9 @@ use core::ops::Deref;
 use core::ptr::NonNull;
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
-use crate::atomic::{fence, AtomicUsize, Ordering};
-use crate::raw::{DualHeader, DualVTable};
+#[cfg(loom)]
+use crate::atomic::Ordering;
+use crate::raw::{DualCounts, DualHeader, DualVTable};
 use crate::LocalWaker;
 
 /// A wake target with a local path and a thread-safe path.
@@ -118,10 +119,8 @@ pub trait DualWake: Sized + 'static {
 struct Inner<T: DualWake> {
     /// The dual-waker header; its twin is `LocalWaker(inner, local_vtable::<T>)`.
     header: DualHeader,
-    /// Handles and owned twins. Owner thread only.
-    local: Cell<usize>,
-    /// `Waker`s, plus 1 while `local > 0`. Any thread.
-    wakers: AtomicUsize,
+    /// Handles and owned twins (local); `Waker`s (atomic).
+    counts: DualCounts,
     /// Reachable from any thread while `wakers > 0`; dropped when freed.
     shared: T::Shared,
     /// Owner thread only; dropped in place when `local` reaches zero.
@@ -149,9 +148,6 @@ unsafe fn inner_ref<'a, T: DualWake>(p: *const Inner<T>) -> &'a Inner<T> {
     );
     inner
 }
-
-/// The largest count before the process aborts, as `Rc`/`Arc` do on overflow.
-const MAX_COUNT: usize = isize::MAX as usize;
 
 /// An `Rc`-like handle to a [`DualWake`] target that hands out both kinds of
 /// waker from one allocation. See the [module docs](self).
@@ -185,8 +181,7 @@ impl<T: DualWake> DualRc<T> {
         unsafe {
             p.write(Inner {
                 header,
-                local: Cell::new(1),
-                wakers: AtomicUsize::new(1),
+                counts: DualCounts::new(),
                 shared,
                 target: UnsafeCell::new(ManuallyDrop::new(target)),
                 #[cfg(loom)]
@@ -236,20 +231,26 @@ impl<T: DualWake> DualRc<T> {
 
     /// A new local waker for this target (one plain increment).
     pub fn local_waker(&self) -> LocalWaker {
-        inc_local(self.inner());
+        // SAFETY: owner thread (handles and twins never leave it), and the
+        // caller's reference keeps the target alive.
+        unsafe {
+            inc_local(self.inner());
+        }
         // SAFETY: the count taken above is owned by the returned twin.
         unsafe { LocalWaker::new(self.ptr.as_ptr().cast(), local_vtable::<T>()) }
     }
 
     /// The number of `DualRc` handles and owned twins.
     pub fn local_count(&self) -> usize {
-        self.inner().local.get()
+        // SAFETY: a `DualRc` lives on the owner thread.
+        unsafe { self.inner().counts.local() }
     }
 
     /// The number of live `Waker`s (owned ones; [`waker_ref`](Self::waker_ref)
     /// does not count). Another thread may change it at any time.
     pub fn waker_count(&self) -> usize {
-        self.inner().wakers.load(Ordering::Relaxed) - 1
+        // SAFETY: a `DualRc` lives on the owner thread.
+        unsafe { self.inner().counts.waker_count() }
     }
 
     /// Returns `true` if both handles point at the same allocation.
@@ -260,7 +261,11 @@ impl<T: DualWake> DualRc<T> {
 
 impl<T: DualWake> Clone for DualRc<T> {
     fn clone(&self) -> Self {
-        inc_local(self.inner());
+        // SAFETY: owner thread (handles and twins never leave it), and the
+        // caller's reference keeps the target alive.
+        unsafe {
+            inc_local(self.inner());
+        }
         DualRc {
             ptr: self.ptr,
             _marker: PhantomData,
@@ -308,12 +313,11 @@ impl Deref for WakerRef<'_> {
     }
 }
 
-fn inc_local<T: DualWake>(inner: &Inner<T>) {
-    let n = inner.local.get();
-    if n >= MAX_COUNT {
-        std::process::abort();
-    }
-    inner.local.set(n + 1);
+/// # Safety
+/// Owner thread; the caller holds a reference that keeps the target alive.
+unsafe fn inc_local<T: DualWake>(inner: &Inner<T>) {
+    // SAFETY: forwarded.
+    unsafe { inner.counts.inc_local() }
 }
 
 /// Releases one local count.
@@ -323,9 +327,8 @@ fn inc_local<T: DualWake>(inner: &Inner<T>) {
 unsafe fn dec_local<T: DualWake>(p: *const Inner<T>) {
     // SAFETY: the count we own keeps the allocation alive.
     let inner = unsafe { inner_ref(p) };
-    let n = inner.local.get() - 1;
-    inner.local.set(n);
-    if n != 0 {
+    // SAFETY: owner thread, and the count is ours.
+    if !unsafe { inner.counts.dec_local() } {
         return;
     }
     // Last local reference: stop handing out the twin first, so nothing `T`'s
@@ -334,16 +337,10 @@ unsafe fn dec_local<T: DualWake>(p: *const Inner<T>) {
     // SAFETY: `local == 0`, so no handle or twin can reach the target any more
     // (views see `is_released`); it is dropped exactly once, here.
     unsafe { ManuallyDrop::drop(&mut *inner.target.get()) };
-    // Give up the local side's `Waker` count. If it is the only one, no
-    // `Waker` exists and none can appear (they are only made from the local
-    // side or from another `Waker`): free without a read-modify-write.
-    // Acquire pairs with the Release of a foreign `Waker` drop.
-    if inner.wakers.load(Ordering::Acquire) == 1 {
-        // SAFETY: sole owner, see above.
+    // SAFETY: right after the last local reference, once.
+    if unsafe { inner.counts.release_local_side() } {
+        // SAFETY: no reference of either kind is left.
         unsafe { free(p) };
-    } else {
-        // SAFETY: we own the local side's count.
-        unsafe { release_waker_count(p) };
     }
 }
 
@@ -354,8 +351,8 @@ unsafe fn dec_local<T: DualWake>(p: *const Inner<T>) {
 unsafe fn release_waker_count<T: DualWake>(p: *const Inner<T>) {
     // SAFETY: the count we own keeps the allocation alive.
     let inner = unsafe { inner_ref(p) };
-    if inner.wakers.fetch_sub(1, Ordering::Release) == 1 {
-        fence(Ordering::Acquire);
+    // SAFETY: the count is ours to give up.
+    if unsafe { inner.counts.dec_waker() } {
         // SAFETY: that was the last count of either kind.
         unsafe { free(p) };
     }
@@ -391,10 +388,16 @@ unsafe fn free<T: DualWake>(p: *const Inner<T>) {
 unsafe fn wake_local_guarded<T: DualWake>(p: *const Inner<T>) {
     // SAFETY: per the contract the allocation and target are alive.
     let inner = unsafe { inner_ref(p) };
-    inc_local(inner);
-    // SAFETY: the count taken above is owned by this handle.
+    // SAFETY: owner thread (handles and twins never leave it), and the
+    // caller's reference keeps the target alive.
+    unsafe {
+        inc_local(inner);
+    }
+    // SAFETY: `p` came from a `DualRc`, so it is non-null.
+    let ptr = unsafe { NonNull::new_unchecked(p.cast_mut()) };
+    // The count taken above is owned by this handle.
     let handle = DualRc::<T> {
-        ptr: unsafe { NonNull::new_unchecked(p.cast_mut()) },
+        ptr,
         _marker: PhantomData,
     };
     T::wake_local(&handle);
@@ -427,7 +430,11 @@ unsafe fn local_clone<T: DualWake>(p: *const ()) -> RawWaker {
         // SAFETY: the allocation is alive (see above).
         return unsafe { waker_clone::<T>(p) };
     }
-    inc_local(inner);
+    // SAFETY: owner thread (handles and twins never leave it), and the
+    // caller's reference keeps the target alive.
+    unsafe {
+        inc_local(inner);
+    }
     RawWaker::new(p, local_vtable::<T>())
 }
 
@@ -436,9 +443,10 @@ unsafe fn local_clone<T: DualWake>(p: *const ()) -> RawWaker {
 unsafe fn local_wake<T: DualWake>(p: *const ()) {
     // An owned twin is never released (its count keeps the target alive); its
     // count moves into the handle, which the wake may keep or drop.
-    // SAFETY: `p` is non-null (it came from a `DualRc`) and the count is ours.
+    // SAFETY: `p` came from a `DualRc`, so it is non-null.
+    let ptr = unsafe { NonNull::new_unchecked(p.cast::<Inner<T>>().cast_mut()) };
     let handle = DualRc::<T> {
-        ptr: unsafe { NonNull::new_unchecked(p.cast::<Inner<T>>().cast_mut()) },
+        ptr,
         _marker: PhantomData,
     };
     T::wake_local(&handle);
@@ -484,10 +492,7 @@ fn waker_vtable<T: DualWake>() -> &'static DualVTable {
 unsafe fn waker_clone<T: DualWake>(p: *const ()) -> RawWaker {
     // SAFETY: alive per the contract.
     let inner = unsafe { inner_ref(p.cast::<Inner<T>>()) };
-    // Relaxed, as for `Arc::clone`: the caller's reference keeps it alive.
-    if inner.wakers.fetch_add(1, Ordering::Relaxed) >= MAX_COUNT {
-        std::process::abort();
-    }
+    inner.counts.inc_waker();
     DualHeader::raw_waker(p.cast())
 }
 

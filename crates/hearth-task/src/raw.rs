@@ -244,3 +244,143 @@ unsafe fn dual_drop(p: *const ()) {
     // SAFETY: as in `dual_clone`.
     unsafe { ((*header).vtable.drop)(header) }
 }
+
+/// Biased reference counts of a dual wake target: a plain count for the owner
+/// thread's references and an atomic count for `Waker`s.
+///
+/// `wakers` holds one extra count for the local side as a whole while `local`
+/// is non-zero, so the allocation is freed exactly once: by whoever brings
+/// `wakers` to zero. The protocol for the last local reference is: when
+/// [`dec_local`](Self::dec_local) returns `true`, release the header's twin
+/// ([`DualHeader::release_local`]), drop the `!Send` parts of the target on this
+/// thread, then call [`release_local_side`](Self::release_local_side) and free
+/// the allocation if it returns `true`. [`DualRc`](crate::dual::DualRc) and
+/// hearth's task header both follow it.
+pub struct DualCounts {
+    /// Owner thread only.
+    local: core::cell::Cell<usize>,
+    /// Any thread.
+    wakers: AtomicUsize,
+}
+
+// SAFETY: `local` is only touched by the `unsafe` methods whose contract
+// requires the owner thread; `wakers` is atomic.
+unsafe impl Sync for DualCounts {}
+
+/// The largest count before the process aborts, as `Rc`/`Arc` do on overflow.
+const MAX_COUNT: usize = isize::MAX as usize;
+
+impl DualCounts {
+    /// One local reference (the creator's) and no `Waker`.
+    pub fn new() -> Self {
+        DualCounts {
+            local: core::cell::Cell::new(1),
+            wakers: AtomicUsize::new(1),
+        }
+    }
+
+    /// Adds a local reference (a plain increment).
+    ///
+    /// # Safety
+    /// Owner thread, while the caller holds a reference of either kind that
+    /// keeps the target's local side alive.
+    #[inline]
+    pub unsafe fn inc_local(&self) {
+        let n = self.local.get();
+        if n >= MAX_COUNT {
+            std::process::abort();
+        }
+        self.local.set(n + 1);
+    }
+
+    /// Drops a local reference; returns `true` if it was the last one.
+    ///
+    /// # Safety
+    /// Owner thread; the caller owns the local reference it gives up.
+    #[inline]
+    pub unsafe fn dec_local(&self) -> bool {
+        let n = self.local.get() - 1;
+        self.local.set(n);
+        n == 0
+    }
+
+    /// The number of local references.
+    ///
+    /// # Safety
+    /// Owner thread.
+    #[inline]
+    pub unsafe fn local(&self) -> usize {
+        self.local.get()
+    }
+
+    /// Adds a `Waker` reference (one atomic increment).
+    ///
+    /// The caller must hold a reference of either kind (as for `Arc::clone`).
+    #[inline]
+    pub fn inc_waker(&self) {
+        // Relaxed, as for `Arc::clone`: the caller's reference keeps it alive.
+        if self.wakers.fetch_add(1, Ordering::Relaxed) >= MAX_COUNT {
+            std::process::abort();
+        }
+    }
+
+    /// Drops a `Waker` reference; returns `true` if the caller must now free
+    /// the allocation (it was the last reference of either kind).
+    ///
+    /// # Safety
+    /// The caller owns the `Waker` reference it gives up.
+    #[inline]
+    pub unsafe fn dec_waker(&self) -> bool {
+        if self.wakers.fetch_sub(1, Ordering::Release) == 1 {
+            crate::atomic::fence(Ordering::Acquire);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Gives up the local side's `Waker` count after the last local
+    /// reference went; returns `true` if the caller must now free.
+    ///
+    /// Costs no read-modify-write when no `Waker` is alive: none can appear
+    /// then (they are made from the local side or from another `Waker`).
+    ///
+    /// # Safety
+    /// Owner thread, right after [`dec_local`](Self::dec_local) returned `true`, once.
+    #[inline]
+    pub unsafe fn release_local_side(&self) -> bool {
+        // Acquire pairs with the Release of a foreign `Waker` drop.
+        if self.wakers.load(Ordering::Acquire) == 1 {
+            true
+        } else {
+            // SAFETY: the local side's count is ours to give up.
+            unsafe { self.dec_waker() }
+        }
+    }
+
+    /// The number of live `Waker` references (another thread may change it
+    /// at any time).
+    ///
+    /// # Safety
+    /// Owner thread.
+    #[inline]
+    pub unsafe fn waker_count(&self) -> usize {
+        self.wakers
+            .load(Ordering::Relaxed)
+            .saturating_sub(if self.local.get() > 0 { 1 } else { 0 })
+    }
+}
+
+impl Default for DualCounts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for DualCounts {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DualCounts")
+            .field("wakers", &self.wakers.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
