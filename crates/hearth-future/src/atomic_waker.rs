@@ -1,0 +1,167 @@
+//! `AtomicWaker`: the parent's thread-safe `Waker`, reachable from any thread.
+//!
+//! The protocol is the one of `futures::task::AtomicWaker` (a three-state
+//! word, the `Waker` in an `UnsafeCell` guarded by it), built on
+//! `hearth_task::atomic` so the counting and loom builds see its operations.
+//! One difference: the owner may ask [`AtomicWaker::is_current`] whether the
+//! stored waker is still the one it would register, which costs two plain
+//! loads, so a combinator registers (two read-modify-writes) only when its
+//! parent's waker changed or a remote wake consumed it.
+//!
+//! # States
+//!
+//! - `WAITING`: nobody holds the cell; the stored waker (if any) is readable
+//!   by whoever sets a lock bit.
+//! - `REGISTERING`: the owner is replacing the waker.
+//! - `WAKING`: a waker is taking it out.
+
+use core::cell::UnsafeCell;
+use core::task::Waker;
+
+use hearth_task::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Nobody holds the cell.
+const WAITING: usize = 0;
+/// The owner is registering a waker.
+const REGISTERING: usize = 0b01;
+/// A waker is taking the waker out.
+const WAKING: usize = 0b10;
+
+/// A `Waker` slot that any thread may wake and one owner registers into.
+pub(crate) struct AtomicWaker {
+    /// `WAITING`, `REGISTERING`, `WAKING` or `REGISTERING | WAKING`.
+    state: AtomicUsize,
+    /// The stored waker; accessed only by whoever moved `state` off `WAITING`.
+    waker: UnsafeCell<Option<Waker>>,
+    /// Set (under `WAKING`) when a wake took the waker; cleared by the owner
+    /// when it registers again. Read by the owner only, with a plain load.
+    taken: AtomicBool,
+    /// Identity (data, vtable) of the last registered waker. Owner only.
+    ident: UnsafeCell<(*const (), *const ())>,
+}
+
+// SAFETY: `waker` is only accessed under the `state` protocol (mutual
+// exclusion between the registering owner and one taker); `ident` only by the
+// owner, who holds `&mut` to the combinator that owns this slot.
+unsafe impl Send for AtomicWaker {}
+// SAFETY: as above.
+unsafe impl Sync for AtomicWaker {}
+
+impl AtomicWaker {
+    pub(crate) fn new() -> Self {
+        AtomicWaker {
+            state: AtomicUsize::new(WAITING),
+            waker: UnsafeCell::new(None),
+            taken: AtomicBool::new(true),
+            ident: UnsafeCell::new((core::ptr::null(), core::ptr::null())),
+        }
+    }
+
+    /// Returns `true` if `waker` is already registered and no wake has taken
+    /// it since. No read-modify-write.
+    ///
+    /// # Safety
+    /// Called by the owner only (no concurrent `register`).
+    pub(crate) unsafe fn is_current(&self, waker: &Waker) -> bool {
+        // SAFETY: owner only, per the contract.
+        let ident = unsafe { *self.ident.get() };
+        !self.taken.load(Ordering::Acquire)
+            && ident.0 == waker.data()
+            && core::ptr::eq(
+                ident.1,
+                (waker.vtable() as *const core::task::RawWakerVTable).cast(),
+            )
+    }
+
+    /// Stores a clone of `waker`, replacing the previous one.
+    ///
+    /// # Safety
+    /// Called by the owner only (no concurrent `register`).
+    pub(crate) unsafe fn register(&self, waker: &Waker) {
+        match self.state.compare_exchange(
+            WAITING,
+            REGISTERING,
+            Ordering::Acquire,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                // SAFETY: `REGISTERING` gives us the cell; ident is owner-only.
+                unsafe {
+                    *self.ident.get() = (
+                        waker.data(),
+                        (waker.vtable() as *const core::task::RawWakerVTable).cast(),
+                    );
+                }
+                self.taken.store(false, Ordering::Relaxed);
+                // Drop the old waker outside the lock.
+                // SAFETY: we hold the cell.
+                let old = unsafe { (*self.waker.get()).replace(waker.clone()) };
+                let res = self.state.compare_exchange(
+                    REGISTERING,
+                    WAITING,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                if res.is_err() {
+                    // A wake arrived while we held the cell: it could not take
+                    // the waker, so we wake it ourselves.
+                    // SAFETY: only `WAKING` was added, we still hold the cell.
+                    let w = unsafe { (*self.waker.get()).take() };
+                    self.taken.store(true, Ordering::Relaxed);
+                    self.state.swap(WAITING, Ordering::AcqRel);
+                    if let Some(w) = w {
+                        w.wake();
+                    }
+                }
+                drop(old);
+            }
+            Err(WAKING) => {
+                // A wake is in progress: it may miss this waker, so wake now.
+                waker.wake_by_ref();
+            }
+            Err(_) => {
+                // REGISTERING | WAKING cannot be seen here: only the owner
+                // registers.
+            }
+        }
+    }
+
+    /// Takes the waker out, if the cell is free; the caller wakes it.
+    pub(crate) fn take(&self) -> Option<Waker> {
+        match self.state.fetch_or(WAKING, Ordering::AcqRel) {
+            WAITING => {
+                // SAFETY: `WAKING` over `WAITING` gives us the cell.
+                let w = unsafe { (*self.waker.get()).take() };
+                self.taken.store(true, Ordering::Release);
+                // AcqRel: a concurrent wake that found `WAKING` set released its
+                // queue push with its `fetch_or`; acquiring it here makes the
+                // push visible to whoever our wake schedules.
+                self.state.fetch_and(!WAKING, Ordering::AcqRel);
+                w
+            }
+            // The owner is registering (it will notice `WAKING` and wake) or
+            // another wake holds the cell (it wakes).
+            _ => None,
+        }
+    }
+
+    /// Wakes the stored waker, if any.
+    pub(crate) fn wake(&self) {
+        if let Some(w) = self.take() {
+            w.wake();
+        }
+    }
+
+    /// Returns `true` if a waker was ever registered and not yet taken
+    /// (owner only; plain load).
+    pub(crate) fn maybe_registered(&self) -> bool {
+        !self.taken.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for AtomicWaker {
+    fn drop(&mut self) {
+        // `&mut self`: nobody else can reach the cell.
+        drop(self.waker.get_mut().take());
+    }
+}

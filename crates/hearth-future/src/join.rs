@@ -1,0 +1,307 @@
+//! `join!`, `try_join!`, [`join_all`] and [`try_join_all`]: wait for every
+//! child, polling each one only on its first poll and after its own waker
+//! fired.
+
+use core::future::Future;
+use core::ops::ControlFlow;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::vec::Vec;
+
+use crate::maybe_done::{MaybeDone, Step, TryMaybeDone};
+use crate::raw::WakeSet;
+
+/// Drives a join over `set`: `step(i, cx)` polls child `i`. Returns
+/// `Ready(Ok(()))` when every child finished, `Ready(Err(()))` when a child
+/// failed (`try_` combinators).
+#[doc(hidden)]
+pub fn poll_join(
+    set: &mut WakeSet,
+    remaining: &mut usize,
+    cx: &mut Context<'_>,
+    mut step: impl FnMut(usize, &mut Context<'_>) -> Step,
+) -> Poll<Result<(), ()>> {
+    if *remaining == 0 {
+        return Poll::Ready(Ok(()));
+    }
+    if set.prepare(cx) {
+        for i in 0..set.len() {
+            set.mark(i);
+        }
+    }
+    let mut failed = false;
+    let budget = set.len();
+    set.poll(cx, budget, |i, cx| match step(i, cx) {
+        Step::Pending | Step::Stale => ControlFlow::Continue(()),
+        Step::Done => {
+            *remaining -= 1;
+            if *remaining == 0 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+        Step::Failed => {
+            failed = true;
+            ControlFlow::Break(())
+        }
+    });
+    if failed {
+        Poll::Ready(Err(()))
+    } else if *remaining == 0 {
+        Poll::Ready(Ok(()))
+    } else {
+        Poll::Pending
+    }
+}
+
+/// Waits for every future of `iter` and returns their outputs in input order.
+///
+/// Each child is polled on the first poll and afterwards only when its own
+/// waker fired; the wake state for all children is one allocation. Under a
+/// runtime with dual wakers (hearth) a child that parks
+/// `cx.local_waker()` is woken without any atomic operation.
+///
+/// # Examples
+///
+/// ```
+/// use hearth_future::join_all;
+///
+/// let out = futures::executor::block_on(join_all((1..=3).map(|i| async move { i * 10 })));
+/// assert_eq!(out, [10, 20, 30]);
+/// ```
+pub fn join_all<I>(iter: I) -> JoinAll<I::Item>
+where
+    I: IntoIterator,
+    I::Item: Future,
+{
+    let children: Box<[MaybeDone<I::Item>]> = iter.into_iter().map(MaybeDone::new).collect();
+    let n = children.len();
+    JoinAll {
+        set: WakeSet::new(n),
+        remaining: n,
+        children,
+    }
+}
+
+/// The future of [`join_all`].
+#[must_use = "futures do nothing unless polled"]
+pub struct JoinAll<F: Future> {
+    /// Never moved: a boxed slice is never resized.
+    children: Box<[MaybeDone<F>]>,
+    remaining: usize,
+    set: WakeSet,
+}
+
+impl<F: Future> Unpin for JoinAll<F> {}
+
+impl<F: Future> Future for JoinAll<F> {
+    type Output = Vec<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
+        let this = self.get_mut();
+        let children = &mut this.children;
+        let r = poll_join(&mut this.set, &mut this.remaining, cx, |i, cx| {
+            // SAFETY: the children live in a boxed slice that is never moved
+            // out of or resized while they run.
+            unsafe { Pin::new_unchecked(&mut children[i]) }.poll_step(cx)
+        });
+        match r {
+            Poll::Ready(_) => Poll::Ready(
+                this.children
+                    .iter_mut()
+                    // SAFETY: as above; only finished outputs move out.
+                    .map(|c| unsafe { Pin::new_unchecked(c) }.take_output())
+                    .collect(),
+            ),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F: Future> core::fmt::Debug for JoinAll<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("JoinAll")
+            .field("len", &self.children.len())
+            .field("remaining", &self.remaining)
+            .finish()
+    }
+}
+
+/// Waits for every future of `iter` to return `Ok`, or for the first `Err`.
+///
+/// On the first `Err` the other futures are dropped and the error returned;
+/// otherwise the `Ok` values, in input order. Polling is precise as for
+/// [`join_all`].
+///
+/// # Examples
+///
+/// ```
+/// use hearth_future::try_join_all;
+///
+/// let ok = futures::executor::block_on(try_join_all((1..=2).map(|i| async move { Ok::<_, ()>(i) })));
+/// assert_eq!(ok, Ok(vec![1, 2]));
+/// let err = futures::executor::block_on(try_join_all((0..3).map(|i| async move {
+///     if i == 1 { Err("one") } else { Ok(i) }
+/// })));
+/// assert_eq!(err, Err("one"));
+/// ```
+pub fn try_join_all<I, T, E>(iter: I) -> TryJoinAll<I::Item, T, E>
+where
+    I: IntoIterator,
+    I::Item: Future<Output = Result<T, E>>,
+{
+    let children: Box<[TryMaybeDone<I::Item, T, E>]> =
+        iter.into_iter().map(TryMaybeDone::new).collect();
+    let n = children.len();
+    TryJoinAll {
+        set: WakeSet::new(n),
+        remaining: n,
+        children,
+    }
+}
+
+/// The future of [`try_join_all`].
+#[must_use = "futures do nothing unless polled"]
+pub struct TryJoinAll<F: Future<Output = Result<T, E>>, T, E> {
+    /// Never moved: a boxed slice is never resized.
+    children: Box<[TryMaybeDone<F, T, E>]>,
+    remaining: usize,
+    set: WakeSet,
+}
+
+impl<F: Future<Output = Result<T, E>>, T, E> Unpin for TryJoinAll<F, T, E> {}
+
+impl<F: Future<Output = Result<T, E>>, T, E> Future for TryJoinAll<F, T, E> {
+    type Output = Result<Vec<T>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let children = &mut this.children;
+        let r = poll_join(&mut this.set, &mut this.remaining, cx, |i, cx| {
+            // SAFETY: as in `JoinAll::poll`.
+            unsafe { Pin::new_unchecked(&mut children[i]) }.poll_step(cx)
+        });
+        match r {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(this
+                .children
+                .iter_mut()
+                // SAFETY: as above.
+                .map(|c| unsafe { Pin::new_unchecked(c) }.take_ok())
+                .collect())),
+            Poll::Ready(Err(())) => {
+                let mut err = None;
+                for c in this.children.iter_mut() {
+                    // SAFETY: as above.
+                    if let Some(e) = unsafe { Pin::new_unchecked(c) }.take_err() {
+                        err = Some(e);
+                        break;
+                    }
+                }
+                // Drop the other children now, as the short-circuit promises.
+                this.children = Box::new([]);
+                this.remaining = 0;
+                match err {
+                    Some(e) => Poll::Ready(Err(e)),
+                    None => unreachable!("a failed child keeps its error"),
+                }
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F: Future<Output = Result<T, E>>, T, E> core::fmt::Debug for TryJoinAll<F, T, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TryJoinAll")
+            .field("len", &self.children.len())
+            .field("remaining", &self.remaining)
+            .finish()
+    }
+}
+
+/// Waits for every future and returns their outputs as a tuple.
+///
+/// Any arity. Must be used inside an `async` context (it awaits). Each child
+/// is polled on the first poll and afterwards only when its own waker fired.
+///
+/// # Examples
+///
+/// ```
+/// futures::executor::block_on(async {
+///     let (a, b, c) = hearth_future::join!(async { 1 }, async { "two" }, async { 3.0 });
+///     assert_eq!((a, b, c), (1, "two", 3.0));
+/// });
+/// ```
+#[macro_export]
+macro_rules! join {
+    ($($fut:expr),+ $(,)?) => {
+        $crate::__join_munch!(@join [] [0usize] $($fut,)+)
+    };
+}
+
+/// Waits for every future to return `Ok`, or for the first `Err`.
+///
+/// Returns `Ok` with a tuple of the `Ok` values, or the first `Err` (in the
+/// order the errors were observed); on an `Err` the other futures are
+/// dropped before the macro returns.
+///
+/// # Examples
+///
+/// ```
+/// futures::executor::block_on(async {
+///     let ok = hearth_future::try_join!(async { Ok::<_, &str>(1) }, async { Ok(2) });
+///     assert_eq!(ok, Ok((1, 2)));
+///     let err = hearth_future::try_join!(async { Ok::<i32, &str>(1) }, async { Err::<i32, _>("no") });
+///     assert_eq!(err, Err("no"));
+/// });
+/// ```
+#[macro_export]
+macro_rules! try_join {
+    ($($fut:expr),+ $(,)?) => {
+        $crate::__join_munch!(@try [] [0usize] $($fut,)+)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __join_munch {
+    // Give each future its own (hygienic) binding and an index expression.
+    (@$kind:ident [$($acc:tt)*] [$idx:expr] $fut:expr, $($rest:tt)*) => {
+        $crate::__join_munch!(@$kind [$($acc)* (__child [$idx] [$fut])] [$idx + 1usize] $($rest)*)
+    };
+    (@join [$(($name:ident [$i:expr] [$fut:expr]))*] [$n:expr]) => {{
+        $( let mut $name = ::core::pin::pin!($crate::__private::MaybeDone::new($fut)); )*
+        let mut __set = $crate::__private::WakeSet::new($n);
+        let mut __remaining: usize = $n;
+        let _ = ::core::future::poll_fn(|cx| {
+            $crate::__private::poll_join(&mut __set, &mut __remaining, cx, |__i, cx| {
+                $( if __i == $i { return $name.as_mut().poll_step(cx); } )*
+                $crate::__private::Step::Stale
+            })
+        }).await;
+        ($( $name.as_mut().take_output(), )*)
+    }};
+    (@try [$(($name:ident [$i:expr] [$fut:expr]))*] [$n:expr]) => {{
+        $( let mut $name = ::core::pin::pin!($crate::__private::TryMaybeDone::new($fut)); )*
+        let mut __set = $crate::__private::WakeSet::new($n);
+        let mut __remaining: usize = $n;
+        let __r = ::core::future::poll_fn(|cx| {
+            $crate::__private::poll_join(&mut __set, &mut __remaining, cx, |__i, cx| {
+                $( if __i == $i { return $name.as_mut().poll_step(cx); } )*
+                $crate::__private::Step::Stale
+            })
+        }).await;
+        match __r {
+            ::core::result::Result::Ok(()) => ::core::result::Result::Ok(($( $name.as_mut().take_ok(), )*)),
+            ::core::result::Result::Err(()) => {
+                let mut __err = ::core::option::Option::None;
+                $( if __err.is_none() { __err = $name.as_mut().take_err(); } )*
+                match __err {
+                    ::core::option::Option::Some(e) => ::core::result::Result::Err(e),
+                    ::core::option::Option::None => ::core::unreachable!("a failed child keeps its error"),
+                }
+            }
+        }
+    }};
+}

@@ -1,0 +1,71 @@
+//! Precise future combinators: a child is polled on its first poll and
+//! afterwards only when its own waker fired.
+//!
+//! `futures::join!` polls every child whenever any of them wakes the task;
+//! `FuturesUnordered` is precise but pays an `Arc` and atomic flags per
+//! child. This crate gives each child its own waker from **one allocation per
+//! combinator** and, under a runtime with dual wakers (hearth's, see
+//! [`hearth_task::dual`]), wakes through the local twin with **no atomic
+//! read-modify-write and no lock**. Under any other executor (tokio,
+//! `futures::executor`) the same combinators work through the thread-safe
+//! `Waker`, still precisely.
+//!
+//! | combinator | what it does |
+//! |---|---|
+//! | [`join!`], [`try_join!`] | a tuple of outputs, any arity |
+//! | [`join_all`], [`try_join_all`] | a `Vec` of outputs, in input order |
+//! | [`select!`], [`race`] | the first output |
+//! | [`FuturesSet`] | an unordered set of futures, a `Stream` |
+//! | [`merge`] | the items of several streams, as they come |
+//!
+//! # How a wake reaches a child
+//!
+//! Child `i` gets a `Context` whose `Waker` points at slot `i` of the
+//! combinator's wake state. Waking it marks `i` ready (one bit of a `u64`
+//! for up to 64 children, an index in a ready ring above) and wakes the
+//! parent once; the next poll of the combinator polls exactly the marked
+//! children. Work per wake is O(1) whatever the number of children. See
+//! [`raw`](crate::raw) (private) docs in the source for the protocol, the
+//! two modes (local and shared) and the reference counts.
+//!
+//! ```
+//! use std::cell::Cell;
+//! use std::future::poll_fn;
+//! use std::task::Poll;
+//! use hearth_future::join_all;
+//!
+//! let polls = Cell::new(0);
+//! let out = futures::executor::block_on(join_all((0..4).map(|i| {
+//!     let polls = &polls;
+//!     let mut first = true;
+//!     poll_fn(move |cx| {
+//!         polls.set(polls.get() + 1);
+//!         if first {
+//!             first = false;
+//!             cx.waker().wake_by_ref(); // only this child asks again
+//!             Poll::Pending
+//!         } else {
+//!             Poll::Ready(i)
+//!         }
+//!     })
+//! })));
+//! assert_eq!(out, [0, 1, 2, 3]);
+//! assert_eq!(polls.get(), 8); // two polls per child, none spurious
+//! ```
+
+#![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod atomic_waker;
+mod join;
+mod maybe_done;
+pub(crate) mod raw;
+
+pub use join::{join_all, try_join_all, JoinAll, TryJoinAll};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::join::poll_join;
+    pub use crate::maybe_done::{MaybeDone, Step, TryMaybeDone};
+    pub use crate::raw::WakeSet;
+}

@@ -1,0 +1,152 @@
+//! `MaybeDone` and `TryMaybeDone`: a child future and, once it finished, its
+//! output. Used by [`join!`](crate::join) and [`join_all`](crate::join_all).
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+/// What polling a child did.
+#[doc(hidden)]
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Step {
+    /// Still running.
+    Pending,
+    /// Finished (for `try_` combinators: with `Ok`).
+    Done,
+    /// Finished with `Err` (`try_` combinators only).
+    Failed,
+    /// Had finished before: not polled (a stale wake).
+    Stale,
+}
+
+/// A child future, its output once it finished, or nothing once the output
+/// was taken.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum MaybeDone<F: Future> {
+    /// Still running.
+    Future(F),
+    /// Finished.
+    Done(F::Output),
+    /// The output was taken.
+    Gone,
+}
+
+impl<F: Future> MaybeDone<F> {
+    /// Wraps a future.
+    pub fn new(f: F) -> Self {
+        MaybeDone::Future(f)
+    }
+
+    /// Polls the future if it is still running. A finished child is not
+    /// polled again (a stale wake of a finished child costs nothing).
+    pub fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Step {
+        // SAFETY: the future is never moved out of its pinned place; it is
+        // only dropped in place (by the assignment below).
+        let this = unsafe { self.get_unchecked_mut() };
+        match this {
+            MaybeDone::Future(f) => {
+                // SAFETY: `f` is pinned with `self`.
+                match unsafe { Pin::new_unchecked(f) }.poll(cx) {
+                    Poll::Ready(v) => {
+                        *this = MaybeDone::Done(v);
+                        Step::Done
+                    }
+                    Poll::Pending => Step::Pending,
+                }
+            }
+            _ => Step::Stale,
+        }
+    }
+
+    /// Takes the output.
+    ///
+    /// # Panics
+    /// If the child has not finished or its output was taken (a bug of the
+    /// combinator, not of the user).
+    pub fn take_output(self: Pin<&mut Self>) -> F::Output {
+        // SAFETY: only the output moves out; a running future is not touched.
+        let this = unsafe { self.get_unchecked_mut() };
+        match this {
+            MaybeDone::Done(_) => match core::mem::replace(this, MaybeDone::Gone) {
+                MaybeDone::Done(v) => v,
+                _ => unreachable!(),
+            },
+            _ => panic!("hearth-future: output taken before the child finished (combinator bug)"),
+        }
+    }
+}
+
+/// A child of a `try_` combinator: `Ok` outputs are kept, an `Err` is kept
+/// until the combinator takes it.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum TryMaybeDone<F: Future<Output = Result<T, E>>, T, E> {
+    /// Still running.
+    Future(F),
+    /// Finished with `Ok`.
+    Done(T),
+    /// Finished with `Err`.
+    Failed(E),
+    /// The output was taken.
+    Gone,
+}
+
+impl<F: Future<Output = Result<T, E>>, T, E> TryMaybeDone<F, T, E> {
+    /// Wraps a future.
+    pub fn new(f: F) -> Self {
+        TryMaybeDone::Future(f)
+    }
+
+    /// Polls the future if it is still running.
+    pub fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Step {
+        // SAFETY: as in `MaybeDone::poll_step`.
+        let this = unsafe { self.get_unchecked_mut() };
+        match this {
+            TryMaybeDone::Future(f) => {
+                // SAFETY: `f` is pinned with `self`.
+                match unsafe { Pin::new_unchecked(f) }.poll(cx) {
+                    Poll::Ready(Ok(v)) => {
+                        *this = TryMaybeDone::Done(v);
+                        Step::Done
+                    }
+                    Poll::Ready(Err(e)) => {
+                        *this = TryMaybeDone::Failed(e);
+                        Step::Failed
+                    }
+                    Poll::Pending => Step::Pending,
+                }
+            }
+            _ => Step::Stale,
+        }
+    }
+
+    /// Takes the error, if the child failed.
+    pub fn take_err(self: Pin<&mut Self>) -> Option<E> {
+        // SAFETY: only the error moves out.
+        let this = unsafe { self.get_unchecked_mut() };
+        match this {
+            TryMaybeDone::Failed(_) => match core::mem::replace(this, TryMaybeDone::Gone) {
+                TryMaybeDone::Failed(e) => Some(e),
+                _ => unreachable!(),
+            },
+            _ => None,
+        }
+    }
+
+    /// Takes the `Ok` output.
+    ///
+    /// # Panics
+    /// If the child has not finished with `Ok` (a combinator bug).
+    pub fn take_ok(self: Pin<&mut Self>) -> T {
+        // SAFETY: only the output moves out.
+        let this = unsafe { self.get_unchecked_mut() };
+        match this {
+            TryMaybeDone::Done(_) => match core::mem::replace(this, TryMaybeDone::Gone) {
+                TryMaybeDone::Done(v) => v,
+                _ => unreachable!(),
+            },
+            _ => panic!("hearth-future: output taken before the child finished (combinator bug)"),
+        }
+    }
+}

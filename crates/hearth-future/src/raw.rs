@@ -1,0 +1,720 @@
+//! The wake state every combinator of this crate is built on: one allocation
+//! holding a dual waker per child, a ready set, and the parent's wakers.
+//!
+//! # Layout
+//!
+//! One allocation: an [`Inner`], then `n` [`Slot`]s, then (for `n > 64`) a
+//! ring of `n` `u32` child indices. Child `i`'s `Waker` and twin both point at
+//! slot `i`, whose first field is a [`DualHeader`]: under a dual parent,
+//! `cx.local_waker()` inside child `i` returns the twin.
+//!
+//! # Modes
+//!
+//! The mode is fixed when the allocation is made (on the first poll):
+//!
+//! - **local**: the parent's `Context` carries a local twin owned by the
+//!   polling thread (a thread-pinned task, e.g. hearth's). Children get twins.
+//!   A wake through a twin, or through the `Waker` on the owner thread, marks
+//!   the child in the ready set (`Cell`s) and wakes the parent's stored
+//!   `LocalWaker`: no atomic read-modify-write, no lock. Wakes from other
+//!   threads take the remote path below.
+//! - **shared**: any other parent (tokio, `futures::executor`). The headers
+//!   are released at once, so no twin is ever handed out and every wake takes
+//!   the remote path. Then nothing but the combinator touches the `Cell`s and
+//!   the combinator may move between threads freely.
+//!
+//! The remote path: the slot's `queued` flag dedupes, the slot is pushed on a
+//! lock-free stack (`remote_head`, Treiber push, the consumer takes the whole
+//! stack with one swap, so there is no ABA), and the parent's thread-safe
+//! `Waker` in an [`AtomicWaker`] is woken. The poll drains that stack into
+//! the ready set. In local mode the parent's `Waker` is registered there only
+//! while some child `Waker` exists (`refs > 1`, a plain load), checked after
+//! the children were polled (a `Waker` can only appear during a child's
+//! poll), and the stack is checked again after registering.
+//!
+//! A local-mode combinator that is later polled on another thread cannot
+//! touch its old state (twins on the old thread may use it concurrently): it
+//! abandons it (leaking it: its local count can only be released on its
+//! owner thread) and starts a fresh one, polling every child once.
+//!
+//! # Reference counts
+//!
+//! - `local` (`Cell`, owner thread): the combinator's handle plus owned twins.
+//! - `refs` (atomic): child `Waker`s, plus one for the local side while
+//!   `local > 0`.
+//!
+//! When `local` reaches zero the headers are released (twins are no longer
+//! handed out; a twin view's clone becomes a `Waker`), the parent's wakers
+//! are dropped and the local side's `refs` count is given up; the last
+//! `refs` count frees the memory, once.
+//!
+//! # Ready set
+//!
+//! `n <= 64`: one `u64` of flags (the seed's design); the poll takes the
+//! lowest set bit. `n > 64`: a FIFO ring of indices plus a `woken` flag per
+//! slot. Both are O(1) per wake and per poll of a child.
+
+use core::cell::Cell;
+use core::mem::ManuallyDrop;
+use core::ops::ControlFlow;
+use core::ptr::{self, NonNull};
+use core::task::{Context, RawWaker, RawWakerVTable, Waker};
+use std::alloc::{self, Layout};
+
+use hearth_task::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use hearth_task::raw::{self as hraw, DualHeader, DualVTable};
+use hearth_task::{ContextExt, LocalWaker};
+
+use crate::atomic_waker::AtomicWaker;
+
+/// Children up to this count use the bit set; above, the ring.
+pub(crate) const SMALL: usize = 64;
+
+/// One child's wake target.
+#[repr(C)]
+struct Slot {
+    /// Must be first: a `Waker`'s data pointer is the slot's address.
+    header: DualHeader,
+    /// The allocation this slot belongs to.
+    inner: *const Inner,
+    /// This child's index.
+    index: usize,
+    /// Ring mode: in the ready ring. Owner thread only.
+    woken: Cell<bool>,
+    /// On the remote stack (or being drained). Any thread.
+    queued: AtomicBool,
+    /// Next slot on the remote stack. Written by the pusher before its push.
+    next: AtomicPtr<Slot>,
+}
+
+/// The shared state. See the module docs for who touches what.
+struct Inner {
+    /// Handle + owned twins. Owner thread only.
+    local: Cell<usize>,
+    /// Child `Waker`s, + 1 while `local > 0`. Any thread.
+    refs: AtomicUsize,
+    /// Mode; immutable.
+    local_mode: bool,
+    /// The combinator is gone: local wakes do nothing. Owner only.
+    closed: Cell<bool>,
+    /// Inside a poll: local wakes only mark. Owner only.
+    polling: Cell<bool>,
+    /// The parent's local waker (local mode). Owner only.
+    parent: Cell<Option<LocalWaker>>,
+    /// The parent's thread-safe waker. Any thread.
+    remote_parent: AtomicWaker,
+    /// Number of slots; immutable.
+    n: usize,
+    /// Bit mode: ready flags. Owner only.
+    bits: Cell<u64>,
+    /// Ring mode: first ready entry and number of entries. Owner only.
+    q_head: Cell<usize>,
+    q_len: Cell<usize>,
+    /// The slots and the ring; immutable pointers into this allocation.
+    slots: *const Slot,
+    ring: *const Cell<u32>,
+    /// Remote stack of woken slots. Any thread.
+    remote_head: AtomicPtr<Slot>,
+    /// The allocation's layout, for `dealloc`.
+    layout: Layout,
+    /// Model checking only: loom builds never deallocate; they mark the
+    /// allocation freed and assert on every access.
+    #[cfg(loom)]
+    freed: AtomicBool,
+}
+
+#[inline]
+fn check(inner: &Inner) -> &Inner {
+    #[cfg(loom)]
+    assert!(
+        !inner.freed.load(Ordering::SeqCst),
+        "wake state used after free"
+    );
+    inner
+}
+
+impl Inner {
+    #[inline]
+    fn slot(&self, i: usize) -> &Slot {
+        debug_assert!(i < self.n);
+        // SAFETY: `slots` points at `n` initialised slots in this allocation.
+        unsafe { &*self.slots.add(i) }
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        if self.n <= SMALL {
+            self.bits.get() == 0
+        } else {
+            self.q_len.get() == 0
+        }
+    }
+
+    /// Marks child `i` ready; returns `false` if it already was. Owner only.
+    #[inline]
+    fn mark(&self, i: usize) -> bool {
+        if self.n <= SMALL {
+            let b = self.bits.get();
+            let m = 1u64 << i;
+            self.bits.set(b | m);
+            b & m == 0
+        } else {
+            let s = self.slot(i);
+            if s.woken.replace(true) {
+                return false;
+            }
+            let len = self.q_len.get();
+            let mut at = self.q_head.get() + len;
+            if at >= self.n {
+                at -= self.n;
+            }
+            // SAFETY: `at < n`; the ring holds at most `n` entries because
+            // `woken` admits each index once.
+            unsafe { (*self.ring.add(at)).set(i as u32) };
+            self.q_len.set(len + 1);
+            true
+        }
+    }
+
+    /// Takes the next ready child. Owner only.
+    #[inline]
+    fn pop(&self) -> Option<usize> {
+        if self.n <= SMALL {
+            let b = self.bits.get();
+            if b == 0 {
+                return None;
+            }
+            self.bits.set(b & (b - 1));
+            Some(b.trailing_zeros() as usize)
+        } else {
+            let len = self.q_len.get();
+            if len == 0 {
+                return None;
+            }
+            let head = self.q_head.get();
+            // SAFETY: `head < n`.
+            let i = unsafe { (*self.ring.add(head)).get() } as usize;
+            self.q_head
+                .set(if head + 1 == self.n { 0 } else { head + 1 });
+            self.q_len.set(len - 1);
+            self.slot(i).woken.set(false);
+            Some(i)
+        }
+    }
+
+    /// A wake on the owner thread (twin, or `Waker` face in local mode).
+    #[inline]
+    fn wake_local(&self, i: usize) {
+        if self.closed.get() {
+            return;
+        }
+        let was_empty = self.is_empty();
+        if self.mark(i) && was_empty && !self.polling.get() {
+            // Take the waker out while waking it, so a reentrant poll that
+            // refreshes it cannot free it under us.
+            if let Some(w) = self.parent.take() {
+                w.wake_by_ref();
+                match self.parent.take() {
+                    None => self.parent.set(Some(w)),
+                    Some(new) => {
+                        self.parent.set(Some(new));
+                        drop(w);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A wake from any thread: push on the remote stack, wake the parent.
+    fn wake_remote(&self, slot: &Slot) {
+        if slot.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = (slot as *const Slot).cast_mut();
+        let mut head = self.remote_head.load(Ordering::Relaxed);
+        loop {
+            slot.next.store(head, Ordering::Relaxed);
+            match self.remote_head.compare_exchange_weak(
+                head,
+                me,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(h) => head = h,
+            }
+        }
+        self.remote_parent.wake();
+    }
+
+    /// Moves the remote stack into the ready set. Owner only.
+    #[inline]
+    fn drain_remote(&self) {
+        if self.remote_head.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        let mut p = self.remote_head.swap(ptr::null_mut(), Ordering::Acquire);
+        while !p.is_null() {
+            // SAFETY: pushed slots belong to this allocation, alive while we
+            // hold the handle.
+            let slot = unsafe { &*p };
+            p = slot.next.load(Ordering::Relaxed);
+            // Release: our read of `next` happens before a re-push writes it.
+            slot.queued.store(false, Ordering::Release);
+            self.mark(slot.index);
+        }
+    }
+}
+
+/// The result of [`WakeSet::poll`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// Every ready child was polled; the parent will be woken by a child.
+    Idle,
+    /// The closure returned `Break`.
+    Break,
+    /// The budget ran out with children still ready; the parent was woken.
+    Yielded,
+}
+
+/// The combinator's handle on its wake state.
+pub struct WakeSet {
+    /// `None` until the first poll.
+    inner: Option<NonNull<Inner>>,
+    /// Number of children.
+    n: usize,
+}
+
+// SAFETY: in shared mode the `Cell`s are only reached through `&mut WakeSet`
+// (no twins exist), so moving the handle moves their only user; in local mode
+// every use first checks that the calling thread owns the state and abandons
+// it otherwise (module docs), so no two threads touch them.
+unsafe impl Send for WakeSet {}
+// SAFETY: no `&self` method touches the state.
+unsafe impl Sync for WakeSet {}
+
+/// Returns `true` if `cx` carries a local twin owned by the calling thread.
+fn parent_is_local(cx: &Context<'_>) -> bool {
+    let w = cx.waker();
+    hraw::is_dual(w)
+        && !ptr::addr_eq(
+            ContextExt::local_waker(cx) as *const LocalWaker,
+            w as *const Waker,
+        )
+}
+
+impl WakeSet {
+    /// A wake state for `n` children, allocated on the first poll.
+    pub const fn new(n: usize) -> Self {
+        WakeSet { inner: None, n }
+    }
+
+    /// The number of children.
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
+    fn inner(&self) -> &Inner {
+        let p = self.inner.expect("wake state used before its first poll");
+        // SAFETY: the handle holds a local count, so the allocation is alive.
+        check(unsafe { p.as_ref() })
+    }
+
+    /// Makes sure the state exists and belongs to the calling thread; returns
+    /// `true` if it is new, in which case the caller marks every live child
+    /// with [`mark`](Self::mark) (their first poll).
+    pub(crate) fn prepare(&mut self, cx: &Context<'_>) -> bool {
+        if let Some(p) = self.inner {
+            // SAFETY: alive (we hold a count); `local_mode` and the headers'
+            // owner are readable from any thread.
+            let inner = check(unsafe { p.as_ref() });
+            if !inner.local_mode || inner.n == 0 || inner.slot(0).header.is_local() {
+                return false;
+            }
+            // Moved away from the owner thread: abandon (module docs).
+            self.inner = None;
+        }
+        self.inner = Some(alloc_inner(self.n, parent_is_local(cx)));
+        true
+    }
+
+    /// Marks child `i` ready (its first poll, or a push). Call after
+    /// [`prepare`](Self::prepare).
+    pub(crate) fn mark(&mut self, i: usize) {
+        self.inner().mark(i);
+    }
+
+    /// Polls ready children: `f(i, cx_i)` with child `i`'s own context, at
+    /// most `budget` times. Call after [`prepare`](Self::prepare).
+    pub(crate) fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        budget: usize,
+        mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
+    ) -> Progress {
+        let inner = self.inner();
+        if inner.local_mode {
+            let lw = ContextExt::local_waker(cx);
+            match inner.parent.take() {
+                Some(w) if w.will_wake(lw) => inner.parent.set(Some(w)),
+                old => {
+                    inner.parent.set(Some(lw.clone()));
+                    drop(old);
+                }
+            }
+        }
+        inner.polling.set(true);
+        let guard = PollingGuard(inner);
+        let mut polled = 0;
+        let mut registered = false;
+        loop {
+            inner.drain_remote();
+            while let Some(i) = inner.pop() {
+                let slot = inner.slot(i);
+                // SAFETY: the `Waker` is borrowed for the child's poll only
+                // and never dropped; the allocation outlives it.
+                let waker = ManuallyDrop::new(unsafe {
+                    Waker::from_raw(DualHeader::raw_waker(ptr::addr_of!(slot.header)))
+                });
+                let mut ccx = Context::from_waker(&waker);
+                polled += 1;
+                if f(i, &mut ccx).is_break() {
+                    return Progress::Break;
+                }
+                if polled >= budget && !inner.is_empty() {
+                    drop(guard);
+                    cx.waker().wake_by_ref();
+                    return Progress::Yielded;
+                }
+            }
+            // A child `Waker` exists (or every wake is remote): the parent's
+            // thread-safe waker must be reachable from other threads. A
+            // `Waker` can only appear during a child's poll, so checking
+            // after the children were polled is enough.
+            if !registered && (!inner.local_mode || inner.refs.load(Ordering::Acquire) > 1) {
+                registered = true;
+                // SAFETY: only the owner registers, through `&mut self`.
+                unsafe {
+                    if !inner.remote_parent.is_current(cx.waker()) {
+                        inner.remote_parent.register(cx.waker());
+                    }
+                }
+            }
+            // A remote wake may have raced with the registration: look again.
+            if inner.remote_head.load(Ordering::Acquire).is_null() {
+                return Progress::Idle;
+            }
+            if polled >= budget {
+                drop(guard);
+                cx.waker().wake_by_ref();
+                return Progress::Yielded;
+            }
+        }
+    }
+}
+
+/// Clears `polling` even when a child panics.
+struct PollingGuard<'a>(&'a Inner);
+
+impl Drop for PollingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.polling.set(false);
+    }
+}
+
+impl Drop for WakeSet {
+    fn drop(&mut self) {
+        let Some(p) = self.inner else { return };
+        // SAFETY: we hold a count.
+        let inner = check(unsafe { p.as_ref() });
+        if inner.local_mode && inner.n > 0 && !inner.slot(0).header.is_local() {
+            // Dropped away from its owner thread: abandoned (module docs).
+            return;
+        }
+        inner.closed.set(true);
+        drop(inner.parent.take());
+        if inner.remote_parent.maybe_registered() {
+            drop(inner.remote_parent.take());
+        }
+        // SAFETY: the handle's local count, on the owner thread (or shared
+        // mode, where only the handle touches the `Cell`s).
+        unsafe { dec_local(p.as_ptr()) };
+    }
+}
+
+/// Allocates the state for `n` children.
+fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
+    assert!(
+        n <= u32::MAX as usize,
+        "too many children for one combinator"
+    );
+    let (layout, slots_off) = Layout::new::<Inner>()
+        .extend(Layout::array::<Slot>(n).expect("combinator too large"))
+        .expect("combinator too large");
+    let (layout, ring_off) = if n > SMALL {
+        layout
+            .extend(Layout::array::<Cell<u32>>(n).expect("combinator too large"))
+            .expect("combinator too large")
+    } else {
+        (layout, layout.size())
+    };
+    let layout = layout.pad_to_align();
+    // SAFETY: the layout has a non-zero size (`Inner` is not zero-sized).
+    let base = unsafe { alloc::alloc(layout) };
+    if base.is_null() {
+        alloc::handle_alloc_error(layout);
+    }
+    let p = base.cast::<Inner>();
+    // SAFETY: offsets computed by `Layout::extend` for this allocation.
+    let slots = unsafe { base.add(slots_off) }.cast::<Slot>();
+    // SAFETY: as above (one past the slots when there is no ring).
+    let ring = unsafe { base.add(ring_off) }.cast::<Cell<u32>>();
+    // SAFETY: `p` is fresh memory laid out for an `Inner`.
+    unsafe {
+        p.write(Inner {
+            local: Cell::new(1),
+            refs: AtomicUsize::new(1),
+            local_mode,
+            closed: Cell::new(false),
+            polling: Cell::new(false),
+            parent: Cell::new(None),
+            remote_parent: AtomicWaker::new(),
+            n,
+            bits: Cell::new(0),
+            q_head: Cell::new(0),
+            q_len: Cell::new(0),
+            slots,
+            ring,
+            remote_head: AtomicPtr::new(ptr::null_mut()),
+            layout,
+            #[cfg(loom)]
+            freed: AtomicBool::new(false),
+        })
+    };
+    for i in 0..n {
+        // SAFETY: `slots.add(i)` is in bounds and uninitialised.
+        let s = unsafe { slots.add(i) };
+        // SAFETY: the twin's vtable functions are valid on this thread for as
+        // long as the allocation lives, also after release (they check
+        // `is_released`); the face's functions are thread-safe and follow the
+        // `RawWakerVTable` contract for a `Waker` whose data is `s`.
+        let header = unsafe { DualHeader::new(LocalWaker::new(s.cast(), &TWIN), &FACE) };
+        // SAFETY: in bounds, uninitialised, written once.
+        unsafe {
+            s.write(Slot {
+                header,
+                inner: p,
+                index: i,
+                woken: Cell::new(false),
+                queued: AtomicBool::new(false),
+                next: AtomicPtr::new(ptr::null_mut()),
+            })
+        };
+        if !local_mode {
+            // SAFETY: just written.
+            unsafe { (*s).header.release_local() };
+        }
+    }
+    // SAFETY: `alloc` returned non-null.
+    unsafe { NonNull::new_unchecked(p) }
+}
+
+/// Releases one local count.
+///
+/// # Safety
+/// The caller owns a local count of `p` and is allowed to touch its `Cell`s
+/// (owner thread, or shared mode through the handle).
+unsafe fn dec_local(p: *const Inner) {
+    // SAFETY: the count keeps the allocation alive.
+    let inner = check(unsafe { &*p });
+    let n = inner.local.get() - 1;
+    inner.local.set(n);
+    if n != 0 {
+        return;
+    }
+    for i in 0..inner.n {
+        inner.slot(i).header.release_local();
+    }
+    inner.closed.set(true);
+    drop(inner.parent.take());
+    // No `Waker` alive (only the local side's count): free without an RMW.
+    if inner.refs.load(Ordering::Acquire) == 1 {
+        // SAFETY: sole owner: `Waker`s only come from twins or `Waker`s.
+        unsafe { free(p) };
+    } else {
+        // SAFETY: we own the local side's count.
+        unsafe { release_ref(p) };
+    }
+}
+
+/// Releases one `refs` count, freeing on the last.
+///
+/// # Safety
+/// The caller owns a `refs` count of `p`.
+unsafe fn release_ref(p: *const Inner) {
+    // SAFETY: the count keeps the allocation alive.
+    let inner = check(unsafe { &*p });
+    if inner.refs.fetch_sub(1, Ordering::Release) == 1 {
+        fence(Ordering::Acquire);
+        // SAFETY: last count of either kind.
+        unsafe { free(p) };
+    }
+}
+
+/// # Safety
+/// No count remains.
+unsafe fn free(p: *const Inner) {
+    #[cfg(not(loom))]
+    {
+        // SAFETY: no count remains, so nothing else can reach `p`; the slots
+        // need no drop (headers never drop their twin view), `Inner` drops
+        // its parent wakers.
+        unsafe {
+            let layout = (*p).layout;
+            ptr::drop_in_place(p.cast_mut());
+            alloc::dealloc(p.cast_mut().cast(), layout);
+        }
+    }
+    #[cfg(loom)]
+    {
+        // SAFETY: as above; the memory is leaked instead of deallocated.
+        let inner = check(unsafe { &*p });
+        assert!(
+            !inner.freed.swap(true, Ordering::SeqCst),
+            "wake state freed twice"
+        );
+        // SAFETY: the wakers are dropped once, here.
+        unsafe {
+            drop((*p).parent.take());
+            ptr::drop_in_place(ptr::addr_of!((*p).remote_parent).cast_mut());
+        }
+    }
+}
+
+#[inline]
+fn inc_local(inner: &Inner) {
+    let n = inner.local.get();
+    if n >= isize::MAX as usize {
+        std::process::abort();
+    }
+    inner.local.set(n + 1);
+}
+
+/// # Safety
+/// `s` points at a slot whose allocation is alive.
+#[inline]
+unsafe fn slot_inner<'a>(s: *const ()) -> (&'a Slot, &'a Inner) {
+    // SAFETY: per the contract.
+    let slot = unsafe { &*s.cast::<Slot>() };
+    // SAFETY: a live slot's allocation is alive.
+    let inner = check(unsafe { &*slot.inner });
+    (slot, inner)
+}
+
+/// The allocation of the slot at `s`, as the raw pointer it was made from
+/// (frees must go through it, not through a shared reference).
+///
+/// # Safety
+/// `s` points at a live slot.
+#[inline]
+unsafe fn slot_base(s: *const ()) -> *const Inner {
+    // SAFETY: per the contract.
+    unsafe { (*s.cast::<Slot>()).inner }
+}
+
+// ---- The twin (owner thread only) ----
+
+static TWIN: RawWakerVTable =
+    RawWakerVTable::new(twin_clone, twin_wake, twin_wake_by_ref, twin_drop);
+
+/// # Safety
+/// `s` is a twin's data: a live slot; owner thread.
+unsafe fn twin_clone(s: *const ()) -> RawWaker {
+    // SAFETY: a twin or view keeps the allocation alive.
+    let (slot, inner) = unsafe { slot_inner(s) };
+    if slot.header.is_released() {
+        // A view outlived the local side: hand out a `Waker` instead.
+        // SAFETY: alive, see above.
+        return unsafe { face_clone(slot) };
+    }
+    inc_local(inner);
+    RawWaker::new(s, &TWIN)
+}
+
+/// # Safety
+/// As for [`twin_clone`]; consumes an owned twin's count.
+unsafe fn twin_wake(s: *const ()) {
+    // SAFETY: forwarded.
+    unsafe {
+        twin_wake_by_ref(s);
+        twin_drop(s);
+    }
+}
+
+/// # Safety
+/// As for [`twin_clone`].
+unsafe fn twin_wake_by_ref(s: *const ()) {
+    // SAFETY: see `twin_clone`.
+    let (slot, inner) = unsafe { slot_inner(s) };
+    if !slot.header.is_released() {
+        inner.wake_local(slot.index);
+    }
+}
+
+/// # Safety
+/// As for [`twin_clone`]; consumes an owned twin's count.
+unsafe fn twin_drop(s: *const ()) {
+    // SAFETY: an owned twin holds a local count of a live slot; owner thread.
+    unsafe { dec_local(slot_base(s)) };
+}
+
+// ---- The `Waker` face (any thread) ----
+
+static FACE: DualVTable = DualVTable::new(face_clone_h, face_wake, face_wake_by_ref, face_drop);
+
+/// # Safety
+/// The slot's allocation is alive.
+unsafe fn face_clone(slot: &Slot) -> RawWaker {
+    // SAFETY: per the contract.
+    let inner = check(unsafe { &*slot.inner });
+    if inner.refs.fetch_add(1, Ordering::Relaxed) >= isize::MAX as usize {
+        std::process::abort();
+    }
+    DualHeader::raw_waker(ptr::addr_of!(slot.header))
+}
+
+/// # Safety
+/// `h` is the header of a live slot.
+unsafe fn face_clone_h(h: *const DualHeader) -> RawWaker {
+    // SAFETY: the header is the slot's first field.
+    unsafe { face_clone(&*h.cast::<Slot>()) }
+}
+
+/// # Safety
+/// `h` is the header of a live slot whose `Waker` the caller holds.
+unsafe fn face_wake_by_ref(h: *const DualHeader) {
+    // SAFETY: the caller's `Waker` keeps the allocation alive.
+    let (slot, inner) = unsafe { slot_inner(h.cast()) };
+    if slot.header.is_local() {
+        inner.wake_local(slot.index);
+    } else {
+        inner.wake_remote(slot);
+    }
+}
+
+/// # Safety
+/// As for [`face_wake_by_ref`]; consumes the `Waker`'s count.
+unsafe fn face_wake(h: *const DualHeader) {
+    // SAFETY: forwarded.
+    unsafe {
+        face_wake_by_ref(h);
+        face_drop(h);
+    }
+}
+
+/// # Safety
+/// `h` is the header of a live slot; consumes a `Waker` count.
+unsafe fn face_drop(h: *const DualHeader) {
+    // SAFETY: the count keeps the allocation alive; forwarded.
+    unsafe { release_ref(slot_base(h.cast())) };
+}
