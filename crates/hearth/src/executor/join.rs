@@ -1,0 +1,193 @@
+//! `JoinHandle` and `JoinError`.
+
+use core::any::Any;
+use core::fmt;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use hearth_task::ContextExt;
+
+use super::coop;
+use super::task::{TaskRef, COMPLETE};
+
+/// An owned permission to await a spawned task's output.
+///
+/// Awaiting it yields `Ok(output)`, or a [`JoinError`] if the task panicked or
+/// was aborted. Dropping it detaches the task: it keeps running and its output
+/// is dropped when it finishes.
+///
+/// Unlike tokio's, hearth's `JoinHandle` is `!Send`: tasks never leave their
+/// thread, and the handle is a local reference to the task (no atomics).
+///
+/// # Examples
+///
+/// ```
+/// let out = hearth::block_on(async {
+///     let handle = hearth::spawn_local(async { 6 * 7 });
+///     handle.await.unwrap()
+/// });
+/// assert_eq!(out, 42);
+/// ```
+pub struct JoinHandle<T> {
+    task: TaskRef,
+    _output: PhantomData<T>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(task: TaskRef) -> Self {
+        JoinHandle {
+            task,
+            _output: PhantomData,
+        }
+    }
+
+    /// Aborts the task.
+    ///
+    /// The future is dropped the next time the executor gets to the task
+    /// (right away if it is idle), and awaiting the handle yields a
+    /// [`JoinError`] for which [`is_cancelled`](JoinError::is_cancelled) is
+    /// true, unless the task finished first. Aborting a finished task does
+    /// nothing.
+    ///
+    /// ```
+    /// hearth::block_on(async {
+    ///     let handle = hearth::spawn_local(std::future::pending::<()>());
+    ///     handle.abort();
+    ///     assert!(handle.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
+    /// Returns `true` if the task has finished (completed, panicked or was
+    /// aborted and dropped).
+    pub fn is_finished(&self) -> bool {
+        self.task.state() & COMPLETE != 0
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // SAFETY: `T` is the task's output type (see `spawn_local`).
+        match unsafe { self.task.poll_output::<T>(ContextExt::local_waker(cx)) } {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(result)) => Poll::Ready(result),
+            Poll::Ready(None) => panic!("JoinHandle polled after it returned Poll::Ready"),
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.task.detach();
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Why a task did not produce its output.
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled() -> Self {
+        JoinError {
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> Self {
+        JoinError {
+            repr: Repr::Panic(payload),
+        }
+    }
+
+    /// Returns `true` if the task was aborted (or dropped with its executor).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// Returns `true` if the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// The panic payload, if the task panicked; otherwise gives the error back.
+    ///
+    /// ```
+    /// hearth::block_on(async {
+    ///     let err = hearth::spawn_local(async { panic!("boom") }).await.unwrap_err();
+    ///     let payload = err.try_into_panic().unwrap();
+    ///     assert_eq!(*payload.downcast_ref::<&str>().unwrap(), "boom");
+    /// });
+    /// ```
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(payload) => Ok(payload),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    /// The panic payload.
+    ///
+    /// # Panics
+    ///
+    /// If the task was cancelled rather than panicked (check with
+    /// [`is_panic`](Self::is_panic), or use [`try_into_panic`](Self::try_into_panic)).
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("JoinError::into_panic called on a cancelled task's error")
+    }
+
+    fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(p) => p
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.panic_message()) {
+            (Repr::Cancelled, _) => f.write_str("task was cancelled"),
+            (Repr::Panic(_), Some(msg)) => write!(f, "task panicked with message {msg:?}"),
+            (Repr::Panic(_), None) => f.write_str("task panicked"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.panic_message()) {
+            (Repr::Cancelled, _) => f.write_str("JoinError::Cancelled"),
+            (Repr::Panic(_), Some(msg)) => write!(f, "JoinError::Panic({msg:?})"),
+            (Repr::Panic(_), None) => f.write_str("JoinError::Panic(..)"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}

@@ -1,0 +1,406 @@
+//! The executor: one per thread, tasks that may be `!Send`, dual wakers.
+//!
+//! # How a wake travels
+//!
+//! - *Local* (the task's twin from `cx.local_waker()`, or its `Waker` woken on
+//!   the owner thread): the task's state gets `SCHEDULED` and a local
+//!   reference goes to the back of the run queue (`RefCell<VecDeque>`). Plain
+//!   memory operations only; a test counts zero atomic read-modify-writes.
+//! - *Remote* (its `Waker` on another thread): see [`remote`]: a lock-free
+//!   queue into the owner and an unpark.
+//!
+//! # The loop
+//!
+//! Each tick runs the tasks that were ready when it began (so a task that
+//! wakes itself runs again next tick, after the others), then takes the remote
+//! wakes, then polls the main future if it was woken; it parks when there is
+//! nothing to do. Each poll gets a cooperative budget ([`coop`]).
+//!
+//! # Shutdown
+//!
+//! Dropping the [`Executor`] closes the remote queue, then drops every
+//! remaining task's future on this thread (their `JoinHandle`s yield a
+//! cancelled [`JoinError`]), then empties the run queue. Task memory is freed
+//! when the last reference goes, which may be a `Waker` on another thread;
+//! nothing `!Send` is dropped there.
+
+pub(crate) mod coop;
+mod join;
+pub(crate) mod remote;
+mod task;
+
+use core::cell::{Cell, RefCell};
+use core::fmt;
+use core::future::Future;
+use core::pin::pin;
+use core::ptr::{self, NonNull};
+use core::task::{Context, Poll, Waker};
+use std::collections::VecDeque;
+
+use hearth_task::dual::{DualRc, DualWake};
+use hearth_task::ContextExt;
+
+pub use coop::consume_budget;
+pub use join::{JoinError, JoinHandle};
+
+use remote::Remote;
+use task::{Header, TaskRef, COMPLETE, RUNNING, SCHEDULED};
+
+use crate::sync::Arc;
+
+std::thread_local! {
+    /// The executor running on this thread (inside `run_until`), or null.
+    static CURRENT: Cell<*const Core> = const { Cell::new(ptr::null()) };
+}
+
+/// The executor's state, shared by its handle and (as a raw pointer) its tasks.
+pub(crate) struct Core {
+    /// Tasks ready to run, each entry holding a local reference.
+    run_queue: RefCell<VecDeque<TaskRef>>,
+    /// Incomplete tasks (an intrusive list through the headers; each member
+    /// holds a local reference), so shutdown can drop them all.
+    head: Cell<Option<NonNull<Header>>>,
+    len: Cell<usize>,
+    /// The thread-safe side, shared with every task's header.
+    pub(crate) remote: Arc<Remote>,
+    /// `run_until` is active (the executor is not reentrant).
+    running: Cell<bool>,
+}
+
+impl Core {
+    pub(crate) fn push_ready(&self, task: TaskRef) {
+        self.run_queue.borrow_mut().push_back(task);
+    }
+
+    fn pop_ready(&self) -> Option<TaskRef> {
+        self.run_queue.borrow_mut().pop_front()
+    }
+
+    fn link(&self, task: TaskRef) {
+        let h = task.header();
+        h.next.set(self.head.get());
+        if let Some(next) = self.head.get() {
+            // SAFETY: list members are alive (the list holds a reference).
+            unsafe { next.as_ref() }.prev.set(Some(task.ptr()));
+        }
+        self.head.set(Some(task.into_raw()));
+        self.len.set(self.len.get() + 1);
+    }
+
+    /// Removes `task` from the list and returns the list's reference.
+    fn unlink(&self, task: &TaskRef) -> TaskRef {
+        let h = task.header();
+        let (prev, next) = (h.prev.take(), h.next.take());
+        match prev {
+            // SAFETY: list members are alive.
+            Some(p) => unsafe { p.as_ref() }.next.set(next),
+            None => self.head.set(next),
+        }
+        if let Some(n) = next {
+            // SAFETY: list members are alive.
+            unsafe { n.as_ref() }.prev.set(prev);
+        }
+        self.len.set(self.len.get() - 1);
+        // SAFETY: the list owned one local reference of every member.
+        unsafe { TaskRef::from_raw(task.ptr()) }
+    }
+
+    /// A new reference to the first incomplete task.
+    fn first(&self) -> Option<TaskRef> {
+        let head = self.head.get()?;
+        // SAFETY: borrows the list's reference (never dropped here) to clone it.
+        let borrowed = core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(head) });
+        Some(TaskRef::clone(&borrowed))
+    }
+
+    /// Marks a finished task complete and drops the list's reference.
+    fn complete(&self, task: &TaskRef) {
+        task.mark_complete();
+        drop(self.unlink(task));
+    }
+
+    fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
+        let task = TaskRef::new(future, self);
+        task.set_state(SCHEDULED);
+        self.link(task.clone());
+        self.push_ready(task.clone());
+        JoinHandle::new(task)
+    }
+
+    /// Runs one task from the run queue entry `task`.
+    fn run_task(&self, task: TaskRef) {
+        task.clear_state(SCHEDULED);
+        if task.state() & (COMPLETE | RUNNING) != 0 {
+            return;
+        }
+        if coop::with_budget(|| task.run()) {
+            self.complete(&task);
+        }
+    }
+
+    /// Schedules every task woken from another thread.
+    fn take_remote_wakes(&self) {
+        while let Some(wake) = self.remote.pop() {
+            wake.run();
+        }
+    }
+
+    /// Runs the tasks that were ready when the tick began. Returns whether
+    /// any ran.
+    fn tick(&self) -> bool {
+        let n = self.run_queue.borrow().len();
+        for _ in 0..n {
+            let Some(task) = self.pop_ready() else { break };
+            self.run_task(task);
+        }
+        n > 0
+    }
+
+    fn has_ready(&self) -> bool {
+        !self.run_queue.borrow().is_empty()
+    }
+}
+
+/// Enters `core` as this thread's current executor for the guard's life.
+struct Enter {
+    prev: *const Core,
+}
+
+impl Enter {
+    fn new(core: &Core) -> Enter {
+        assert!(
+            !core.running.replace(true),
+            "hearth: Executor::run_until (or block_on) was called from inside the same executor; \
+             spawn the work with spawn_local and await its JoinHandle instead"
+        );
+        Enter {
+            prev: CURRENT.with(|c| c.replace(core)),
+        }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        let core = CURRENT.with(|c| c.replace(self.prev));
+        // SAFETY: set in `new` from a live `Core` that outlives the guard.
+        unsafe { &*core }.running.set(false);
+    }
+}
+
+/// The main future's wake target: a flag, locally or from any thread.
+struct MainWake {
+    woken: Cell<bool>,
+}
+
+impl DualWake for MainWake {
+    type Shared = Arc<Remote>;
+    fn wake_local(this: &DualRc<Self>) {
+        this.woken.set(true);
+    }
+    fn wake_remote(remote: &Arc<Remote>, _: &Waker) {
+        remote.wake_main();
+    }
+}
+
+/// A single-threaded executor; tasks may be `!Send`.
+///
+/// Every task's `Waker` is a dual waker: woken through `cx.local_waker()` or on
+/// this thread it schedules the task with plain memory operations; woken on
+/// another thread it queues the wake to this executor and unparks it.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use std::cell::Cell;
+///
+/// let executor = hearth::Executor::new();
+/// let hits = Rc::new(Cell::new(0)); // !Send state is fine
+/// for _ in 0..10 {
+///     let hits = hits.clone();
+///     executor.spawn_local(async move { hits.set(hits.get() + 1) });
+/// }
+/// executor.run_until_idle();
+/// assert_eq!(hits.get(), 10);
+/// ```
+pub struct Executor {
+    core: std::rc::Rc<Core>,
+}
+
+impl Executor {
+    /// Creates an executor for the calling thread.
+    pub fn new() -> Executor {
+        Executor {
+            core: std::rc::Rc::new(Core {
+                run_queue: RefCell::new(VecDeque::with_capacity(64)),
+                head: Cell::new(None),
+                len: Cell::new(0),
+                remote: Arc::new(Remote::new(crate::sync::current())),
+                running: Cell::new(false),
+            }),
+        }
+    }
+
+    /// Spawns a task on this executor. It runs when the executor runs
+    /// ([`run_until`](Self::run_until), [`run_until_idle`](Self::run_until_idle)).
+    ///
+    /// One allocation per task: header, future and output together.
+    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.core.spawn(future)
+    }
+
+    /// Runs the executor until `future` completes, and returns its output.
+    ///
+    /// `future` need not be `'static` or `Send`; spawned tasks run meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside this executor (a task calling `run_until` or
+    /// `block_on` on its own executor).
+    pub fn run_until<F: Future>(&self, future: F) -> F::Output {
+        let core = &*self.core;
+        let _enter = Enter::new(core);
+        let mut future = pin!(future);
+        let main = DualRc::new(
+            MainWake {
+                woken: Cell::new(true),
+            },
+            core.remote.clone(),
+        );
+        let waker = main.waker_ref();
+        loop {
+            if main.woken.replace(false) | core.remote.take_main_woken() {
+                let mut cx = Context::from_waker(&waker);
+                if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
+                    return output;
+                }
+            }
+            core.take_remote_wakes();
+            let ran = core.tick();
+            if !ran && !main.woken.get() && !core.has_ready() {
+                core.remote.park();
+            }
+        }
+    }
+
+    /// Runs tasks until none is ready and no wake from another thread is
+    /// pending. Does not wait for anything.
+    pub fn run_until_idle(&self) {
+        let core = &*self.core;
+        let _enter = Enter::new(core);
+        loop {
+            core.take_remote_wakes();
+            if !core.tick() {
+                break;
+            }
+        }
+    }
+
+    /// The number of tasks that have not finished.
+    pub fn task_count(&self) -> usize {
+        self.core.len.get()
+    }
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Executor::new()
+    }
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("tasks", &self.core.len.get())
+            .field("ready", &self.core.run_queue.borrow().len())
+            .finish()
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        let core = &*self.core;
+        core.remote.close();
+        // Dropping a future may wake or complete others; take the list's
+        // first member until none is left.
+        while let Some(task) = core.first() {
+            task.cancel_now();
+            core.complete(&task);
+        }
+        let ready = core::mem::take(&mut *core.run_queue.borrow_mut());
+        drop(ready);
+    }
+}
+
+fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
+    CURRENT.with(|c| {
+        let core = c.get();
+        // SAFETY: non-null only inside `run_until`/`run_until_idle` of a live
+        // executor on this thread.
+        (!core.is_null()).then(|| f(unsafe { &*core }))
+    })
+}
+
+/// Spawns a task on the executor running on this thread.
+///
+/// # Panics
+///
+/// If no hearth executor is running on this thread (call it from a task, or
+/// from inside [`block_on`] / [`Executor::run_until`]; or use
+/// [`Executor::spawn_local`]).
+///
+/// ```
+/// hearth::block_on(async {
+///     let a = hearth::spawn_local(async { 1 });
+///     let b = hearth::spawn_local(async { 2 });
+///     assert_eq!(a.await.unwrap() + b.await.unwrap(), 3);
+/// });
+/// ```
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    with_current(|core| core.spawn(future)).unwrap_or_else(|| {
+        panic!(
+            "hearth::spawn_local called outside of a hearth executor; call it from a task or from \
+             inside hearth::block_on / Executor::run_until, or use Executor::spawn_local"
+        )
+    })
+}
+
+/// Runs `future` to completion on a new executor on this thread.
+///
+/// Tasks spawned meanwhile run too; those still unfinished when `future`
+/// completes are dropped with the executor.
+///
+/// ```
+/// assert_eq!(hearth::block_on(async { 1 + 1 }), 2);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    Executor::new().run_until(future)
+}
+
+/// Yields to the executor once: the task goes to the back of the run queue.
+///
+/// ```
+/// hearth::block_on(async {
+///     hearth::yield_now().await;
+/// });
+/// ```
+pub async fn yield_now() {
+    let mut yielded = false;
+    core::future::poll_fn(move |cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        ContextExt::local_waker(cx).wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,626 @@
+//! The raw task: one allocation holding the header, the future and its output.
+//!
+//! # Layout
+//!
+//! `Task<F>` is `#[repr(C)]` with the [`Header`] first, so a header pointer is
+//! a task pointer; everything type-specific goes through [`TaskVTable`]. The
+//! header starts with a [`DualHeader`]: the task's `Waker` (vtable `DUAL`,
+//! data = header) carries its local twin (`TASK_LOCAL`, data = header).
+//!
+//! # References
+//!
+//! [`DualCounts`] holds two counts (biased reference counting):
+//!
+//! - *local* (owner thread): the executor's task list while the task is
+//!   incomplete, each run-queue entry, the `JoinHandle`, each owned twin.
+//! - *wakers* (any thread): each `Waker` clone and each queued remote wake,
+//!   plus one for the local side while *local* is non-zero.
+//!
+//! When *local* reaches zero (owner thread) the twin is released, the stage
+//! (future or output, possibly `!Send`) and the join waiter are dropped here,
+//! and the local side's `Waker` count is given up. The last count of either
+//! kind deallocates; by then only `Send` data is left, so any thread may.
+//!
+//! # State (owner thread only, `Cell<u8>`)
+//!
+//! - `SCHEDULED`: a run-queue entry exists; set by a local wake, cleared by
+//!   the executor when it pops the entry.
+//! - `RUNNING`: being polled.
+//! - `COMPLETE`: the future is gone (finished, panicked, cancelled); the
+//!   output waits in the stage for the `JoinHandle`. Wakes are no-ops. The
+//!   executor's core is never touched again (it may be gone).
+//! - `CANCELLED`: `abort()` was called; the executor drops the future at the
+//!   next poll instead of polling it.
+//! - `DETACHED`: the `JoinHandle` was dropped: the output is dropped as soon
+//!   as it exists.
+//!
+//! `core` is valid while `COMPLETE` is clear: the executor completes every
+//! task before its core goes away.
+
+use core::cell::{Cell, UnsafeCell};
+use core::future::Future;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::pin::Pin;
+use core::ptr::{self, NonNull};
+use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use hearth_task::atomic::{AtomicBool, Ordering};
+use hearth_task::raw::{DualCounts, DualHeader, DualVTable};
+use hearth_task::{LocalWaker, LocalWakerSlot};
+
+use super::join::JoinError;
+use super::remote::Remote;
+use super::Core;
+use crate::sync::Arc;
+
+pub(crate) const SCHEDULED: u8 = 1 << 0;
+pub(crate) const RUNNING: u8 = 1 << 1;
+pub(crate) const COMPLETE: u8 = 1 << 2;
+pub(crate) const CANCELLED: u8 = 1 << 3;
+pub(crate) const DETACHED: u8 = 1 << 4;
+
+/// The type-independent part of a task.
+#[repr(C)]
+pub(crate) struct Header {
+    /// The dual-waker header; must stay the first field.
+    dual: DualHeader,
+    /// Biased reference counts; see the module docs.
+    counts: DualCounts,
+    /// State bits; owner thread only.
+    state: Cell<u8>,
+    /// The executor this task runs on; owner thread only, valid while not
+    /// `COMPLETE`.
+    core: *const Core,
+    /// Where wakes from other threads go; any thread.
+    remote: Arc<Remote>,
+    /// A remote wake of this task is queued (dedupes remote wakes); any thread.
+    remote_queued: AtomicBool,
+    /// Type-specific operations; immutable.
+    vtable: &'static TaskVTable,
+    /// Links of the executor's list of incomplete tasks; owner thread only.
+    pub(crate) prev: Cell<Option<NonNull<Header>>>,
+    pub(crate) next: Cell<Option<NonNull<Header>>>,
+    /// The task awaiting the `JoinHandle`; owner thread only.
+    join_waiter: LocalWakerSlot,
+    /// Model checking only: loom builds never deallocate, they mark the task
+    /// freed and assert on every access through `TaskRef`/wakers.
+    #[cfg(loom)]
+    freed: AtomicBool,
+}
+
+/// Type-specific operations of a task.
+struct TaskVTable {
+    /// Polls the future; returns `true` when the stage became `Finished`.
+    poll: unsafe fn(NonNull<Header>) -> bool,
+    /// Replaces a running future with `Finished(Err(cancelled))`.
+    cancel: unsafe fn(NonNull<Header>),
+    /// Drops whatever the stage holds and leaves it `Consumed`.
+    drop_stage: unsafe fn(NonNull<Header>),
+    /// Moves a finished output into `*mut Option<Result<T, JoinError>>`.
+    take_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Frees the allocation (`Send` data only is left).
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+#[repr(C)]
+struct Task<F: Future> {
+    header: Header,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+/// An owned local reference to a task (owner thread only, `!Send`).
+pub(crate) struct TaskRef {
+    ptr: NonNull<Header>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl TaskRef {
+    /// Allocates a task for `future` on `core` and returns its first local
+    /// reference.
+    pub(crate) fn new<F: Future + 'static>(future: F, core: &Core) -> TaskRef {
+        let vtable = task_vtable::<F>();
+        let boxed = Box::<Task<F>>::new_uninit();
+        let p: *mut Task<F> = Box::into_raw(boxed).cast();
+        // SAFETY: `TASK_LOCAL` is valid on this thread for as long as the
+        // header lives (it checks `is_released`); `TASK_WAKER` is thread-safe.
+        // The header is written to its final address right below.
+        let dual = unsafe { DualHeader::new(LocalWaker::new(p.cast(), &TASK_LOCAL), &TASK_WAKER) };
+        // SAFETY: `p` is a fresh allocation for a `Task<F>`; all writes go
+        // through `p`, so the twin's copy of it stays valid.
+        unsafe {
+            p.write(Task {
+                header: Header {
+                    dual,
+                    counts: DualCounts::new(),
+                    state: Cell::new(0),
+                    core,
+                    remote: core.remote.clone(),
+                    remote_queued: AtomicBool::new(false),
+                    vtable,
+                    prev: Cell::new(None),
+                    next: Cell::new(None),
+                    join_waiter: LocalWakerSlot::new(),
+                    #[cfg(loom)]
+                    freed: AtomicBool::new(false),
+                },
+                stage: UnsafeCell::new(Stage::Running(future)),
+            });
+        }
+        // SAFETY: `Box::into_raw` never returns null.
+        let ptr = unsafe { NonNull::new_unchecked(p.cast::<Header>()) };
+        TaskRef {
+            ptr,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Takes ownership of a local reference held as a raw pointer.
+    ///
+    /// # Safety
+    /// The caller gives up a local reference of `ptr` it owns.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> TaskRef {
+        TaskRef {
+            ptr,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Gives up ownership of this reference as a raw pointer.
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        ManuallyDrop::new(self).ptr
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: a local reference keeps the task alive.
+        unsafe { header_ref(self.ptr) }
+    }
+
+    pub(crate) fn ptr(&self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    /// The task's state bits.
+    pub(crate) fn state(&self) -> u8 {
+        self.header().state.get()
+    }
+
+    pub(crate) fn set_state(&self, bits: u8) {
+        let h = self.header();
+        h.state.set(h.state.get() | bits);
+    }
+
+    pub(crate) fn clear_state(&self, bits: u8) {
+        let h = self.header();
+        h.state.set(h.state.get() & !bits);
+    }
+
+    /// Polls the future (or drops it if cancelled). Returns `true` when the
+    /// task is finished and must be completed.
+    pub(crate) fn run(&self) -> bool {
+        let h = self.header();
+        if h.state.get() & CANCELLED != 0 {
+            // SAFETY: owner thread; the task is not complete (the caller checked).
+            unsafe { (h.vtable.cancel)(self.ptr) };
+            return true;
+        }
+        h.state.set(h.state.get() | RUNNING);
+        // SAFETY: owner thread; not complete, not already running (the
+        // executor never polls a task reentrantly: `RUNNING` tasks are not in
+        // the run queue's pop path twice at once).
+        let done = unsafe { (h.vtable.poll)(self.ptr) };
+        h.state.set(h.state.get() & !RUNNING);
+        done
+    }
+
+    /// Drops the future of an incomplete task, recording a cancellation.
+    pub(crate) fn cancel_now(&self) {
+        // SAFETY: owner thread; the caller checked the task is not complete
+        // and not running.
+        unsafe { (self.header().vtable.cancel)(self.ptr) }
+    }
+
+    /// Marks the task complete: drops the output if nobody will read it and
+    /// wakes the task awaiting the `JoinHandle`. The caller unlinks it from
+    /// the executor's list.
+    pub(crate) fn mark_complete(&self) {
+        let h = self.header();
+        h.state.set(h.state.get() | COMPLETE);
+        if h.state.get() & DETACHED != 0 {
+            // SAFETY: owner thread.
+            unsafe { (h.vtable.drop_stage)(self.ptr) };
+        }
+        h.join_waiter.wake();
+    }
+
+    /// For `JoinHandle::poll`: the output if complete, else registers `waker`.
+    ///
+    /// # Safety
+    /// `T` is the output type of the task's future.
+    pub(crate) unsafe fn poll_output<T>(
+        &self,
+        waker: &LocalWaker,
+    ) -> Poll<Option<Result<T, JoinError>>> {
+        let h = self.header();
+        if h.state.get() & COMPLETE == 0 {
+            h.join_waiter.register(waker);
+            return Poll::Pending;
+        }
+        let mut out: Option<Result<T, JoinError>> = None;
+        // SAFETY: owner thread; `T` is the output type per the contract.
+        unsafe {
+            (h.vtable.take_output)(
+                self.ptr,
+                (&mut out as *mut Option<Result<T, JoinError>>).cast(),
+            )
+        };
+        Poll::Ready(out)
+    }
+
+    /// For `JoinHandle::drop`: never read the output.
+    pub(crate) fn detach(&self) {
+        let h = self.header();
+        h.state.set(h.state.get() | DETACHED);
+        if h.state.get() & COMPLETE != 0 {
+            // SAFETY: owner thread.
+            unsafe { (h.vtable.drop_stage)(self.ptr) };
+        }
+    }
+
+    /// Requests cancellation (for `JoinHandle::abort`).
+    pub(crate) fn abort(&self) {
+        let h = self.header();
+        if h.state.get() & COMPLETE != 0 {
+            return;
+        }
+        h.state.set(h.state.get() | CANCELLED);
+        schedule_local(h);
+    }
+}
+
+impl Clone for TaskRef {
+    fn clone(&self) -> TaskRef {
+        // SAFETY: owner thread (`TaskRef` is `!Send`), and `self` keeps the
+        // task alive.
+        unsafe { self.header().counts.inc_local() };
+        TaskRef {
+            ptr: self.ptr,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one local reference, on the owner thread.
+        unsafe { release_local(self.ptr) }
+    }
+}
+
+/// Borrows a task's header.
+///
+/// # Safety
+/// The task is alive for `'a`.
+#[inline]
+unsafe fn header_ref<'a>(ptr: NonNull<Header>) -> &'a Header {
+    // SAFETY: per the contract.
+    let h = unsafe { ptr.as_ref() };
+    #[cfg(loom)]
+    assert!(!h.freed.load(Ordering::SeqCst), "task used after free");
+    h
+}
+
+/// Schedules a task from its owner thread, unless it is already scheduled or
+/// complete. Plain memory operations only.
+fn schedule_local(h: &Header) {
+    let state = h.state.get();
+    if state & (SCHEDULED | COMPLETE) != 0 {
+        return;
+    }
+    h.state.set(state | SCHEDULED);
+    // SAFETY: not complete, so the core is alive; owner thread.
+    let core = unsafe { &*h.core };
+    // SAFETY: owner thread; the caller's reference keeps the task alive.
+    unsafe { h.counts.inc_local() };
+    // SAFETY: the count taken above moves into the queue entry.
+    core.push_ready(unsafe { TaskRef::from_raw(NonNull::from(h)) });
+}
+
+/// Releases one local reference.
+///
+/// # Safety
+/// Owner thread; the caller owns the reference.
+unsafe fn release_local(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the task alive.
+    let h = unsafe { header_ref(ptr) };
+    // SAFETY: owner thread, our reference.
+    if !unsafe { h.counts.dec_local() } {
+        return;
+    }
+    // The last local reference: release the twin, then drop everything that
+    // may be `!Send` here on the owner thread.
+    h.dual.release_local();
+    // SAFETY: owner thread; nothing else can reach the stage now.
+    unsafe { (h.vtable.drop_stage)(ptr) };
+    drop(h.join_waiter.take());
+    // SAFETY: right after the last local reference, once.
+    if unsafe { h.counts.release_local_side() } {
+        // SAFETY: no reference of either kind is left.
+        unsafe { (h.vtable.dealloc)(ptr) };
+    }
+}
+
+/// Releases one `Waker` count, deallocating on the last reference.
+///
+/// # Safety
+/// The caller owns the count; any thread.
+unsafe fn release_waker(ptr: NonNull<Header>) {
+    // SAFETY: the caller's count keeps the task alive.
+    let h = unsafe { header_ref(ptr) };
+    // SAFETY: our count.
+    if unsafe { h.counts.dec_waker() } {
+        // SAFETY: no reference of either kind is left; the stage was dropped
+        // on the owner thread when the local references went.
+        unsafe { (h.vtable.dealloc)(ptr) };
+    }
+}
+
+/// A remote wake waiting in the owner's queue; owns one `Waker` count.
+pub(crate) struct RemoteWake(NonNull<Header>);
+
+// SAFETY: it only touches the header's thread-safe parts (`counts.wakers`,
+// `remote_queued`, `remote`) off the owner thread; the rest only in `run`,
+// which the owner thread calls.
+unsafe impl Send for RemoteWake {}
+
+impl RemoteWake {
+    /// On the owner thread: clears the dedupe flag and schedules the task.
+    pub(crate) fn run(self) {
+        // SAFETY: our count keeps the task alive.
+        let h = unsafe { header_ref(self.0) };
+        // Acquire (an RMW, so it reads the latest `true`): everything the
+        // wakers did before their wakes is visible to the poll that follows.
+        h.remote_queued.swap(false, Ordering::Acquire);
+        if h.dual.is_local() {
+            schedule_local(h);
+        }
+    }
+}
+
+impl Drop for RemoteWake {
+    fn drop(&mut self) {
+        // SAFETY: we own one `Waker` count.
+        unsafe { release_waker(self.0) }
+    }
+}
+
+/// Wakes a task from a thread that does not own it.
+fn wake_remote(h: &Header) {
+    if h.remote_queued.swap(true, Ordering::AcqRel) {
+        return; // already queued; the owner will see our writes (see `RemoteWake::run`)
+    }
+    h.counts.inc_waker();
+    h.remote.push(RemoteWake(NonNull::from(h)));
+}
+
+// ---- The twin's vtable (owner thread only; the same for every task) ----
+
+static TASK_LOCAL: RawWakerVTable =
+    RawWakerVTable::new(local_clone, local_wake, local_wake_by_ref, local_drop);
+
+/// # Safety
+/// `p` is the header of a live task, on its owner thread (a twin or view).
+unsafe fn local_clone(p: *const ()) -> RawWaker {
+    // SAFETY: a twin's count, or the `Waker` a view came from, keeps it alive.
+    let h = unsafe { &*p.cast::<Header>() };
+    if h.dual.is_released() {
+        // A view outlived the local references: hand out a `Waker`-face
+        // clone (thread-safe, hence a valid local waker; its wakes are no-ops).
+        h.counts.inc_waker();
+        return DualHeader::raw_waker(p.cast());
+    }
+    // SAFETY: owner thread, task alive.
+    unsafe { h.counts.inc_local() };
+    RawWaker::new(p, &TASK_LOCAL)
+}
+
+/// # Safety
+/// As for [`local_clone`]; consumes an owned twin's local reference.
+unsafe fn local_wake(p: *const ()) {
+    // SAFETY: forwarded.
+    unsafe {
+        local_wake_by_ref(p);
+        local_drop(p);
+    }
+}
+
+/// # Safety
+/// As for [`local_clone`].
+unsafe fn local_wake_by_ref(p: *const ()) {
+    // SAFETY: as in `local_clone`.
+    let h = unsafe { &*p.cast::<Header>() };
+    if !h.dual.is_released() {
+        schedule_local(h);
+    }
+}
+
+/// # Safety
+/// As for [`local_clone`]; consumes an owned twin's local reference.
+unsafe fn local_drop(p: *const ()) {
+    // SAFETY: an owned twin's reference, given up here.
+    unsafe { release_local(NonNull::new_unchecked(p.cast_mut().cast())) }
+}
+
+// ---- The `Waker` face (any thread) ----
+
+static TASK_WAKER: DualVTable =
+    DualVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+/// # Safety
+/// `h` is the header of a live task; the caller holds a reference to it.
+unsafe fn waker_clone(h: *const DualHeader) -> RawWaker {
+    // SAFETY: alive per the contract; the header is the start of `Header`.
+    let header = unsafe { &*h.cast::<Header>() };
+    header.counts.inc_waker();
+    DualHeader::raw_waker(h)
+}
+
+/// # Safety
+/// As for [`waker_clone`].
+unsafe fn waker_wake_by_ref(h: *const DualHeader) {
+    // SAFETY: as in `waker_clone`.
+    let header = unsafe { &*h.cast::<Header>() };
+    if header.dual.is_local() {
+        schedule_local(header);
+    } else if !header.dual.is_released() {
+        wake_remote(header);
+    }
+}
+
+/// # Safety
+/// As for [`waker_clone`]; consumes the `Waker`'s count.
+unsafe fn waker_wake(h: *const DualHeader) {
+    // SAFETY: forwarded.
+    unsafe {
+        waker_wake_by_ref(h);
+        waker_drop(h);
+    }
+}
+
+/// # Safety
+/// As for [`waker_clone`]; consumes the `Waker`'s count.
+unsafe fn waker_drop(h: *const DualHeader) {
+    // SAFETY: forwarded; `h` is non-null.
+    unsafe { release_waker(NonNull::new_unchecked(h.cast_mut().cast())) }
+}
+
+// ---- Type-specific operations ----
+
+fn task_vtable<F: Future + 'static>() -> &'static TaskVTable {
+    struct Table<F>(F);
+    impl<F: Future + 'static> Table<F> {
+        const VTABLE: TaskVTable = TaskVTable {
+            poll: poll::<F>,
+            cancel: cancel::<F>,
+            drop_stage: drop_stage::<F>,
+            take_output: take_output::<F>,
+            dealloc: dealloc::<F>,
+        };
+    }
+    &Table::<F>::VTABLE
+}
+
+/// # Safety
+/// `ptr` is a live `Task<F>`; owner thread; no other access to its stage.
+unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
+    // SAFETY: per the contract.
+    unsafe { &mut *(*ptr.cast::<Task<F>>().as_ptr()).stage.get() }
+}
+
+/// Replaces the stage, dropping the old one in place (the future is pinned
+/// there). A panic while dropping becomes the task's result.
+fn replace_stage<F: Future>(slot: &mut Stage<F>, new: Stage<F>) {
+    // SAFETY: dropped exactly once, in place; `ptr::write` below overwrites
+    // it without dropping again, also if the drop panicked half way.
+    let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(slot) }));
+    let new = match dropped {
+        Ok(()) => new,
+        Err(payload) => {
+            drop(new);
+            Stage::Finished(Err(JoinError::panic(payload)))
+        }
+    };
+    // SAFETY: the old value was dropped above.
+    unsafe { ptr::write(slot, new) };
+}
+
+/// # Safety
+/// Owner thread; `ptr` is a `Task<F>` that is not complete and not running.
+unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
+    // SAFETY: the task is alive and only the executor touches the stage.
+    let slot = unsafe { stage::<F>(ptr) };
+    let Stage::Running(future) = slot else {
+        return true;
+    };
+    // SAFETY: the future never moves: it lives in the task allocation until
+    // it is dropped in place (`replace_stage`).
+    let future = unsafe { Pin::new_unchecked(future) };
+    // SAFETY: a borrowed dual `Waker` of this task; it owns no count and is
+    // never dropped; the task outlives the poll.
+    let waker =
+        ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(ptr.as_ptr().cast())) });
+    let mut cx = Context::from_waker(&waker);
+    match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
+        Ok(Poll::Pending) => false,
+        Ok(Poll::Ready(output)) => {
+            replace_stage(slot, Stage::Finished(Ok(output)));
+            true
+        }
+        Err(payload) => {
+            replace_stage(slot, Stage::Finished(Err(JoinError::panic(payload))));
+            true
+        }
+    }
+}
+
+/// # Safety
+/// As for [`poll`].
+unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: as in `poll`.
+    let slot = unsafe { stage::<F>(ptr) };
+    if let Stage::Running(_) = slot {
+        replace_stage(slot, Stage::Finished(Err(JoinError::cancelled())));
+    }
+}
+
+/// # Safety
+/// Owner thread; `ptr` is a `Task<F>` that is not running.
+unsafe fn drop_stage<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: as in `poll`.
+    let slot = unsafe { stage::<F>(ptr) };
+    if !matches!(slot, Stage::Consumed) {
+        // A panic in an output's drop is dropped with it: nobody can observe it.
+        let _ = catch_unwind(AssertUnwindSafe(|| replace_stage(slot, Stage::Consumed)));
+    }
+}
+
+/// # Safety
+/// Owner thread; `ptr` is a complete `Task<F>`; `dst` points at an
+/// `Option<Result<F::Output, JoinError>>`.
+unsafe fn take_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
+    // SAFETY: as in `poll`.
+    let slot = unsafe { stage::<F>(ptr) };
+    if let Stage::Finished(_) = slot {
+        // Moving the output out is fine: only the future is pinned.
+        let Stage::Finished(result) = core::mem::replace(slot, Stage::Consumed) else {
+            unreachable!()
+        };
+        // SAFETY: `dst` has this type per the contract.
+        unsafe { *dst.cast::<Option<Result<F::Output, JoinError>>>() = Some(result) };
+    }
+}
+
+/// # Safety
+/// No reference of either kind is left; `ptr` is a `Task<F>` whose stage is
+/// `Consumed`.
+unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+    #[cfg(not(loom))]
+    // SAFETY: allocated by `Box` in `TaskRef::new`; the stage holds nothing
+    // and the header holds only `Send` data, so any thread may drop it.
+    drop(unsafe { Box::from_raw(ptr.cast::<Task<F>>().as_ptr()) });
+    #[cfg(loom)]
+    {
+        // SAFETY: as above; loom builds leak the memory and mark it freed.
+        let h = unsafe { header_ref(ptr) };
+        assert!(!h.freed.swap(true, Ordering::SeqCst), "task freed twice");
+        // SAFETY: the `Arc<Remote>` is released once, here.
+        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).remote)) };
+    }
+}

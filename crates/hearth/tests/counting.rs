@@ -1,0 +1,74 @@
+//! Counted, not assumed: a task woken through its local waker on its own
+//! thread, rescheduled and polled again, performs no atomic read-modify-write.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::task::Poll;
+
+use hearth::task::atomic::counting::count;
+use hearth::task::ContextExt;
+use hearth::Executor;
+
+/// Wakes itself `n` times through `wake`, then completes.
+fn self_waking(
+    n: u32,
+    wake: fn(&mut std::task::Context<'_>),
+    polls: Rc<Cell<u32>>,
+) -> impl std::future::Future<Output = ()> {
+    let mut left = n;
+    std::future::poll_fn(move |cx| {
+        polls.set(polls.get() + 1);
+        if left == 0 {
+            return Poll::Ready(());
+        }
+        left -= 1;
+        wake(cx);
+        Poll::Pending
+    })
+}
+
+fn rounds(wake: fn(&mut std::task::Context<'_>)) -> (u64, u32) {
+    let ex = Executor::new();
+    // Warm up: the first lookup on a thread assigns its token (one RMW).
+    let warm = Rc::new(Cell::new(0));
+    ex.spawn_local(self_waking(1, wake, warm));
+    ex.run_until_idle();
+
+    let polls = Rc::new(Cell::new(0));
+    let handle = ex.spawn_local(self_waking(1_000, wake, polls.clone()));
+    let ((), rmw) = count(|| ex.run_until_idle());
+    assert!(handle.is_finished());
+    (rmw, polls.get())
+}
+
+#[test]
+fn local_waker_wake_reschedule_poll_is_free_of_atomic_rmw() {
+    let (rmw, polls) = rounds(|cx| ContextExt::local_waker(cx).wake_by_ref());
+    assert_eq!(polls, 1_001);
+    assert_eq!(
+        rmw, 0,
+        "{rmw} atomic RMWs over 1,000 local wake-reschedule-poll rounds"
+    );
+
+    // Waking an owned clone of the twin by value is just as free.
+    let (rmw, _) = rounds(|cx| ContextExt::local_waker(cx).clone().wake());
+    assert_eq!(rmw, 0);
+}
+
+#[test]
+fn waker_on_owner_thread_counts() {
+    // `wake_by_ref` on the thread-safe Waker, on the owner thread: local path.
+    let (rmw, polls) = rounds(|cx| cx.waker().wake_by_ref());
+    assert_eq!(polls, 1_001);
+    assert_eq!(rmw, 0, "Waker::wake_by_ref on the owner thread");
+
+    // Cloning the Waker and waking the clone: one RMW for the clone, one for
+    // its drop (inside `wake`), per round.
+    #[allow(clippy::waker_clone_wake)] // the clone is the case being counted
+    let (rmw, _) = rounds(|cx| cx.waker().clone().wake());
+    println!(
+        "Waker clone + wake on the owner thread: {} RMW per round",
+        rmw as f64 / 1_000.0
+    );
+    assert_eq!(rmw, 2_000);
+}
