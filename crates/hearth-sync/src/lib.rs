@@ -1,0 +1,85 @@
+//! Channels, locks and notifications for tasks on one thread, parked on local
+//! wakers; plus one channel across threads.
+//!
+//! A thread-per-core program keeps each task on its thread, so the tasks that
+//! share a channel or a lock share a thread too. The primitives here are
+//! `!Send` and `!Sync` and take advantage of it: their state lives in `Cell`s
+//! and `RefCell`s, a parked task is a [`LocalWaker`](hearth_task::LocalWaker)
+//! found with [`ContextExt::local_waker`](hearth_task::ContextExt::local_waker),
+//! and nothing takes a lock or performs an atomic read-modify-write. Under a
+//! runtime with dual wakers (hearth) parking and waking are plain loads and
+//! stores; under any other runtime (`futures::executor`, tokio's `LocalSet`)
+//! the local waker is the task's `Waker` and everything still works.
+//!
+//! | module | what | tokio's |
+//! |---|---|---|
+//! | [`oneshot`] | one value, one sender, one receiver | `sync::oneshot` |
+//! | [`mpsc`] | bounded and unbounded multi-producer queues | `sync::mpsc` |
+//! | [`watch`] | one value observed by many | `sync::watch` |
+//! | [`Notify`] | wake one or all, with a stored permit | `sync::Notify` |
+//! | [`Semaphore`] | FIFO-fair counting semaphore | `sync::Semaphore` |
+//! | [`Mutex`], [`RwLock`] | FIFO-fair async locks | `sync::Mutex`, `sync::RwLock` |
+//! | [`Barrier`] | `n` tasks meet | `sync::Barrier` |
+//! | [`remote`] | MPSC across threads, receiver parks on a `Waker` | `sync::mpsc` |
+//!
+//! Names and semantics follow `tokio::sync`; each module lists where it
+//! differs. Every waiting operation documents whether it is cancel safe.
+//!
+//! # Guarantees
+//!
+//! - **Cancellation.** Dropping a waiting future removes it from its wait
+//!   list in O(1); a permit, lock or notification already handed to it passes
+//!   to the next waiter.
+//! - **Closing.** Closing a channel or dropping its last sender or its
+//!   receiver wakes every waiter with the matching result; queued values are
+//!   dropped exactly once.
+//! - **No wake storms.** `notify_one` wakes one task; returning permits wakes
+//!   only the waiters whose requests now fit.
+//! - **No needless clones.** A waiting future polled again by the same task
+//!   keeps its stored waker (`will_wake`).
+//!
+//! # Example
+//!
+//! ```
+//! use hearth_sync::{mpsc, Mutex};
+//!
+//! futures::executor::block_on(async {
+//!     let total = Mutex::new(0);
+//!     let (tx, mut rx) = mpsc::channel(4);
+//!     let produce = async move {
+//!         for i in 1..=10 {
+//!             tx.send(i).await.unwrap();
+//!         }
+//!     };
+//!     let consume = async {
+//!         while let Some(i) = rx.recv().await {
+//!             *total.lock().await += i;
+//!         }
+//!     };
+//!     futures::join!(produce, consume);
+//!     assert_eq!(*total.lock().await, 55);
+//! });
+//! ```
+
+#![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod barrier;
+pub mod mpsc;
+mod mutex;
+mod notify;
+pub mod oneshot;
+pub mod remote;
+mod rwlock;
+mod semaphore;
+mod wait_list;
+pub mod watch;
+
+pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
+pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use notify::{Notified, Notify};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{
+    Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
+    TryAcquireError,
+};

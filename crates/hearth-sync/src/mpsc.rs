@@ -1,0 +1,792 @@
+//! `mpsc`: multi-producer, single-consumer channels for tasks on one thread.
+//!
+//! # How it works
+//!
+//! One `Rc<Chan<T>>` holds a `VecDeque` of values, the receiver's
+//! [`LocalWakerSlot`], a sender count and, for a bounded channel, a
+//! [`Semaphore`] with one permit per free slot. A bounded send acquires a
+//! permit (parking FIFO in the semaphore when the channel is full), then pushes
+//! and wakes the receiver; a receive pops and returns the permit, which wakes
+//! exactly the next parked sender. An unbounded channel skips the semaphore.
+//!
+//! **Closing.** [`Receiver::close`] (or dropping the receiver) marks the
+//! channel closed and closes the semaphore, which wakes every parked sender
+//! with an error that gives its value back; senders waiting in
+//! [`Sender::closed`] wake too. Values already queued can still be received
+//! after `close`; dropping the receiver drops them, once. The last sender's
+//! drop wakes the receiver, which then sees `None` once the queue is empty.
+//!
+//! **Wakers.** The receiver registers `cx.local_waker()` with
+//! `LocalWakerSlot::register`, which skips the clone when the same task parks
+//! again; senders park through the semaphore's wait list, likewise.
+//!
+//! # Differences from `tokio::sync::mpsc`
+//!
+//! - `!Send`/`!Sync`: for tasks on one thread ([`remote`](crate::remote) is
+//!   the cross-thread channel). No `blocking_*` methods, no `WeakSender`.
+//! - `channel(0)` panics, as in tokio.
+//! - [`Permit::send`] after the receiver was *dropped* drops the value at
+//!   once (tokio keeps it until the channel is freed).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use hearth_task::{ContextExt, LocalWakerSlot};
+
+use crate::semaphore::{Semaphore, TryAcquireError, Waiter};
+use crate::wait_list::Event;
+
+/// The errors of the mpsc channels.
+pub mod error {
+    use std::fmt;
+
+    /// The channel is closed; gives the value back.
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    pub struct SendError<T>(pub T);
+
+    impl<T> fmt::Debug for SendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SendError").finish_non_exhaustive()
+        }
+    }
+
+    impl<T> fmt::Display for SendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("channel closed")
+        }
+    }
+
+    impl<T> std::error::Error for SendError<T> {}
+
+    /// The error of `try_send`; gives the value back.
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    pub enum TrySendError<T> {
+        /// The channel is full.
+        Full(T),
+        /// The receiver closed or is gone.
+        Closed(T),
+    }
+
+    impl<T> TrySendError<T> {
+        /// The value that was not sent.
+        pub fn into_inner(self) -> T {
+            match self {
+                TrySendError::Full(v) | TrySendError::Closed(v) => v,
+            }
+        }
+    }
+
+    impl<T> fmt::Debug for TrySendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                TrySendError::Full(_) => f.write_str("Full(..)"),
+                TrySendError::Closed(_) => f.write_str("Closed(..)"),
+            }
+        }
+    }
+
+    impl<T> fmt::Display for TrySendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                TrySendError::Full(_) => f.write_str("no available capacity"),
+                TrySendError::Closed(_) => f.write_str("channel closed"),
+            }
+        }
+    }
+
+    impl<T> std::error::Error for TrySendError<T> {}
+
+    impl<T> From<SendError<T>> for TrySendError<T> {
+        fn from(e: SendError<T>) -> Self {
+            TrySendError::Closed(e.0)
+        }
+    }
+
+    /// The error of `try_recv`.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    pub enum TryRecvError {
+        /// No value is queued, but senders remain.
+        Empty,
+        /// No value is queued and none can come.
+        Disconnected,
+    }
+
+    impl fmt::Display for TryRecvError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                TryRecvError::Empty => f.write_str("receiving on an empty channel"),
+                TryRecvError::Disconnected => f.write_str("receiving on a closed channel"),
+            }
+        }
+    }
+
+    impl std::error::Error for TryRecvError {}
+}
+
+use error::{SendError, TryRecvError, TrySendError};
+
+/// The shared state of a channel.
+struct Chan<T> {
+    /// Queued values, oldest first.
+    queue: RefCell<VecDeque<T>>,
+    /// The receiver's task while it waits.
+    rx_waker: LocalWakerSlot,
+    /// Live senders (`Sender`, `UnboundedSender`; permits borrow or own one).
+    senders: Cell<usize>,
+    /// Set by `Receiver::close` and the receiver's drop.
+    rx_closed: Cell<bool>,
+    /// Set by the receiver's drop: values sent later are dropped at once.
+    rx_gone: Cell<bool>,
+    /// Bounded: one permit per free slot. Unused when unbounded.
+    sem: Semaphore,
+    /// The capacity; `None` for an unbounded channel.
+    bound: Option<usize>,
+    /// Senders waiting in `closed()`.
+    closed_event: Event,
+}
+
+impl<T> Chan<T> {
+    fn new(bound: Option<usize>) -> Rc<Self> {
+        Rc::new(Chan {
+            queue: RefCell::new(VecDeque::new()),
+            rx_waker: LocalWakerSlot::new(),
+            senders: Cell::new(1),
+            rx_closed: Cell::new(false),
+            rx_gone: Cell::new(false),
+            sem: Semaphore::new(bound.unwrap_or(0)),
+            bound,
+            closed_event: Event::new(),
+        })
+    }
+
+    /// Queues a value whose slot is paid for and wakes the receiver.
+    #[inline]
+    fn push(&self, value: T) {
+        if self.rx_gone.get() {
+            // Only a permit can get here after the receiver's drop.
+            drop(value);
+            return;
+        }
+        self.queue.borrow_mut().push_back(value);
+        self.rx_waker.wake();
+    }
+
+    /// Permits handed out and not yet used or returned.
+    fn outstanding_permits(&self) -> usize {
+        match self.bound {
+            Some(cap) => cap - self.sem.available_permits() - self.queue.borrow().len(),
+            None => 0,
+        }
+    }
+
+    /// Whether nothing more can arrive.
+    fn is_finished(&self) -> bool {
+        self.senders.get() == 0 || (self.rx_closed.get() && self.outstanding_permits() == 0)
+    }
+
+    #[inline]
+    fn try_pop(&self) -> Option<T> {
+        let value = self.queue.borrow_mut().pop_front()?;
+        if self.bound.is_some() {
+            self.sem.release(1);
+        }
+        Some(value)
+    }
+
+    #[inline]
+    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if let Some(value) = self.try_pop() {
+            return Poll::Ready(Some(value));
+        }
+        if self.is_finished() {
+            return Poll::Ready(None);
+        }
+        self.rx_waker.register(ContextExt::local_waker(cx));
+        Poll::Pending
+    }
+
+    fn poll_recv_many(&self, cx: &mut Context<'_>, buf: &mut Vec<T>, limit: usize) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        let n = {
+            let mut queue = self.queue.borrow_mut();
+            let n = queue.len().min(limit);
+            buf.extend(queue.drain(..n));
+            n
+        };
+        if n > 0 {
+            if self.bound.is_some() {
+                self.sem.release(n);
+            }
+            return Poll::Ready(n);
+        }
+        if self.is_finished() {
+            return Poll::Ready(0);
+        }
+        self.rx_waker.register(ContextExt::local_waker(cx));
+        Poll::Pending
+    }
+
+    fn try_recv(&self) -> Result<T, TryRecvError> {
+        match self.try_pop() {
+            Some(value) => Ok(value),
+            None if self.is_finished() => Err(TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    fn close(&self) {
+        if self.rx_closed.replace(true) {
+            return;
+        }
+        self.sem.close();
+        self.closed_event.notify_all();
+    }
+
+    fn drop_receiver(&self) {
+        self.close();
+        self.rx_gone.set(true);
+        // Drop the values outside the borrow: their drops may use the channel.
+        let values = std::mem::take(&mut *self.queue.borrow_mut());
+        drop(values);
+    }
+
+    fn add_sender(&self) {
+        self.senders.set(self.senders.get() + 1);
+    }
+
+    fn drop_sender(&self) {
+        let n = self.senders.get() - 1;
+        self.senders.set(n);
+        if n == 0 {
+            self.rx_waker.wake();
+        }
+    }
+
+    /// A permit was given back unused.
+    fn return_permit(&self) {
+        self.sem.release(1);
+        if self.rx_closed.get() {
+            // The receiver may be waiting for the last permit to end.
+            self.rx_waker.wake();
+        }
+    }
+}
+
+/// Creates a bounded channel with room for `buffer` values.
+///
+/// # Panics
+///
+/// If `buffer` is 0 (as tokio) or above [`Semaphore::MAX_PERMITS`].
+///
+/// # Examples
+///
+/// ```
+/// use hearth_sync::mpsc;
+///
+/// futures::executor::block_on(async {
+///     let (tx, mut rx) = mpsc::channel(1);
+///     tx.send(1).await.unwrap();
+///     assert!(tx.try_send(2).is_err()); // full
+///     assert_eq!(rx.recv().await, Some(1));
+///     drop(tx);
+///     assert_eq!(rx.recv().await, None);
+/// });
+/// ```
+pub fn channel<T>(buffer: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(buffer > 0, "mpsc bounded channel requires buffer > 0");
+    let chan = Chan::new(Some(buffer));
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// Creates an unbounded channel.
+///
+/// # Examples
+///
+/// ```
+/// use hearth_sync::mpsc;
+///
+/// futures::executor::block_on(async {
+///     let (tx, mut rx) = mpsc::unbounded_channel();
+///     for i in 0..3 {
+///         tx.send(i).unwrap();
+///     }
+///     let mut buf = Vec::new();
+///     assert_eq!(rx.recv_many(&mut buf, 10).await, 3);
+///     assert_eq!(buf, [0, 1, 2]);
+/// });
+/// ```
+pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
+    let chan = Chan::new(None);
+    (
+        UnboundedSender { chan: chan.clone() },
+        UnboundedReceiver { chan },
+    )
+}
+
+/// Sends values into a bounded channel. Cloneable.
+pub struct Sender<T> {
+    chan: Rc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, waiting for room while the channel is full.
+    ///
+    /// Fails, giving the value back, if the receiver closed or is gone
+    /// (also while waiting).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe as far as the channel goes: a dropped `send` leaves the
+    /// queue of waiting senders (a slot handed to it passes to the next), and
+    /// its value was not sent. The value itself is dropped with the future;
+    /// use [`reserve`](Self::reserve) to keep it.
+    pub fn send(&self, value: T) -> Send<'_, T> {
+        Send {
+            chan: &self.chan,
+            value: Some(value),
+            waiter: Waiter::new(1),
+        }
+    }
+
+    /// Sends `value` if there is room now.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        if self.chan.rx_closed.get() {
+            return Err(TrySendError::Closed(value));
+        }
+        match self.chan.sem.try_acquire() {
+            Ok(permit) => {
+                permit.forget();
+                self.chan.push(value);
+                Ok(())
+            }
+            Err(TryAcquireError::NoPermits) => Err(TrySendError::Full(value)),
+            Err(TryAcquireError::Closed) => Err(TrySendError::Closed(value)),
+        }
+    }
+
+    /// Waits for room and reserves it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped `reserve` leaves the queue, and a slot handed
+    /// to it passes to the next waiter.
+    pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
+        match self.chan.sem.acquire().await {
+            Ok(permit) => {
+                permit.forget();
+                Ok(Permit { chan: &self.chan })
+            }
+            Err(_) => Err(SendError(())),
+        }
+    }
+
+    /// Reserves room if there is some now.
+    pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
+        match self.chan.sem.try_acquire() {
+            Ok(permit) => {
+                permit.forget();
+                Ok(Permit { chan: &self.chan })
+            }
+            Err(TryAcquireError::NoPermits) => Err(TrySendError::Full(())),
+            Err(TryAcquireError::Closed) => Err(TrySendError::Closed(())),
+        }
+    }
+
+    /// As [`reserve`](Self::reserve), with a permit that owns the sender.
+    /// Gives the sender back on failure. Cancel safe.
+    pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<Self>> {
+        let acquired = match self.chan.sem.acquire().await {
+            Ok(permit) => {
+                permit.forget();
+                true
+            }
+            Err(_) => false,
+        };
+        if acquired {
+            Ok(OwnedPermit { sender: Some(self) })
+        } else {
+            Err(SendError(self))
+        }
+    }
+
+    /// Waits until the receiver closes or is dropped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn closed(&self) {
+        let chan = &self.chan;
+        chan.closed_event.wait(|| chan.rx_closed.get()).await
+    }
+
+    /// Whether the receiver closed or is gone.
+    pub fn is_closed(&self) -> bool {
+        self.chan.rx_closed.get()
+    }
+
+    /// The free slots now.
+    pub fn capacity(&self) -> usize {
+        self.chan.sem.available_permits()
+    }
+
+    /// The channel's capacity.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.bound.unwrap_or(0)
+    }
+
+    /// Whether both senders belong to one channel.
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.add_sender();
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Sender::send`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Send<'a, T> {
+    chan: &'a Chan<T>,
+    /// The value; taken on completion.
+    value: Option<T>,
+    waiter: Waiter,
+}
+
+// The value is never pinned: it is moved into the queue.
+impl<T> Unpin for Send<'_, T> {}
+
+impl<T> Future for Send<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let Some(value) = this.value.take() else {
+            panic!("a send future was polled after it completed")
+        };
+        if this.chan.rx_closed.get() {
+            return Poll::Ready(Err(SendError(value)));
+        }
+        match this.chan.sem.poll_acquire(&mut this.waiter, cx) {
+            Poll::Ready(Ok(())) => {
+                this.chan.push(value);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(_)) => Poll::Ready(Err(SendError(value))),
+            Poll::Pending => {
+                this.value = Some(value);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for Send<'_, T> {
+    fn drop(&mut self) {
+        if self.waiter.is_queued() {
+            self.chan.sem.cancel(&mut self.waiter);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Send<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Send")
+            .field("waiter", &self.waiter)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A reserved slot of a bounded channel; returned if dropped unused.
+pub struct Permit<'a, T> {
+    chan: &'a Chan<T>,
+}
+
+impl<T> Permit<'_, T> {
+    /// Sends `value` into the reserved slot; cannot fail.
+    pub fn send(self, value: T) {
+        let chan = self.chan;
+        std::mem::forget(self);
+        chan.push(value);
+    }
+}
+
+impl<T> Drop for Permit<'_, T> {
+    fn drop(&mut self) {
+        self.chan.return_permit();
+    }
+}
+
+impl<T> fmt::Debug for Permit<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
+
+/// A reserved slot that owns its [`Sender`]; returned if dropped unused.
+pub struct OwnedPermit<T> {
+    /// Always `Some` until `send` or drop.
+    sender: Option<Sender<T>>,
+}
+
+impl<T> OwnedPermit<T> {
+    /// Sends `value` into the reserved slot and gives the sender back.
+    pub fn send(mut self, value: T) -> Sender<T> {
+        let sender = self
+            .sender
+            .take()
+            .expect("an owned permit always holds its sender");
+        sender.chan.push(value);
+        sender
+    }
+
+    /// Gives the slot back unused and returns the sender.
+    pub fn release(mut self) -> Sender<T> {
+        let sender = self
+            .sender
+            .take()
+            .expect("an owned permit always holds its sender");
+        sender.chan.return_permit();
+        sender
+    }
+}
+
+impl<T> Drop for OwnedPermit<T> {
+    fn drop(&mut self) {
+        if let Some(sender) = self.sender.take() {
+            sender.chan.return_permit();
+        }
+    }
+}
+
+impl<T> fmt::Debug for OwnedPermit<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit").finish_non_exhaustive()
+    }
+}
+
+/// Receives values from a bounded channel.
+pub struct Receiver<T> {
+    chan: Rc<Chan<T>>,
+}
+
+/// The receiving methods, shared by both receivers.
+macro_rules! receiver_methods {
+    () => {
+        /// Receives the next value; `None` once every sender is gone (or the
+        /// channel was closed and no permit is outstanding) and the queue is
+        /// empty.
+        ///
+        /// # Cancel safety
+        ///
+        /// Cancel safe: a value is only taken out of the queue when the
+        /// future completes.
+        pub fn recv(&mut self) -> Recv<'_, T> {
+            Recv { chan: &self.chan }
+        }
+
+        /// Receives up to `limit` values into `buffer`, waiting for at least
+        /// one; returns how many. Returns 0 if `limit` is 0 or nothing more
+        /// can arrive.
+        ///
+        /// # Cancel safety
+        ///
+        /// Cancel safe.
+        pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+            let chan = &self.chan;
+            std::future::poll_fn(|cx| chan.poll_recv_many(cx, buffer, limit)).await
+        }
+
+        /// Receives a value if one is queued.
+        pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+            self.chan.try_recv()
+        }
+
+        /// Polls for the next value; registers the task's local waker.
+        pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.chan.poll_recv(cx)
+        }
+
+        /// Closes the channel: senders fail from now on (and parked ones
+        /// wake); queued values can still be received.
+        pub fn close(&mut self) {
+            self.chan.close();
+        }
+
+        /// Whether the channel is closed, or every sender is gone.
+        pub fn is_closed(&self) -> bool {
+            self.chan.rx_closed.get() || self.chan.senders.get() == 0
+        }
+
+        /// The number of queued values.
+        pub fn len(&self) -> usize {
+            self.chan.queue.borrow().len()
+        }
+
+        /// Whether no value is queued.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// The number of live senders.
+        pub fn sender_strong_count(&self) -> usize {
+            self.chan.senders.get()
+        }
+    };
+}
+
+impl<T> Receiver<T> {
+    receiver_methods!();
+
+    /// The channel's capacity.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.bound.unwrap_or(0)
+    }
+
+    /// The free slots now.
+    pub fn capacity(&self) -> usize {
+        self.chan.sem.available_permits()
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.chan.drop_receiver();
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of `recv`.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Recv<'a, T> {
+    chan: &'a Chan<T>,
+}
+
+impl<T> Future for Recv<'_, T> {
+    type Output = Option<T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.chan.poll_recv(cx)
+    }
+}
+
+impl<T> fmt::Debug for Recv<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recv").finish_non_exhaustive()
+    }
+}
+
+/// Sends values into an unbounded channel. Cloneable.
+pub struct UnboundedSender<T> {
+    chan: Rc<Chan<T>>,
+}
+
+impl<T> UnboundedSender<T> {
+    /// Sends `value` without waiting. Fails, giving it back, if the receiver
+    /// closed or is gone.
+    #[inline]
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        if self.chan.rx_closed.get() {
+            return Err(SendError(value));
+        }
+        self.chan.push(value);
+        Ok(())
+    }
+
+    /// Waits until the receiver closes or is dropped. Cancel safe.
+    pub async fn closed(&self) {
+        let chan = &self.chan;
+        chan.closed_event.wait(|| chan.rx_closed.get()).await
+    }
+
+    /// Whether the receiver closed or is gone.
+    pub fn is_closed(&self) -> bool {
+        self.chan.rx_closed.get()
+    }
+
+    /// Whether both senders belong to one channel.
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+impl<T> Clone for UnboundedSender<T> {
+    fn clone(&self) -> Self {
+        self.chan.add_sender();
+        UnboundedSender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for UnboundedSender<T> {
+    fn drop(&mut self) {
+        self.chan.drop_sender();
+    }
+}
+
+impl<T> fmt::Debug for UnboundedSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnboundedSender")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Receives values from an unbounded channel.
+pub struct UnboundedReceiver<T> {
+    chan: Rc<Chan<T>>,
+}
+
+impl<T> UnboundedReceiver<T> {
+    receiver_methods!();
+}
+
+impl<T> Drop for UnboundedReceiver<T> {
+    fn drop(&mut self) {
+        self.chan.drop_receiver();
+    }
+}
+
+impl<T> fmt::Debug for UnboundedReceiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnboundedReceiver")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,186 @@
+//! `Notify`: wakes one task or all of them, with a stored permit.
+//!
+//! Semantics as `tokio::sync::Notify`:
+//!
+//! - [`notify_one`](Notify::notify_one) wakes the longest-waiting
+//!   [`Notified`] future; with nobody waiting it stores a single permit that
+//!   the next `notified().await` consumes at once.
+//! - [`notify_waiters`](Notify::notify_waiters) wakes every `Notified` future
+//!   that exists at the call, polled or not, and stores no permit. A
+//!   generation counter lets a not-yet-polled future see that it happened.
+//! - A `Notified` woken by `notify_one` and dropped before it observed the
+//!   notification hands it on (to the next waiter, or back as the permit).
+//!
+//! Differences: `!Send`/`!Sync`; no `notify_last` and no `Notified::enable`
+//! (a `Notified` enters the queue on its first poll).
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hearth_task::ContextExt;
+
+use crate::wait_list::{wake_all, WaitList};
+
+/// How a queued waiter was notified.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Waiting,
+    /// By `notify_one`: must be passed on if never observed.
+    One,
+    /// By `notify_waiters`.
+    All,
+}
+
+/// Notifies one task or all of them.
+///
+/// # Examples
+///
+/// ```
+/// use hearth_sync::Notify;
+///
+/// futures::executor::block_on(async {
+///     let notify = Notify::new();
+///     notify.notify_one(); // stores a permit
+///     notify.notified().await; // consumes it at once
+/// });
+/// ```
+pub struct Notify {
+    /// The stored permit of a `notify_one` that found nobody waiting.
+    permit: Cell<bool>,
+    /// Calls of `notify_waiters` so far.
+    generation: Cell<u64>,
+    /// Polled `Notified` futures, in order.
+    waiters: RefCell<WaitList<Outcome>>,
+}
+
+impl Notify {
+    /// Creates a `Notify` without a permit.
+    pub const fn new() -> Self {
+        Notify {
+            permit: Cell::new(false),
+            generation: Cell::new(0),
+            waiters: RefCell::new(WaitList::new()),
+        }
+    }
+
+    /// A future that completes at the next notification (or at once if a
+    /// permit is stored, consuming it).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped `Notified` leaves the queue, and a `notify_one`
+    /// notification it received passes to the next waiter.
+    pub fn notified(&self) -> Notified<'_> {
+        Notified {
+            notify: self,
+            generation: self.generation.get(),
+            key: None,
+            done: false,
+        }
+    }
+
+    /// Wakes the longest-waiting `Notified`, or stores a permit if none waits.
+    pub fn notify_one(&self) {
+        let waker = self.waiters.borrow_mut().pop_front(|o| *o = Outcome::One);
+        match waker {
+            Some(waker) => {
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            None => self.permit.set(true),
+        }
+    }
+
+    /// Wakes every `Notified` that exists now. Stores no permit.
+    pub fn notify_waiters(&self) {
+        self.generation.set(self.generation.get() + 1);
+        let wakers = self.waiters.borrow_mut().drain(|o| *o = Outcome::All);
+        wake_all(wakers);
+    }
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify::new()
+    }
+}
+
+impl fmt::Debug for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notify")
+            .field("permit", &self.permit.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Notify::notified`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Notified<'a> {
+    notify: &'a Notify,
+    /// `notify.generation` when this future was made.
+    generation: u64,
+    /// The wait-list key once queued.
+    key: Option<usize>,
+    done: bool,
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(());
+        }
+        let notify = this.notify;
+        let mut waiters = notify.waiters.borrow_mut();
+        match this.key {
+            None => {
+                if notify.generation.get() != this.generation || notify.permit.replace(false) {
+                    this.done = true;
+                    return Poll::Ready(());
+                }
+                this.key = Some(waiters.push_back(ContextExt::local_waker(cx), Outcome::Waiting));
+                Poll::Pending
+            }
+            Some(key) => {
+                if waiters.is_linked(key) {
+                    let old = waiters.register(key, ContextExt::local_waker(cx));
+                    drop(waiters);
+                    drop(old);
+                    return Poll::Pending;
+                }
+                let (_, _, waker) = waiters.remove(key);
+                drop(waiters);
+                drop(waker);
+                this.key = None;
+                this.done = true;
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl Drop for Notified<'_> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let (_, outcome, waker) = self.notify.waiters.borrow_mut().remove(key);
+        drop(waker);
+        if outcome == Outcome::One {
+            self.notify.notify_one();
+        }
+    }
+}
+
+impl fmt::Debug for Notified<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notified")
+            .field("queued", &self.key.is_some())
+            .field("done", &self.done)
+            .finish()
+    }
+}
