@@ -14,9 +14,8 @@
 //! |---|---|
 //! | [`join!`], [`try_join!`] | a tuple of outputs, any arity |
 //! | [`join_all`], [`try_join_all`] | a `Vec` of outputs, in input order |
-//! | [`select!`], [`race`] | the first output |
+//! | [`race`] | the first output |
 //! | [`FuturesSet`] | an unordered set of futures, a `Stream` |
-//! | [`merge`] | the items of several streams, as they come |
 //!
 //! # How a wake reaches a child
 //!
@@ -60,8 +59,10 @@ mod atomic_waker;
 mod join;
 mod maybe_done;
 pub(crate) mod raw;
+mod set;
 
 pub use join::{join_all, try_join_all, JoinAll, TryJoinAll};
+pub use set::{race, FuturesSet, Race};
 
 #[doc(hidden)]
 pub mod __private {

@@ -230,7 +230,10 @@ impl Inner {
         if slot.queued.swap(true, Ordering::AcqRel) {
             return;
         }
-        let me = (slot as *const Slot).cast_mut();
+        // Re-derive the slot's pointer from the allocation's, so the stack
+        // holds pointers with the allocation's provenance.
+        // SAFETY: `slot.index < n`.
+        let me = unsafe { self.slots.add(slot.index) }.cast_mut();
         let mut head = self.remote_head.load(Ordering::Relaxed);
         loop {
             slot.next.store(head, Ordering::Relaxed);
@@ -370,11 +373,15 @@ impl WakeSet {
         loop {
             inner.drain_remote();
             while let Some(i) = inner.pop() {
-                let slot = inner.slot(i);
+                // The slot pointer keeps the allocation's provenance (a
+                // pointer made from a field reference could not reach the
+                // rest of the slot).
+                // SAFETY: `i < n`, in bounds.
+                let slot = unsafe { inner.slots.add(i) };
                 // SAFETY: the `Waker` is borrowed for the child's poll only
                 // and never dropped; the allocation outlives it.
                 let waker = ManuallyDrop::new(unsafe {
-                    Waker::from_raw(DualHeader::raw_waker(ptr::addr_of!(slot.header)))
+                    Waker::from_raw(DualHeader::raw_waker(slot.cast()))
                 });
                 let mut ccx = Context::from_waker(&waker);
                 polled += 1;
@@ -491,6 +498,12 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             freed: AtomicBool::new(false),
         })
     };
+    if n > SMALL {
+        for i in 0..n {
+            // SAFETY: the ring has `n` entries in this allocation.
+            unsafe { ring.add(i).write(Cell::new(0)) };
+        }
+    }
     for i in 0..n {
         // SAFETY: `slots.add(i)` is in bounds and uninitialised.
         let s = unsafe { slots.add(i) };
@@ -635,7 +648,7 @@ unsafe fn twin_clone(s: *const ()) -> RawWaker {
     if slot.header.is_released() {
         // A view outlived the local side: hand out a `Waker` instead.
         // SAFETY: alive, see above.
-        return unsafe { face_clone(slot) };
+        return unsafe { face_clone(s) };
     }
     inc_local(inner);
     RawWaker::new(s, &TWIN)
@@ -673,21 +686,21 @@ unsafe fn twin_drop(s: *const ()) {
 static FACE: DualVTable = DualVTable::new(face_clone_h, face_wake, face_wake_by_ref, face_drop);
 
 /// # Safety
-/// The slot's allocation is alive.
-unsafe fn face_clone(slot: &Slot) -> RawWaker {
+/// `s` points at a slot whose allocation is alive.
+unsafe fn face_clone(s: *const ()) -> RawWaker {
     // SAFETY: per the contract.
-    let inner = check(unsafe { &*slot.inner });
+    let (_, inner) = unsafe { slot_inner(s) };
     if inner.refs.fetch_add(1, Ordering::Relaxed) >= isize::MAX as usize {
         std::process::abort();
     }
-    DualHeader::raw_waker(ptr::addr_of!(slot.header))
+    DualHeader::raw_waker(s.cast())
 }
 
 /// # Safety
 /// `h` is the header of a live slot.
 unsafe fn face_clone_h(h: *const DualHeader) -> RawWaker {
     // SAFETY: the header is the slot's first field.
-    unsafe { face_clone(&*h.cast::<Slot>()) }
+    unsafe { face_clone(h.cast()) }
 }
 
 /// # Safety

@@ -1,0 +1,302 @@
+//! [`FuturesSet`]: an unordered set of futures, polled precisely.
+
+use core::future::Future;
+use core::ops::ControlFlow;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::boxed::Box;
+use std::vec::Vec;
+
+use futures_core::Stream;
+
+use crate::raw::{Progress, WakeSet};
+
+/// Capacity of the first segment; each further one doubles.
+const FIRST: usize = 32;
+
+/// A block of slots with its own wake state (one allocation for the wakers,
+/// one for the futures). Segments never move their futures.
+struct Segment<F> {
+    set: WakeSet,
+    futures: Box<[Option<F>]>,
+    /// Slots filled since the last poll, to be marked ready then.
+    pushed: Vec<u32>,
+    /// Occupied slots.
+    len: usize,
+}
+
+/// An unordered set of futures that yields their outputs as they finish.
+///
+/// The counterpart of `futures::stream::FuturesUnordered`, polled precisely:
+/// a future is polled after it was pushed and afterwards only when its own
+/// waker fired. Wakers come from one allocation per segment (segments of 32,
+/// 64, 128, ... slots, so growth never moves a future and costs O(log n)
+/// allocations in all); freed slots are reused. One call of `poll_next`
+/// polls at most as many futures as the set holds, then yields (waking its
+/// task), so a set whose futures wake themselves cannot starve the task
+/// (futures-rs #2526).
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use hearth_future::FuturesSet;
+///
+/// futures::executor::block_on(async {
+///     let mut set = FuturesSet::new();
+///     for i in 0..3 {
+///         set.push(async move { i * 2 });
+///     }
+///     assert_eq!(set.len(), 3);
+///     let mut out: Vec<i32> = set.collect().await;
+///     out.sort();
+///     assert_eq!(out, [0, 2, 4]);
+/// });
+/// ```
+pub struct FuturesSet<F> {
+    segments: Vec<Segment<F>>,
+    /// Free slots as (segment, index).
+    free: Vec<(u32, u32)>,
+    len: usize,
+    /// Segment to start the next poll with, for fairness.
+    start: usize,
+}
+
+impl<F> Unpin for FuturesSet<F> {}
+
+impl<F> Default for FuturesSet<F> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F> FuturesSet<F> {
+    /// An empty set; allocates nothing.
+    pub const fn new() -> Self {
+        FuturesSet {
+            segments: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            start: 0,
+        }
+    }
+
+    /// The number of futures in the set.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Returns `true` if the set holds no future.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds a future; it is polled on the next poll of the set (no wake is
+    /// needed: call `poll_next` again, as after any `push`).
+    pub fn push(&mut self, future: F) {
+        if self.free.is_empty() {
+            let cap = FIRST << self.segments.len().min(20);
+            let s = self.segments.len() as u32;
+            self.segments.push(Segment {
+                set: WakeSet::new(cap),
+                futures: (0..cap).map(|_| None).collect(),
+                pushed: Vec::new(),
+                len: 0,
+            });
+            self.free.extend((0..cap as u32).rev().map(|i| (s, i)));
+        }
+        let (s, i) = self.free.pop().expect("a free slot was just made");
+        let seg = &mut self.segments[s as usize];
+        seg.futures[i as usize] = Some(future);
+        seg.pushed.push(i);
+        seg.len += 1;
+        self.len += 1;
+    }
+}
+
+impl<F: Future> Stream for FuturesSet<F> {
+    type Item = F::Output;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        let this = self.get_mut();
+        if this.len == 0 {
+            return Poll::Ready(None);
+        }
+        let mut budget = this.len;
+        let nseg = this.segments.len();
+        for k in 0..nseg {
+            let s = (this.start + k) % nseg;
+            let seg = &mut this.segments[s];
+            if seg.len == 0 {
+                continue;
+            }
+            if seg.set.prepare(cx) {
+                seg.pushed.clear();
+                for (i, f) in seg.futures.iter().enumerate() {
+                    if f.is_some() {
+                        seg.set.mark(i);
+                    }
+                }
+            }
+            for i in seg.pushed.drain(..) {
+                seg.set.mark(i as usize);
+            }
+            let futures = &mut seg.futures;
+            let mut out = None;
+            let mut polled = 0;
+            let progress = seg.set.poll(cx, budget, |i, cx| {
+                let Some(f) = futures[i].as_mut() else {
+                    return ControlFlow::Continue(()); // a stale wake
+                };
+                polled += 1;
+                // SAFETY: the future lives in a boxed slice that is never
+                // resized; it is dropped in place (set to `None`), never moved.
+                match unsafe { Pin::new_unchecked(f) }.poll(cx) {
+                    Poll::Ready(v) => {
+                        futures[i] = None;
+                        out = Some((i, v));
+                        ControlFlow::Break(())
+                    }
+                    Poll::Pending => ControlFlow::Continue(()),
+                }
+            });
+            if let Some((i, v)) = out {
+                seg.len -= 1;
+                this.len -= 1;
+                this.free.push((s as u32, i as u32));
+                this.start = s;
+                return Poll::Ready(Some(v));
+            }
+            if progress == Progress::Yielded {
+                this.start = (s + 1) % nseg;
+                return Poll::Pending;
+            }
+            budget = budget.saturating_sub(polled).max(1);
+        }
+        Poll::Pending
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len, Some(self.len))
+    }
+}
+
+impl<F> FromIterator<F> for FuturesSet<F> {
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+        let mut set = FuturesSet::new();
+        for f in iter {
+            set.push(f);
+        }
+        set
+    }
+}
+
+impl<F> Extend<F> for FuturesSet<F> {
+    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+        for f in iter {
+            self.push(f);
+        }
+    }
+}
+
+impl<F> core::fmt::Debug for FuturesSet<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FuturesSet")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// Waits for the first of `iter`'s futures to finish and returns its output;
+/// the others are dropped.
+///
+/// Polling is precise: after the first poll a future is polled only when its
+/// own waker fired. Futures finishing in the same poll: the one with the
+/// lowest index wins for up to 64 futures, the first woken above.
+///
+/// # Panics
+///
+/// If `iter` is empty (a race without runners has no winner), when first polled.
+///
+/// # Examples
+///
+/// ```
+/// use std::future::{pending, ready};
+/// use futures::future::{Either, FutureExt};
+///
+/// let winner = futures::executor::block_on(hearth_future::race([
+///     pending::<u8>().left_future(),
+///     ready(7).right_future(),
+/// ]));
+/// assert_eq!(winner, 7);
+/// ```
+pub fn race<I>(iter: I) -> Race<I::Item>
+where
+    I: IntoIterator,
+    I::Item: Future,
+{
+    let futures: Box<[Option<I::Item>]> = iter.into_iter().map(Some).collect();
+    Race {
+        set: WakeSet::new(futures.len()),
+        futures,
+    }
+}
+
+/// The future of [`race`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Race<F> {
+    futures: Box<[Option<F>]>,
+    set: WakeSet,
+}
+
+impl<F> Unpin for Race<F> {}
+
+impl<F: Future> Future for Race<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        assert!(
+            !this.futures.is_empty(),
+            "hearth_future::race called with no futures"
+        );
+        if this.set.prepare(cx) {
+            for (i, f) in this.futures.iter().enumerate() {
+                if f.is_some() {
+                    this.set.mark(i);
+                }
+            }
+        }
+        let futures = &mut this.futures;
+        let mut out = None;
+        let budget = futures.len();
+        this.set.poll(cx, budget, |i, cx| {
+            let Some(f) = futures[i].as_mut() else {
+                return ControlFlow::Continue(());
+            };
+            // SAFETY: as in `FuturesSet::poll_next`.
+            match unsafe { Pin::new_unchecked(f) }.poll(cx) {
+                Poll::Ready(v) => {
+                    out = Some(v);
+                    ControlFlow::Break(())
+                }
+                Poll::Pending => ControlFlow::Continue(()),
+            }
+        });
+        match out {
+            Some(v) => {
+                this.futures = Box::new([]);
+                Poll::Ready(v)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<F> core::fmt::Debug for Race<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Race")
+            .field("len", &self.futures.len())
+            .finish()
+    }
+}
