@@ -115,7 +115,8 @@ struct Inner {
     ring: *const Cell<u32>,
     /// Remote stack of woken slots. Any thread.
     remote_head: AtomicPtr<Slot>,
-    /// The allocation's layout, for `dealloc`.
+    /// The allocation's layout, for `dealloc` (loom builds never free).
+    #[cfg_attr(loom, allow(dead_code))]
     layout: Layout,
     /// Model checking only: loom builds never deallocate; they mark the
     /// allocation freed and assert on every access.
