@@ -207,6 +207,7 @@ fn dropping_executor_drops_tasks_on_its_thread() {
 }
 
 #[test]
+#[allow(clippy::waker_clone_wake)] // waking a clone by value is part of the case
 fn waker_outlives_task_executor_and_thread() {
     let slot = Arc::new(Mutex::new(None::<Waker>));
     let s = slot.clone();

@@ -281,7 +281,8 @@ impl TaskRef {
             return;
         }
         h.state.set(h.state.get() | CANCELLED);
-        schedule_local(h);
+        // SAFETY: owner thread; `self` keeps the task alive.
+        unsafe { schedule_local(self.ptr) };
     }
 }
 
@@ -319,7 +320,15 @@ unsafe fn header_ref<'a>(ptr: NonNull<Header>) -> &'a Header {
 
 /// Schedules a task from its owner thread, unless it is already scheduled or
 /// complete. Plain memory operations only.
-fn schedule_local(h: &Header) {
+///
+/// `ptr` keeps the provenance of the whole task allocation (never derive it
+/// from a `&Header`: the run queue entry also reaches the stage through it).
+///
+/// # Safety
+/// Owner thread; the task is alive (the caller holds a reference to it).
+unsafe fn schedule_local(ptr: NonNull<Header>) {
+    // SAFETY: per the contract.
+    let h = unsafe { header_ref(ptr) };
     let state = h.state.get();
     if state & (SCHEDULED | COMPLETE) != 0 {
         return;
@@ -330,7 +339,7 @@ fn schedule_local(h: &Header) {
     // SAFETY: owner thread; the caller's reference keeps the task alive.
     unsafe { h.counts.inc_local() };
     // SAFETY: the count taken above moves into the queue entry.
-    core.push_ready(unsafe { TaskRef::from_raw(NonNull::from(h)) });
+    core.push_ready(unsafe { TaskRef::from_raw(ptr) });
 }
 
 /// Releases one local reference.
@@ -389,7 +398,8 @@ impl RemoteWake {
         // wakers did before their wakes is visible to the poll that follows.
         h.remote_queued.swap(false, Ordering::Acquire);
         if h.dual.is_local() {
-            schedule_local(h);
+            // SAFETY: owner thread; our count keeps the task alive.
+            unsafe { schedule_local(self.0) };
         }
     }
 }
@@ -402,12 +412,17 @@ impl Drop for RemoteWake {
 }
 
 /// Wakes a task from a thread that does not own it.
-fn wake_remote(h: &Header) {
+///
+/// # Safety
+/// The caller holds a `Waker` of the task; `ptr` has the allocation's provenance.
+unsafe fn wake_remote(ptr: NonNull<Header>) {
+    // SAFETY: the caller's `Waker` keeps the task alive.
+    let h = unsafe { header_ref(ptr) };
     if h.remote_queued.swap(true, Ordering::AcqRel) {
         return; // already queued; the owner will see our writes (see `RemoteWake::run`)
     }
     h.counts.inc_waker();
-    h.remote.push(RemoteWake(NonNull::from(h)));
+    h.remote.push(RemoteWake(ptr));
 }
 
 // ---- The twin's vtable (owner thread only; the same for every task) ----
@@ -447,7 +462,8 @@ unsafe fn local_wake_by_ref(p: *const ()) {
     // SAFETY: as in `local_clone`.
     let h = unsafe { &*p.cast::<Header>() };
     if !h.dual.is_released() {
-        schedule_local(h);
+        // SAFETY: owner thread, task alive; `p` has the allocation's provenance.
+        unsafe { schedule_local(NonNull::new_unchecked(p.cast_mut().cast())) };
     }
 }
 
@@ -477,10 +493,14 @@ unsafe fn waker_clone(h: *const DualHeader) -> RawWaker {
 unsafe fn waker_wake_by_ref(h: *const DualHeader) {
     // SAFETY: as in `waker_clone`.
     let header = unsafe { &*h.cast::<Header>() };
+    // SAFETY: `h` is the `Waker`'s data: non-null, with the allocation's provenance.
+    let ptr = unsafe { NonNull::new_unchecked(h.cast_mut().cast::<Header>()) };
     if header.dual.is_local() {
-        schedule_local(header);
+        // SAFETY: owner thread; the caller's `Waker` keeps the task alive.
+        unsafe { schedule_local(ptr) };
     } else if !header.dual.is_released() {
-        wake_remote(header);
+        // SAFETY: the caller holds a `Waker`.
+        unsafe { wake_remote(ptr) };
     }
 }
 
