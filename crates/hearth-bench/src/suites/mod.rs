@@ -3,6 +3,7 @@
 
 use crate::harness::{Config, SuiteReport};
 
+pub mod combinators;
 pub mod waker;
 mod waker_targets;
 
@@ -20,4 +21,8 @@ pub const ALL: &[SuiteDef] = &[SuiteDef {
     name: "waker",
     about: "clone + wake + drop of each kind of waker; the cx.local_waker() lookup",
     run: waker::run,
+}, SuiteDef {
+    name: "combinators",
+    about: "join over N children: one wake, one parent poll; hearth's precise combinators vs peers",
+    run: combinators::run,
 }];
