@@ -8,16 +8,20 @@
 //!
 //! # The wake protocol
 //!
-//! A receiver that found the queue empty stores its waker, sets `rx_parked`,
-//! issues a `SeqCst` fence and looks at the queue again. A sender pushes,
-//! issues a `SeqCst` fence and reads `rx_parked`. The two fences order the
-//! two store-then-load sequences, so at least one side sees the other's store:
-//! either the receiver's second look finds the value or the sender sees the
-//! flag and wakes it. No wake is lost, and a sender pays no lock and no
-//! read-modify-write while the receiver is not parked. Senders parked on a
-//! full bounded channel follow the same pattern with the roles swapped
-//! (`parked_senders` against a pop). The loom model `tests/loom_remote.rs`
-//! checks both.
+//! A receiver that found the queue empty stores its waker, then swaps
+//! `rx_parked` to `true` and looks at the queue again. A sender pushes, then
+//! swaps `rx_parked` to `false` and wakes the stored waker if it was `true`.
+//! Both swaps are read-modify-writes of one atomic, so they are ordered: if
+//! the sender's comes second it sees the flag and wakes; if it comes first,
+//! the receiver's swap acquires it and its second look sees the value. No
+//! wake is lost. Senders parked on a full bounded channel follow the same
+//! pattern with the roles swapped: a parking sender registers and increments
+//! `parked_senders`, then retries its push; a pop reads `parked_senders` with
+//! a read-modify-write and wakes the first parked sender if it is non-zero.
+//! A first design ordered plain stores and loads with `SeqCst` fences
+//! instead (no read-modify-write on the sender's path); the loom model reported
+//! lost wakes for it, so each side now pays one read-modify-write. The loom
+//! model `tests/loom_remote.rs` checks the protocol.
 //!
 //! **Closing.** Dropping the last sender closes the queue and wakes the
 //! receiver, which drains what is queued and then sees `None`. Dropping the
@@ -36,7 +40,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
-use hearth_task::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use hearth_task::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[cfg(loom)]
 use loom::sync::{Arc, Mutex, MutexGuard};
@@ -62,7 +66,10 @@ struct Shared<T> {
     /// Set by a parking receiver; cleared by whoever wakes it.
     rx_parked: AtomicBool,
     send_waiters: Mutex<SendWaiters>,
-    /// `send_waiters.queue.len()`, readable without the lock.
+    /// `send_waiters.queue.len()`, readable without the lock. Decremented
+    /// under the lock, incremented just after it, so it can be off by the
+    /// registrations in flight (even wrap below zero for a moment); it only
+    /// decides whether a pop looks at the list.
     parked_senders: AtomicUsize,
 }
 
@@ -86,8 +93,7 @@ impl<T> Shared<T> {
 
     /// After a push or a close: wakes the receiver if it is parked.
     fn notify_rx(&self) {
-        fence(Ordering::SeqCst);
-        if self.rx_parked.load(Ordering::Relaxed) && self.rx_parked.swap(false, Ordering::AcqRel) {
+        if self.rx_parked.swap(false, Ordering::AcqRel) {
             let waker = lock(&self.rx_waker).take();
             if let Some(waker) = waker {
                 waker.wake();
@@ -97,13 +103,14 @@ impl<T> Shared<T> {
 
     /// After a pop from a bounded queue: wakes the first parked sender.
     fn notify_tx(&self) {
-        fence(Ordering::SeqCst);
-        if self.parked_senders.load(Ordering::Relaxed) > 0 {
+        // A read-modify-write, to be ordered with a parking sender's increment.
+        if self.parked_senders.fetch_add(0, Ordering::AcqRel) > 0 {
             let waker = {
                 let mut waiters = lock(&self.send_waiters);
                 let waker = waiters.queue.pop_front();
-                self.parked_senders
-                    .store(waiters.queue.len(), Ordering::SeqCst);
+                if waker.is_some() {
+                    self.parked_senders.fetch_sub(1, Ordering::AcqRel);
+                }
                 waker
             };
             if let Some((_, waker)) = waker {
@@ -115,7 +122,8 @@ impl<T> Shared<T> {
     fn wake_all_senders(&self) {
         let wakers = {
             let mut waiters = lock(&self.send_waiters);
-            self.parked_senders.store(0, Ordering::SeqCst);
+            self.parked_senders
+                .fetch_sub(waiters.queue.len(), Ordering::AcqRel);
             std::mem::take(&mut waiters.queue)
         };
         for (_, waker) in wakers {
@@ -161,13 +169,11 @@ impl<T> Shared<T> {
                 _ => *slot = Some(cx.waker().clone()),
             }
         }
-        self.rx_parked.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
+        self.rx_parked.swap(true, Ordering::AcqRel);
         match self.try_pop() {
-            Ok(value) => {
-                self.rx_parked.store(false, Ordering::Relaxed);
-                Poll::Ready(Some(value))
-            }
+            // `rx_parked` stays set: at worst the next send wakes us once
+            // for nothing.
+            Ok(value) => Poll::Ready(Some(value)),
             Err(PopError::Closed) => Poll::Ready(None),
             Err(PopError::Empty) => Poll::Pending,
         }
@@ -321,9 +327,7 @@ impl<T> Send<'_, T> {
         match waiters.queue.iter().position(|(i, _)| *i == id) {
             Some(pos) => {
                 let entry = waiters.queue.remove(pos);
-                self.shared
-                    .parked_senders
-                    .store(waiters.queue.len(), Ordering::SeqCst);
+                self.shared.parked_senders.fetch_sub(1, Ordering::AcqRel);
                 drop(waiters);
                 drop(entry);
                 true
@@ -364,11 +368,13 @@ impl<T> Future for Send<'_, T> {
             Err(PushError::Full(v)) => v,
             pushed => return this.finish(pushed),
         };
+        let newly;
         {
             let mut waiters = lock(&this.shared.send_waiters);
             let entry = this
                 .id
                 .and_then(|id| waiters.queue.iter_mut().find(|(i, _)| *i == id));
+            newly = entry.is_none();
             match entry {
                 Some((_, w)) => {
                     if !w.will_wake(cx.waker()) {
@@ -382,11 +388,12 @@ impl<T> Future for Send<'_, T> {
                     this.id = Some(id);
                 }
             }
-            this.shared
-                .parked_senders
-                .store(waiters.queue.len(), Ordering::SeqCst);
         }
-        fence(Ordering::SeqCst);
+        // A read-modify-write even when already registered, to be ordered
+        // with the pop that frees a slot (see the module docs).
+        this.shared
+            .parked_senders
+            .fetch_add(usize::from(newly), Ordering::AcqRel);
         let pushed = this.shared.queue.push(value);
         this.finish(pushed)
     }
