@@ -63,12 +63,15 @@ fn waker_on_owner_thread_counts() {
     assert_eq!(rmw, 0, "Waker::wake_by_ref on the owner thread");
 
     // Cloning the Waker and waking the clone: one RMW for the clone, one for
-    // its drop (inside `wake`), per round.
+    // its drop (inside `wake`), per round; plus, once per task, the swap that
+    // records that the task holds a count of its executor (taken with the
+    // task's first thread-safe `Waker`; that `Arc` increment and the matching
+    // decrement when the task is freed are std's and not counted here).
     #[allow(clippy::waker_clone_wake)] // the clone is the case being counted
     let (rmw, _) = rounds(|cx| cx.waker().clone().wake());
     println!(
         "Waker clone + wake on the owner thread: {} RMW per round",
         rmw as f64 / 1_000.0
     );
-    assert_eq!(rmw, 2_000);
+    assert_eq!(rmw, 2_000 + 1);
 }

@@ -21,16 +21,25 @@ std::thread_local! {
     static REMAINING: Cell<u32> = const { Cell::new(UNLIMITED) };
 }
 
-/// Runs `f` with a fresh budget, restoring the previous one after.
-pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(u32);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            REMAINING.with(|r| r.set(self.0));
-        }
+/// Restores the budget a thread had before an executor ran on it (unlimited
+/// outside executors).
+pub(crate) struct Restore(u32);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        REMAINING.with(|r| r.set(self.0));
     }
-    let _restore = Restore(REMAINING.with(|r| r.replace(BUDGET)));
-    f()
+}
+
+/// Called when an executor starts running on this thread.
+pub(crate) fn enter() -> Restore {
+    Restore(REMAINING.with(|r| r.replace(BUDGET)))
+}
+
+/// Gives the next poll a fresh budget (one thread-local store).
+#[inline]
+pub(crate) fn refill() {
+    REMAINING.with(|r| r.set(BUDGET));
 }
 
 /// Spends one unit; `Pending` (after waking the task) when none is left.

@@ -61,17 +61,31 @@ pub(crate) struct Core {
     /// holds a local reference), so shutdown can drop them all.
     head: Cell<Option<NonNull<Header>>>,
     len: Cell<usize>,
-    /// The thread-safe side, shared with every task's header.
-    pub(crate) remote: Arc<Remote>,
+    /// The thread-safe side: wakes from other threads.
+    pub(crate) remote: Remote,
     /// `run_until` is active (the executor is not reentrant).
     running: Cell<bool>,
 }
 
+// SAFETY: `Core` lives in an `Arc` shared by the `Executor` (owner thread)
+// and by the tasks that have a thread-safe `Waker` (any thread). Other threads
+// only ever touch `remote` (thread-safe). Every other field is touched only on
+// the owner thread, and only while the executor is alive (tasks check
+// `COMPLETE` first; the executor completes every task when it drops). When the
+// executor drops it empties the run queue and the task list, so if the last
+// `Arc` goes on another thread, dropping `Core` there drops only empty
+// containers.
+unsafe impl Send for Core {}
+// SAFETY: as above.
+unsafe impl Sync for Core {}
+
 impl Core {
+    #[inline]
     pub(crate) fn push_ready(&self, task: TaskRef) {
         self.run_queue.borrow_mut().push_back(task);
     }
 
+    #[inline]
     fn pop_ready(&self) -> Option<TaskRef> {
         self.run_queue.borrow_mut().pop_front()
     }
@@ -128,12 +142,14 @@ impl Core {
     }
 
     /// Runs one task from the run queue entry `task`.
+    #[inline]
     fn run_task(&self, task: TaskRef) {
         task.clear_state(SCHEDULED);
         if task.state() & (COMPLETE | RUNNING) != 0 {
             return;
         }
-        if coop::with_budget(|| task.run()) {
+        coop::refill();
+        if task.run() {
             self.complete(&task);
         }
     }
@@ -164,6 +180,7 @@ impl Core {
 /// Enters `core` as this thread's current executor for the guard's life.
 struct Enter {
     prev: *const Core,
+    _budget: coop::Restore,
 }
 
 impl Enter {
@@ -175,6 +192,7 @@ impl Enter {
         );
         Enter {
             prev: CURRENT.with(|c| c.replace(core)),
+            _budget: coop::enter(),
         }
     }
 }
@@ -193,12 +211,12 @@ struct MainWake {
 }
 
 impl DualWake for MainWake {
-    type Shared = Arc<Remote>;
+    type Shared = Arc<Core>;
     fn wake_local(this: &DualRc<Self>) {
         this.woken.set(true);
     }
-    fn wake_remote(remote: &Arc<Remote>, _: &Waker) {
-        remote.wake_main();
+    fn wake_remote(core: &Arc<Core>, _: &Waker) {
+        core.remote.wake_main();
     }
 }
 
@@ -224,20 +242,23 @@ impl DualWake for MainWake {
 /// assert_eq!(hits.get(), 10);
 /// ```
 pub struct Executor {
-    core: std::rc::Rc<Core>,
+    core: Arc<Core>,
+    /// The executor and its tasks stay on this thread.
+    _not_send: core::marker::PhantomData<*const ()>,
 }
 
 impl Executor {
     /// Creates an executor for the calling thread.
     pub fn new() -> Executor {
         Executor {
-            core: std::rc::Rc::new(Core {
+            core: Arc::new(Core {
                 run_queue: RefCell::new(VecDeque::with_capacity(64)),
                 head: Cell::new(None),
                 len: Cell::new(0),
-                remote: Arc::new(Remote::new(crate::sync::current())),
+                remote: Remote::new(crate::sync::current()),
                 running: Cell::new(false),
             }),
+            _not_send: core::marker::PhantomData,
         }
     }
 
@@ -269,13 +290,14 @@ impl Executor {
             MainWake {
                 woken: Cell::new(true),
             },
-            core.remote.clone(),
+            self.core.clone(),
         );
         let waker = main.waker_ref();
         loop {
             if main.woken.replace(false) | core.remote.take_main_woken() {
                 let mut cx = Context::from_waker(&waker);
-                if let Poll::Ready(output) = coop::with_budget(|| future.as_mut().poll(&mut cx)) {
+                coop::refill();
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }
             }

@@ -51,7 +51,6 @@ use hearth_task::raw::{DualCounts, DualHeader, DualVTable};
 use hearth_task::{LocalWaker, LocalWakerSlot};
 
 use super::join::JoinError;
-use super::remote::Remote;
 use super::Core;
 use crate::sync::Arc;
 
@@ -70,11 +69,15 @@ pub(crate) struct Header {
     counts: DualCounts,
     /// State bits; owner thread only.
     state: Cell<u8>,
-    /// The executor this task runs on; owner thread only, valid while not
-    /// `COMPLETE`.
+    /// The executor this task runs on. Its owner-thread parts: owner thread
+    /// only, while not `COMPLETE`. Its `remote` part: any thread holding a
+    /// `Waker` (see `holds_core`).
     core: *const Core,
-    /// Where wakes from other threads go; any thread.
-    remote: Arc<Remote>,
+    /// This task owns a strong count of the executor's `Arc<Core>`. Taken when
+    /// the first thread-safe `Waker` of the task is made (the executor is
+    /// alive then: it is polling the task or holds it), released when the
+    /// task is freed. A task that never hands out a `Waker` touches no `Arc`.
+    holds_core: AtomicBool,
     /// A remote wake of this task is queued (dedupes remote wakes); any thread.
     remote_queued: AtomicBool,
     /// Type-specific operations; immutable.
@@ -142,7 +145,7 @@ impl TaskRef {
                     counts: DualCounts::new(),
                     state: Cell::new(0),
                     core,
-                    remote: core.remote.clone(),
+                    holds_core: AtomicBool::new(false),
                     remote_queued: AtomicBool::new(false),
                     vtable,
                     prev: Cell::new(None),
@@ -422,7 +425,21 @@ unsafe fn wake_remote(ptr: NonNull<Header>) {
         return; // already queued; the owner will see our writes (see `RemoteWake::run`)
     }
     h.counts.inc_waker();
-    h.remote.push(RemoteWake(ptr));
+    // SAFETY: the caller's `Waker` made the task hold a count of the core.
+    unsafe { &*h.core }.remote.push(RemoteWake(ptr));
+}
+
+/// Makes the task hold a strong count of its executor's core, before its
+/// first thread-safe `Waker` exists.
+///
+/// # Safety
+/// The executor is alive (the caller polls the task, or holds a reference
+/// that was made while it was alive and already took the count).
+unsafe fn hold_core(h: &Header) {
+    if !h.holds_core.load(Ordering::Relaxed) && !h.holds_core.swap(true, Ordering::AcqRel) {
+        // SAFETY: `core` came from the executor's `Arc`, alive per the contract.
+        unsafe { Arc::increment_strong_count(h.core) };
+    }
 }
 
 // ---- The twin's vtable (owner thread only; the same for every task) ----
@@ -438,6 +455,9 @@ unsafe fn local_clone(p: *const ()) -> RawWaker {
     if h.dual.is_released() {
         // A view outlived the local references: hand out a `Waker`-face
         // clone (thread-safe, hence a valid local waker; its wakes are no-ops).
+        // SAFETY: a view of a released task comes from a `Waker` the caller
+        // holds, which already made the task hold the core.
+        unsafe { hold_core(h) };
         h.counts.inc_waker();
         return DualHeader::raw_waker(p.cast());
     }
@@ -484,6 +504,9 @@ static TASK_WAKER: DualVTable =
 unsafe fn waker_clone(h: *const DualHeader) -> RawWaker {
     // SAFETY: alive per the contract; the header is the start of `Header`.
     let header = unsafe { &*h.cast::<Header>() };
+    // SAFETY: the caller's reference is a borrowed `Waker` of a poll (the
+    // executor is alive) or an owned one (which already took the count).
+    unsafe { hold_core(header) };
     header.counts.inc_waker();
     DualHeader::raw_waker(h)
 }
@@ -631,6 +654,11 @@ unsafe fn take_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
 /// No reference of either kind is left; `ptr` is a `Task<F>` whose stage is
 /// `Consumed`.
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: no other reference is left; read what outlives the task first.
+    let (core, holds_core) = unsafe {
+        let h = header_ref(ptr);
+        (h.core, h.holds_core.load(Ordering::Acquire))
+    };
     #[cfg(not(loom))]
     // SAFETY: allocated by `Box` in `TaskRef::new`; the stage holds nothing
     // and the header holds only `Send` data, so any thread may drop it.
@@ -640,7 +668,9 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
         // SAFETY: as above; loom builds leak the memory and mark it freed.
         let h = unsafe { header_ref(ptr) };
         assert!(!h.freed.swap(true, Ordering::SeqCst), "task freed twice");
-        // SAFETY: the `Arc<Remote>` is released once, here.
-        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*ptr.as_ptr()).remote)) };
+    }
+    if holds_core {
+        // SAFETY: the task owned this count (`hold_core`).
+        unsafe { Arc::decrement_strong_count(core) };
     }
 }
