@@ -492,6 +492,10 @@ impl<T> Future for Send<'_, T> {
             panic!("a send future was polled after it completed")
         };
         if this.chan.rx_closed.get() {
+            // Give back a slot granted before the close, at once.
+            if this.waiter.is_queued() {
+                this.chan.sem.cancel(&mut this.waiter);
+            }
             return Poll::Ready(Err(SendError(value)));
         }
         match this.chan.sem.poll_acquire(&mut this.waiter, cx) {

@@ -1,0 +1,8 @@
+//! The `!Send` / `!Sync` promises, checked by the compiler.
+
+#[test]
+#[cfg_attr(miri, ignore = "trybuild runs rustc")]
+fn compile_fail() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/*.rs");
+}
