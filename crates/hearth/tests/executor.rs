@@ -534,3 +534,40 @@ fn waker_woken_on_owner_thread_takes_the_local_path() {
         spawn_local(PendingOnce(false)).await.unwrap();
     });
 }
+
+#[test]
+fn panics_in_one_batch_hit_only_their_tasks() {
+    let ex = Executor::new();
+    let done = Rc::new(Cell::new(0));
+    let handles: Vec<_> = (0..10)
+        .map(|i| {
+            let done = done.clone();
+            ex.spawn_local(async move {
+                if i % 3 == 0 {
+                    panic!("task {i} panics");
+                }
+                done.set(done.get() + 1);
+                i
+            })
+        })
+        .collect();
+    ex.run_until_idle();
+    assert_eq!(
+        done.get(),
+        6,
+        "the tasks after a panicking one in the same batch ran"
+    );
+    for (i, h) in handles.into_iter().enumerate() {
+        let result = ex.run_until(h);
+        if i % 3 == 0 {
+            let err = result.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("task panicked with message \"task {i} panics\"")
+            );
+        } else {
+            assert_eq!(result.unwrap(), i);
+        }
+    }
+    assert_eq!(ex.task_count(), 0);
+}

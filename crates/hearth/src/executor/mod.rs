@@ -36,6 +36,7 @@ use core::pin::pin;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll, Waker};
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hearth_task::dual::{DualRc, DualWake};
 use hearth_task::ContextExt;
@@ -65,6 +66,8 @@ pub(crate) struct Core {
     pub(crate) remote: Remote,
     /// `run_until` is active (the executor is not reentrant).
     running: Cell<bool>,
+    /// The task whose future is being polled (to blame a panic on it).
+    polling: Cell<Option<NonNull<Header>>>,
 }
 
 // SAFETY: `Core` lives in an `Arc` shared by the `Executor` (owner thread)
@@ -149,7 +152,10 @@ impl Core {
             return;
         }
         coop::refill();
-        if task.run() {
+        self.polling.set(Some(task.ptr()));
+        let done = task.run();
+        self.polling.set(None);
+        if done {
             self.complete(&task);
         }
     }
@@ -163,13 +169,46 @@ impl Core {
 
     /// Runs the tasks that were ready when the tick began. Returns whether
     /// any ran.
+    ///
+    /// Panics of task futures are caught here, once around the whole batch
+    /// rather than around every poll (`catch_unwind` costs on every call): the
+    /// task that was being polled gets the panic as its result and the batch
+    /// goes on with the next task.
     fn tick(&self) -> bool {
         let n = self.run_queue.borrow().len();
-        for _ in 0..n {
-            let Some(task) = self.pop_ready() else { break };
-            self.run_task(task);
+        let mut left = n;
+        while left > 0 {
+            let batch = catch_unwind(AssertUnwindSafe(|| {
+                while left > 0 {
+                    left -= 1;
+                    let Some(task) = self.pop_ready() else {
+                        left = 0;
+                        break;
+                    };
+                    self.run_task(task);
+                }
+            }));
+            if let Err(payload) = batch {
+                self.blame(payload);
+            }
         }
         n > 0
+    }
+
+    /// Gives a panic that unwound out of a batch to the task whose poll it
+    /// came from; re-raises a panic from anywhere else (a broken waker).
+    #[cold]
+    fn blame(&self, payload: Box<dyn std::any::Any + Send>) {
+        let Some(ptr) = self.polling.take() else {
+            std::panic::resume_unwind(payload);
+        };
+        // SAFETY: the task was being polled, so it is incomplete and the task
+        // list still holds a reference (the run queue's was dropped by the
+        // unwinding); borrow that one to take our own.
+        let list_ref = core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(ptr) });
+        let task = TaskRef::clone(&list_ref);
+        task.fail(payload);
+        self.complete(&task);
     }
 
     fn has_ready(&self) -> bool {
@@ -257,6 +296,7 @@ impl Executor {
                 len: Cell::new(0),
                 remote: Remote::new(crate::sync::current()),
                 running: Cell::new(false),
+                polling: Cell::new(None),
             }),
             _not_send: core::marker::PhantomData,
         }

@@ -96,7 +96,11 @@ pub(crate) struct Header {
 /// Type-specific operations of a task.
 struct TaskVTable {
     /// Polls the future; returns `true` when the stage became `Finished`.
+    /// A panic of the future unwinds out of it (the executor catches it once
+    /// per batch of polls, not per poll) and the caller then calls `panicked`.
     poll: unsafe fn(NonNull<Header>) -> bool,
+    /// Replaces the future that panicked with `Finished(Err(panic))`.
+    panicked: unsafe fn(NonNull<Header>, Box<dyn core::any::Any + Send>),
     /// Replaces a running future with `Finished(Err(cancelled))`.
     cancel: unsafe fn(NonNull<Header>),
     /// Drops whatever the stage holds and leaves it `Consumed`.
@@ -206,7 +210,8 @@ impl TaskRef {
     }
 
     /// Polls the future (or drops it if cancelled). Returns `true` when the
-    /// task is finished and must be completed.
+    /// task is finished and must be completed. A panic of the future unwinds
+    /// out of here with `RUNNING` still set: call [`TaskRef::fail`] then.
     pub(crate) fn run(&self) -> bool {
         let h = self.header();
         if h.state.get() & CANCELLED != 0 {
@@ -221,6 +226,14 @@ impl TaskRef {
         let done = unsafe { (h.vtable.poll)(self.ptr) };
         h.state.set(h.state.get() & !RUNNING);
         done
+    }
+
+    /// Records the panic of the future that was being polled.
+    pub(crate) fn fail(&self, payload: Box<dyn core::any::Any + Send>) {
+        let h = self.header();
+        h.state.set(h.state.get() & !RUNNING);
+        // SAFETY: owner thread; the task is not complete and its poll unwound.
+        unsafe { (h.vtable.panicked)(self.ptr, payload) }
     }
 
     /// Drops the future of an incomplete task, recording a cancellation.
@@ -551,6 +564,7 @@ fn task_vtable<F: Future + 'static>() -> &'static TaskVTable {
     impl<F: Future + 'static> Table<F> {
         const VTABLE: TaskVTable = TaskVTable {
             poll: poll::<F>,
+            panicked: panicked::<F>,
             cancel: cancel::<F>,
             drop_stage: drop_stage::<F>,
             take_output: take_output::<F>,
@@ -600,17 +614,21 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
     let waker =
         ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(ptr.as_ptr().cast())) });
     let mut cx = Context::from_waker(&waker);
-    match catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
-        Ok(Poll::Pending) => false,
-        Ok(Poll::Ready(output)) => {
+    match future.poll(&mut cx) {
+        Poll::Pending => false,
+        Poll::Ready(output) => {
             replace_stage(slot, Stage::Finished(Ok(output)));
             true
         }
-        Err(payload) => {
-            replace_stage(slot, Stage::Finished(Err(JoinError::panic(payload))));
-            true
-        }
     }
+}
+
+/// # Safety
+/// As for [`poll`]; the future just panicked while being polled.
+unsafe fn panicked<F: Future>(ptr: NonNull<Header>, payload: Box<dyn core::any::Any + Send>) {
+    // SAFETY: as in `poll`.
+    let slot = unsafe { stage::<F>(ptr) };
+    replace_stage(slot, Stage::Finished(Err(JoinError::panic(payload))));
 }
 
 /// # Safety
