@@ -50,13 +50,34 @@ pub enum Target {
     RatioAtMost(f64),
     /// The median must be below this many nanoseconds per operation.
     NsBelow(f64),
+    /// The median over the fastest median among `cases` (those of them in
+    /// the report; not met if none is) must be at most `max`. `label` names
+    /// them in the target column.
+    RatioToFastestAtMost {
+        cases: &'static [&'static str],
+        max: f64,
+        label: &'static str,
+    },
+    /// At most this many allocations per operation.
+    AllocsAtMost(f64),
+    /// Every one of these; the target column marks each.
+    All(&'static [Target]),
 }
 
 impl Target {
-    fn met(self, median_ns: f64, ratio: f64) -> bool {
+    /// Whether `row` meets the target; `median_of` finds another case's
+    /// median by name.
+    fn met(self, row: &Row, median_of: &dyn Fn(&str) -> Option<f64>) -> bool {
         match self {
-            Target::RatioAtMost(max) => ratio <= max,
-            Target::NsBelow(max) => median_ns < max,
+            Target::RatioAtMost(max) => row.ratio <= max,
+            Target::NsBelow(max) => row.stats.median < max,
+            Target::RatioToFastestAtMost { cases, max, .. } => cases
+                .iter()
+                .filter_map(|c| median_of(c))
+                .min_by(f64::total_cmp)
+                .is_some_and(|best| row.stats.median / best <= max),
+            Target::AllocsAtMost(max) => row.allocs_per_op <= max,
+            Target::All(parts) => parts.iter().all(|t| t.met(row, median_of)),
         }
     }
 
@@ -65,6 +86,24 @@ impl Target {
             Target::RatioAtMost(max) => format!("≤ {max:.2}×"),
             Target::NsBelow(max) if max.fract() == 0.0 => format!("< {max} ns"),
             Target::NsBelow(max) => format!("< {} ns", fmt_num(max)),
+            Target::RatioToFastestAtMost { max, label, .. } => format!("≤ {max:.2}× {label}"),
+            Target::AllocsAtMost(max) => format!("≤ {} allocs", fmt_num(max)),
+            Target::All(parts) => {
+                let parts: Vec<String> = parts.iter().map(|t| t.describe()).collect();
+                parts.join(" and ")
+            }
+        }
+    }
+
+    /// The target column: a mark and the description, per part for `All`.
+    fn cell(self, row: &Row, median_of: &dyn Fn(&str) -> Option<f64>) -> String {
+        match self {
+            Target::All(parts) => {
+                let parts: Vec<String> = parts.iter().map(|t| t.cell(row, median_of)).collect();
+                parts.join(" · ")
+            }
+            t if t.met(row, median_of) => format!("✅ {}", t.describe()),
+            t => format!("❌ {}", t.describe()),
         }
     }
 }
@@ -85,6 +124,7 @@ pub struct Suite<'a> {
     baseline: Option<usize>,
     cases: Vec<Case<'a>>,
     notes: Vec<String>,
+    ops_per_call: u64,
 }
 
 impl<'a> Suite<'a> {
@@ -98,7 +138,17 @@ impl<'a> Suite<'a> {
             baseline: None,
             cases: Vec::new(),
             notes: Vec::new(),
+            ops_per_call: 1,
         }
+    }
+
+    /// Declares that one call of every case's op performs `n` operations
+    /// (e.g. a whole workload run of `n` task polls): ns/op, allocs/op and
+    /// `ops_run` are then per operation, not per call.
+    pub fn ops_per_call(&mut self, n: u64) -> &mut Self {
+        assert!(n > 0, "ops_per_call must be positive");
+        self.ops_per_call = n;
+        self
     }
 
     /// Adds the case every other case's ratio refers to.
@@ -146,6 +196,7 @@ impl<'a> Suite<'a> {
         let baseline = self.baseline.expect("a suite needs a baseline case");
         let config = self.config.clone();
         let n = self.cases.len();
+        let per_call = self.ops_per_call;
 
         // 1 + 2: calibrate, then warm up while counting allocations.
         let mut iters = Vec::with_capacity(n);
@@ -153,13 +204,13 @@ impl<'a> Suite<'a> {
         let mut ops = vec![0u64; n];
         for (i, case) in self.cases.iter_mut().enumerate() {
             let (count, ran) = calibrate(&mut case.run, config.sample_time);
-            ops[i] += ran;
+            ops[i] += ran * per_call;
             let before = alloc_count();
             COUNTING.store(true, Ordering::Relaxed);
             (case.run)(count);
             COUNTING.store(false, Ordering::Relaxed);
-            allocs.push((alloc_count() - before) as f64 / count as f64);
-            ops[i] += count;
+            allocs.push((alloc_count() - before) as f64 / (count * per_call) as f64);
+            ops[i] += count * per_call;
             iters.push(count);
         }
 
@@ -169,8 +220,8 @@ impl<'a> Suite<'a> {
             for k in 0..n {
                 let i = (round + k) % n;
                 let elapsed = (self.cases[i].run)(iters[i]);
-                ops[i] += iters[i];
-                samples[i].push(elapsed.as_nanos() as f64 / iters[i] as f64);
+                ops[i] += iters[i] * per_call;
+                samples[i].push(elapsed.as_nanos() as f64 / (iters[i] * per_call) as f64);
             }
         }
 
@@ -184,6 +235,13 @@ impl<'a> Suite<'a> {
         // 4: statistics.
         let stats: Vec<Stats> = samples.iter().map(|s| Stats::of(s)).collect();
         let base_median = stats[baseline].median;
+        let medians: Vec<(String, f64)> = self
+            .cases
+            .iter()
+            .zip(&stats)
+            .map(|(case, stats)| (case.name.clone(), stats.median))
+            .collect();
+        let median_of = |name: &str| medians.iter().find(|(n, _)| n == name).map(|m| m.1);
         let rows = self
             .cases
             .iter()
@@ -191,15 +249,17 @@ impl<'a> Suite<'a> {
             .enumerate()
             .map(|(i, (case, stats))| {
                 let ratio = stats.median / base_median;
-                Row {
+                let mut row = Row {
                     name: case.name.clone(),
                     is_baseline: i == baseline,
                     ratio,
-                    target: case.target.map(|t| (t, t.met(stats.median, ratio))),
+                    target: None,
                     allocs_per_op: allocs[i],
                     ops_run: ops[i],
                     stats,
-                }
+                };
+                row.target = case.target.map(|t| (t, t.met(&row, &median_of)));
+                row
             })
             .collect();
         SuiteReport {
@@ -210,6 +270,7 @@ impl<'a> Suite<'a> {
             sample_time: config.sample_time,
             rows,
             notes: self.notes,
+            sampling: None,
         }
     }
 }
@@ -276,8 +337,9 @@ pub struct Row {
     /// The target and whether the median met it.
     pub target: Option<(Target, bool)>,
     pub allocs_per_op: f64,
-    /// Every operation run (calibration, warm-up, samples): lets a suite check
-    /// afterwards that each operation did its work.
+    /// Every operation run (calibration, warm-up, samples; calls ×
+    /// [`Suite::ops_per_call`]): lets a suite check afterwards that each
+    /// operation did its work.
     pub ops_run: u64,
 }
 
@@ -291,6 +353,9 @@ pub struct SuiteReport {
     pub sample_time: Duration,
     pub rows: Vec<Row>,
     pub notes: Vec<String>,
+    /// Replaces "N interleaved samples of ~T ms per case" in the report's
+    /// header, for a suite sampled otherwise (e.g. several workloads).
+    pub sampling: Option<String>,
 }
 
 impl SuiteReport {
@@ -330,8 +395,12 @@ impl SuiteReport {
             };
             let target = match r.target {
                 None => String::new(),
-                Some((t, true)) => format!("✅ {}", t.describe()),
-                Some((t, false)) => format!("❌ {}", t.describe()),
+                Some((t, _)) => t.cell(r, &|name| {
+                    self.rows
+                        .iter()
+                        .find(|row| row.name == name)
+                        .map(|row| row.stats.median)
+                }),
             };
             let _ = writeln!(
                 out,
@@ -424,6 +493,10 @@ unsafe impl GlobalAlloc for CountingAlloc {
 mod tests {
     use super::*;
     use std::hint::black_box;
+    use std::sync::Mutex;
+
+    /// `COUNTING` is process-wide: tests that run a suite take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
 
     #[test]
     fn quantiles_interpolate() {
@@ -445,6 +518,7 @@ mod tests {
 
     #[test]
     fn run_interleaves_and_counts() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         // Each case appends its name when it follows another case's op.
         let order = std::cell::RefCell::new(String::new());
         let op = |name: char| {
@@ -488,5 +562,41 @@ mod tests {
         assert!(table.contains("| vs a |"), "{table}");
         assert!(table.contains("❌ < 0 ns"), "{table}");
         assert_eq!(table.lines().count(), 5);
+    }
+
+    #[test]
+    fn ops_per_call_and_composite_targets() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let config = Config {
+            samples: 3,
+            sample_time: Duration::from_micros(200),
+        };
+        let mut suite = Suite::new("t", "test", &config);
+        let calls = Cell::new(0u64);
+        const ALL: Target = Target::All(&[
+            Target::RatioToFastestAtMost {
+                cases: &["fast", "absent"],
+                max: 1e-9,
+                label: "fast",
+            },
+            Target::AllocsAtMost(0.5),
+        ]);
+        suite
+            .ops_per_call(4)
+            .baseline("fast", || calls.set(black_box(calls.get() + 1)))
+            .case("slow", Some(ALL), || {
+                black_box(Box::new(1u8));
+                std::thread::sleep(Duration::from_micros(20));
+            });
+        let report = suite.run();
+        assert_eq!(report.row("fast").ops_run, calls.get() * 4);
+        assert_eq!(report.row("slow").allocs_per_op, 0.25);
+        assert_eq!(report.row("slow").target.map(|t| t.1), Some(false));
+        assert_eq!(report.targets(), (0, 1));
+        let table = report.table();
+        assert!(
+            table.contains("| ❌ ≤ 0.00× fast · ✅ ≤ 0.50 allocs |"),
+            "{table}"
+        );
     }
 }

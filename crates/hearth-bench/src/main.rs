@@ -220,17 +220,22 @@ fn render_section(report: &SuiteReport, m: &Machine, command: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{}", start_marker(report.name));
     let _ = writeln!(s, "## Suite `{}`: {}\n", report.name, report.title);
+    let sampling = report.sampling.clone().unwrap_or_else(|| {
+        format!(
+            "{} interleaved samples of ~{} ms per case",
+            report.samples,
+            report.sample_time.as_secs_f64() * 1e3
+        )
+    });
     let _ = writeln!(
         s,
-        "Measured {} on {} × {} (nproc {}), {}, with `{}`. {} interleaved samples of ~{} ms per case; targets met: {met}/{total}.\n",
+        "Measured {} on {} × {} (nproc {}), {}, with `{}`. {sampling}; targets met: {met}/{total}.\n",
         m.date,
         m.nproc,
         m.cpu,
         m.nproc,
         m.rustc,
         command,
-        report.samples,
-        report.sample_time.as_secs_f64() * 1e3,
     );
     s.push_str(&report.table());
     for note in &report.notes {

@@ -4,6 +4,8 @@
 use crate::harness::{Config, SuiteReport};
 
 pub mod combinators;
+pub mod executor;
+mod executor_peers;
 pub mod waker;
 mod waker_targets;
 
@@ -17,12 +19,21 @@ pub struct SuiteDef {
 }
 
 /// Every suite, in report order.
-pub const ALL: &[SuiteDef] = &[SuiteDef {
-    name: "waker",
-    about: "clone + wake + drop of each kind of waker; the cx.local_waker() lookup",
-    run: waker::run,
-}, SuiteDef {
-    name: "combinators",
-    about: "join over N children: one wake, one parent poll; hearth's precise combinators vs peers",
-    run: combinators::run,
-}];
+pub const ALL: &[SuiteDef] = &[
+    SuiteDef {
+        name: "waker",
+        about: "clone + wake + drop of each kind of waker; the cx.local_waker() lookup",
+        run: waker::run,
+    },
+    SuiteDef {
+        name: "executor",
+        about: "executors side by side: yield-heavy, spawn-heavy, remote wakes, allocs per task",
+        run: executor::run,
+    },
+    SuiteDef {
+        name: "combinators",
+        about:
+            "join over N children: one wake, one parent poll; hearth's precise combinators vs peers",
+        run: combinators::run,
+    },
+];
