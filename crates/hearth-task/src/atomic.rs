@@ -13,15 +13,19 @@
 //! test over this counter, not a claim.
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub use loom::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 #[cfg(all(not(loom), not(feature = "count-atomics")))]
-pub use core::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub use core::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 
 #[cfg(all(not(loom), feature = "count-atomics"))]
 pub use core::sync::atomic::{fence, Ordering};
 #[cfg(all(not(loom), feature = "count-atomics"))]
-pub use counting::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+pub use counting::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
 /// Counting wrappers around the `core` atomics (feature `count-atomics`).
 #[cfg(all(not(loom), feature = "count-atomics"))]
@@ -166,6 +170,8 @@ pub mod counting {
     counted_arith!(AtomicUsize, usize);
     counted_int!(AtomicU64, u64);
     counted_arith!(AtomicU64, u64);
+    counted_int!(AtomicU32, u32);
+    counted_arith!(AtomicU32, u32);
     counted_int!(AtomicBool, bool);
 
     /// A `core::sync::atomic::AtomicPtr` whose read-modify-write operations are counted.

@@ -148,6 +148,16 @@ impl DualHeader {
         RawWaker::new(this.cast(), &DUAL)
     }
 
+    /// The operations of the `Waker` face given to [`DualHeader::new`].
+    ///
+    /// Runtimes can embed the `DualVTable` at the start of a larger
+    /// `#[repr(C)]` static of their own and recover it from here, to avoid a
+    /// second vtable pointer per task.
+    #[inline]
+    pub fn vtable(&self) -> &'static DualVTable {
+        self.vtable
+    }
+
     /// Returns `true` when the calling thread owns the twin and it has not
     /// been released.
     #[inline]
@@ -164,15 +174,16 @@ impl DualHeader {
     /// Stops handing out the twin: from now on `cx.local_waker()` falls back to
     /// the `Waker` itself on every thread.
     ///
-    /// Call it on the owner thread before the twin's target goes away.
-    ///
-    /// # Panics
-    ///
-    /// If called on a thread other than the owner (a broken runtime contract).
+    /// Call it on the owner thread before the twin's target goes away. Calling
+    /// it elsewhere is a logic error but not unsound (lookups merely fall
+    /// back); debug builds assert it.
+    #[inline]
     pub fn release_local(&self) {
-        let owner = self.owner.load(Ordering::Relaxed);
-        assert!(
-            owner == NO_THREAD || owner == thread::current(),
+        debug_assert!(
+            {
+                let owner = self.owner.load(Ordering::Relaxed);
+                owner == NO_THREAD || owner == thread::current()
+            },
             "DualHeader::release_local called on a thread that does not own the header"
         );
         self.owner.store(NO_THREAD, Ordering::Relaxed);
@@ -256,11 +267,15 @@ unsafe fn dual_drop(p: *const ()) {
 /// thread, then call [`release_local_side`](Self::release_local_side) and free
 /// the allocation if it returns `true`. [`DualRc`](crate::dual::DualRc) and
 /// hearth's task header both follow it.
+///
+/// Both counts are 32-bit (the pair fits in 8 bytes, which keeps small task
+/// allocations in the allocator's fast size classes); like `Arc`, the process
+/// aborts if either would exceed `i32::MAX`.
 pub struct DualCounts {
     /// Owner thread only.
-    local: core::cell::Cell<usize>,
+    local: core::cell::Cell<u32>,
     /// Any thread.
-    wakers: AtomicUsize,
+    wakers: crate::atomic::AtomicU32,
 }
 
 // SAFETY: `local` is only touched by the `unsafe` methods whose contract
@@ -268,14 +283,14 @@ pub struct DualCounts {
 unsafe impl Sync for DualCounts {}
 
 /// The largest count before the process aborts, as `Rc`/`Arc` do on overflow.
-const MAX_COUNT: usize = isize::MAX as usize;
+const MAX_COUNT: u32 = i32::MAX as u32;
 
 impl DualCounts {
     /// One local reference (the creator's) and no `Waker`.
     pub fn new() -> Self {
         DualCounts {
             local: core::cell::Cell::new(1),
-            wakers: AtomicUsize::new(1),
+            wakers: crate::atomic::AtomicU32::new(1),
         }
     }
 
@@ -310,7 +325,7 @@ impl DualCounts {
     /// Owner thread.
     #[inline]
     pub unsafe fn local(&self) -> usize {
-        self.local.get()
+        self.local.get() as usize
     }
 
     /// Adds a `Waker` reference (one atomic increment).
@@ -365,9 +380,8 @@ impl DualCounts {
     /// Owner thread.
     #[inline]
     pub unsafe fn waker_count(&self) -> usize {
-        self.wakers
-            .load(Ordering::Relaxed)
-            .saturating_sub(if self.local.get() > 0 { 1 } else { 0 })
+        let wakers = self.wakers.load(Ordering::Relaxed) as usize;
+        wakers.saturating_sub(usize::from(self.local.get() > 0))
     }
 }
 

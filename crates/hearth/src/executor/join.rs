@@ -7,8 +7,6 @@ use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use hearth_task::ContextExt;
-
 use super::coop;
 use super::task::{TaskRef, COMPLETE};
 
@@ -77,7 +75,7 @@ impl<T> Future for JoinHandle<T> {
             return Poll::Pending;
         }
         // SAFETY: `T` is the task's output type (see `spawn_local`).
-        match unsafe { self.task.poll_output::<T>(ContextExt::local_waker(cx)) } {
+        match unsafe { self.task.poll_output::<T>(cx) } {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(result)) => Poll::Ready(result),
             Poll::Ready(None) => panic!("JoinHandle polled after it returned Poll::Ready"),

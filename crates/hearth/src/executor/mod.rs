@@ -27,6 +27,7 @@
 pub(crate) mod coop;
 mod join;
 pub(crate) mod remote;
+mod slab;
 mod task;
 
 use core::cell::{Cell, RefCell};
@@ -58,10 +59,9 @@ std::thread_local! {
 pub(crate) struct Core {
     /// Tasks ready to run, each entry holding a local reference.
     run_queue: RefCell<VecDeque<TaskRef>>,
-    /// Incomplete tasks (an intrusive list through the headers; each member
-    /// holds a local reference), so shutdown can drop them all.
-    head: Cell<Option<NonNull<Header>>>,
-    len: Cell<usize>,
+    /// Incomplete tasks (each entry holds a local reference), so shutdown
+    /// can drop them all.
+    tasks: slab::TaskSlab,
     /// The thread-safe side: wakes from other threads.
     pub(crate) remote: Remote,
     /// `run_until` is active (the executor is not reentrant).
@@ -93,53 +93,16 @@ impl Core {
         self.run_queue.borrow_mut().pop_front()
     }
 
-    fn link(&self, task: TaskRef) {
-        let h = task.header();
-        h.next.set(self.head.get());
-        if let Some(next) = self.head.get() {
-            // SAFETY: list members are alive (the list holds a reference).
-            unsafe { next.as_ref() }.prev.set(Some(task.ptr()));
-        }
-        self.head.set(Some(task.into_raw()));
-        self.len.set(self.len.get() + 1);
-    }
-
-    /// Removes `task` from the list and returns the list's reference.
-    fn unlink(&self, task: &TaskRef) -> TaskRef {
-        let h = task.header();
-        let (prev, next) = (h.prev.take(), h.next.take());
-        match prev {
-            // SAFETY: list members are alive.
-            Some(p) => unsafe { p.as_ref() }.next.set(next),
-            None => self.head.set(next),
-        }
-        if let Some(n) = next {
-            // SAFETY: list members are alive.
-            unsafe { n.as_ref() }.prev.set(prev);
-        }
-        self.len.set(self.len.get() - 1);
-        // SAFETY: the list owned one local reference of every member.
-        unsafe { TaskRef::from_raw(task.ptr()) }
-    }
-
-    /// A new reference to the first incomplete task.
-    fn first(&self) -> Option<TaskRef> {
-        let head = self.head.get()?;
-        // SAFETY: borrows the list's reference (never dropped here) to clone it.
-        let borrowed = core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(head) });
-        Some(TaskRef::clone(&borrowed))
-    }
-
-    /// Marks a finished task complete and drops the list's reference.
+    /// Marks a finished task complete and drops the table's reference.
     fn complete(&self, task: &TaskRef) {
         task.mark_complete();
-        drop(self.unlink(task));
+        drop(self.tasks.remove(task.slab_index()));
     }
 
     fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
         let task = TaskRef::new(future, self);
         task.set_state(SCHEDULED);
-        self.link(task.clone());
+        task.set_slab_index(self.tasks.insert(task.clone()));
         self.push_ready(task.clone());
         JoinHandle::new(task)
     }
@@ -292,8 +255,7 @@ impl Executor {
         Executor {
             core: Arc::new(Core {
                 run_queue: RefCell::new(VecDeque::with_capacity(64)),
-                head: Cell::new(None),
-                len: Cell::new(0),
+                tasks: slab::TaskSlab::new(),
                 remote: Remote::new(crate::sync::current()),
                 running: Cell::new(false),
                 polling: Cell::new(None),
@@ -364,7 +326,7 @@ impl Executor {
 
     /// The number of tasks that have not finished.
     pub fn task_count(&self) -> usize {
-        self.core.len.get()
+        self.core.tasks.len()
     }
 }
 
@@ -377,7 +339,7 @@ impl Default for Executor {
 impl fmt::Debug for Executor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Executor")
-            .field("tasks", &self.core.len.get())
+            .field("tasks", &self.core.tasks.len())
             .field("ready", &self.core.run_queue.borrow().len())
             .finish()
     }
@@ -387,11 +349,14 @@ impl Drop for Executor {
     fn drop(&mut self) {
         let core = &*self.core;
         core.remote.close();
-        // Dropping a future may wake or complete others; take the list's
-        // first member until none is left.
-        while let Some(task) = core.first() {
-            task.cancel_now();
-            core.complete(&task);
+        // Dropping a future may spawn more tasks: sweep until none is left.
+        while core.tasks.len() > 0 {
+            for index in 0..core.tasks.slots() {
+                if let Some(task) = core.tasks.get(index) {
+                    task.cancel_now();
+                    core.complete(&task);
+                }
+            }
         }
         let ready = core::mem::take(&mut *core.run_queue.borrow_mut());
         drop(ready);

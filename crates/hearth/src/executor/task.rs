@@ -48,7 +48,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hearth_task::atomic::{AtomicBool, Ordering};
 use hearth_task::raw::{DualCounts, DualHeader, DualVTable};
-use hearth_task::{LocalWaker, LocalWakerSlot};
+use hearth_task::{ContextExt, LocalWaker, LocalWakerSlot};
 
 use super::join::JoinError;
 use super::Core;
@@ -61,6 +61,9 @@ pub(crate) const CANCELLED: u8 = 1 << 3;
 pub(crate) const DETACHED: u8 = 1 << 4;
 
 /// The type-independent part of a task.
+///
+/// Field order keeps it small (80 bytes): a trivial task fits the allocator's
+/// 128-byte class, where allocation and freeing are cheapest.
 #[repr(C)]
 pub(crate) struct Header {
     /// The dual-waker header; must stay the first field.
@@ -69,10 +72,6 @@ pub(crate) struct Header {
     counts: DualCounts,
     /// State bits; owner thread only.
     state: Cell<u8>,
-    /// The executor this task runs on. Its owner-thread parts: owner thread
-    /// only, while not `COMPLETE`. Its `remote` part: any thread holding a
-    /// `Waker` (see `holds_core`).
-    core: *const Core,
     /// This task owns a strong count of the executor's `Arc<Core>`. Taken when
     /// the first thread-safe `Waker` of the task is made (the executor is
     /// alive then: it is polling the task or holds it), released when the
@@ -80,11 +79,15 @@ pub(crate) struct Header {
     holds_core: AtomicBool,
     /// A remote wake of this task is queued (dedupes remote wakes); any thread.
     remote_queued: AtomicBool,
+    /// The task's slot in the executor's table of incomplete tasks; owner
+    /// thread only.
+    slab_index: Cell<u32>,
+    /// The executor this task runs on. Its owner-thread parts: owner thread
+    /// only, while not `COMPLETE`. Its `remote` part: any thread holding a
+    /// `Waker` (see `holds_core`).
+    core: *const Core,
     /// Type-specific operations; immutable.
     vtable: &'static TaskVTable,
-    /// Links of the executor's list of incomplete tasks; owner thread only.
-    pub(crate) prev: Cell<Option<NonNull<Header>>>,
-    pub(crate) next: Cell<Option<NonNull<Header>>>,
     /// The task awaiting the `JoinHandle`; owner thread only.
     join_waiter: LocalWakerSlot,
     /// Model checking only: loom builds never deallocate, they mark the task
@@ -148,12 +151,11 @@ impl TaskRef {
                     dual,
                     counts: DualCounts::new(),
                     state: Cell::new(0),
-                    core,
                     holds_core: AtomicBool::new(false),
                     remote_queued: AtomicBool::new(false),
+                    slab_index: Cell::new(0),
+                    core,
                     vtable,
-                    prev: Cell::new(None),
-                    next: Cell::new(None),
                     join_waiter: LocalWakerSlot::new(),
                     #[cfg(loom)]
                     freed: AtomicBool::new(false),
@@ -192,6 +194,14 @@ impl TaskRef {
 
     pub(crate) fn ptr(&self) -> NonNull<Header> {
         self.ptr
+    }
+
+    pub(crate) fn slab_index(&self) -> u32 {
+        self.header().slab_index.get()
+    }
+
+    pub(crate) fn set_slab_index(&self, index: u32) {
+        self.header().slab_index.set(index);
     }
 
     /// The task's state bits.
@@ -256,17 +266,18 @@ impl TaskRef {
         h.join_waiter.wake();
     }
 
-    /// For `JoinHandle::poll`: the output if complete, else registers `waker`.
+    /// For `JoinHandle::poll`: the output if complete, else registers the
+    /// local waker of `cx`.
     ///
     /// # Safety
     /// `T` is the output type of the task's future.
     pub(crate) unsafe fn poll_output<T>(
         &self,
-        waker: &LocalWaker,
+        cx: &Context<'_>,
     ) -> Poll<Option<Result<T, JoinError>>> {
         let h = self.header();
         if h.state.get() & COMPLETE == 0 {
-            h.join_waiter.register(waker);
+            h.join_waiter.register(ContextExt::local_waker(cx));
             return Poll::Pending;
         }
         let mut out: Option<Result<T, JoinError>> = None;
@@ -690,5 +701,26 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     if holds_core {
         // SAFETY: the task owned this count (`hold_core`).
         unsafe { Arc::decrement_strong_count(core) };
+    }
+}
+
+#[cfg(all(test, target_pointer_width = "64", not(loom)))]
+mod tests {
+    use super::*;
+
+    fn task_size<F: Future>(_: &F) -> usize {
+        core::mem::size_of::<Task<F>>()
+    }
+
+    #[test]
+    fn a_trivial_task_fits_the_128_byte_class() {
+        assert_eq!(core::mem::size_of::<Header>(), 80);
+        let i = 7usize;
+        // glibc's fast bins end at 128-byte chunks (120 bytes of payload).
+        assert!(
+            task_size(&async move { i }) <= 120,
+            "{}",
+            task_size(&async move { i })
+        );
     }
 }
