@@ -14,8 +14,10 @@
 //! |---|---|
 //! | [`join!`], [`try_join!`] | a tuple of outputs, any arity |
 //! | [`join_all`], [`try_join_all`] | a `Vec` of outputs, in input order |
+//! | [`select!`] | the first branch to complete (and match), tokio's syntax |
 //! | [`race`] | the first output |
 //! | [`FuturesSet`] | an unordered set of futures, a `Stream` |
+//! | [`merge`] | the items of several streams as they come |
 //!
 //! # How a wake reaches a child
 //!
@@ -58,10 +60,13 @@
 mod atomic_waker;
 mod join;
 mod maybe_done;
+mod merge;
 pub(crate) mod raw;
+mod select;
 mod set;
 
 pub use join::{join_all, try_join_all, JoinAll, TryJoinAll};
+pub use merge::{merge, Merge};
 pub use set::{race, FuturesSet, Race};
 
 #[doc(hidden)]
@@ -69,4 +74,5 @@ pub mod __private {
     pub use crate::join::poll_join;
     pub use crate::maybe_done::{MaybeDone, Step, TryMaybeDone};
     pub use crate::raw::WakeSet;
+    pub use crate::select::{Branch, Select};
 }

@@ -107,6 +107,9 @@ struct Inner {
     n: usize,
     /// Bit mode: ready flags. Owner only.
     bits: Cell<u64>,
+    /// Bit mode: the index `pop` starts its cyclic search at (fairness of
+    /// `select!` and `merge`). Owner only.
+    start: Cell<u32>,
     /// Ring mode: first ready entry and number of entries. Owner only.
     q_head: Cell<usize>,
     q_len: Cell<usize>,
@@ -185,8 +188,12 @@ impl Inner {
             if b == 0 {
                 return None;
             }
-            self.bits.set(b & (b - 1));
-            Some(b.trailing_zeros() as usize)
+            // The lowest ready index at or after `start`, else the lowest.
+            let hi = b & (u64::MAX << self.start.get());
+            let b = if hi != 0 { hi } else { b };
+            let i = b.trailing_zeros();
+            self.bits.set(self.bits.get() & !(1u64 << i));
+            Some(i as usize)
         } else {
             let len = self.q_len.get();
             if len == 0 {
@@ -348,6 +355,15 @@ impl WakeSet {
         self.inner().mark(i);
     }
 
+    /// Bit mode: ready children are polled in the cyclic order `start`,
+    /// `start + 1`, ..., `n - 1`, `0`, ... (default `0`). Ignored above
+    /// [`SMALL`] children (the ring is FIFO). Call after
+    /// [`prepare`](Self::prepare).
+    pub(crate) fn set_start(&mut self, start: usize) {
+        debug_assert!(start < SMALL.max(1));
+        self.inner().start.set(start as u32);
+    }
+
     /// Polls ready children: `f(i, cx_i)` with child `i`'s own context, at
     /// most `budget` times. Call after [`prepare`](Self::prepare).
     pub(crate) fn poll(
@@ -489,6 +505,7 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             remote_parent: AtomicWaker::new(),
             n,
             bits: Cell::new(0),
+            start: Cell::new(0),
             q_head: Cell::new(0),
             q_len: Cell::new(0),
             slots,
