@@ -26,17 +26,17 @@
 
 pub(crate) mod coop;
 mod join;
+mod queue;
 pub(crate) mod remote;
 mod slab;
 mod task;
 
-use core::cell::{Cell, RefCell};
+use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
 use core::pin::pin;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll, Waker};
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hearth_task::dual::{DualRc, DualWake};
@@ -58,7 +58,7 @@ std::thread_local! {
 /// The executor's state, shared by its handle and (as a raw pointer) its tasks.
 pub(crate) struct Core {
     /// Tasks ready to run, each entry holding a local reference.
-    run_queue: RefCell<VecDeque<TaskRef>>,
+    run_queue: queue::RunQueue,
     /// Incomplete tasks (each entry holds a local reference), so shutdown
     /// can drop them all.
     tasks: slab::TaskSlab,
@@ -85,12 +85,12 @@ unsafe impl Sync for Core {}
 impl Core {
     #[inline]
     pub(crate) fn push_ready(&self, task: TaskRef) {
-        self.run_queue.borrow_mut().push_back(task);
+        self.run_queue.push(task);
     }
 
     #[inline]
     fn pop_ready(&self) -> Option<TaskRef> {
-        self.run_queue.borrow_mut().pop_front()
+        self.run_queue.pop()
     }
 
     /// Marks a finished task complete and drops the table's reference.
@@ -138,7 +138,7 @@ impl Core {
     /// task that was being polled gets the panic as its result and the batch
     /// goes on with the next task.
     fn tick(&self) -> bool {
-        let n = self.run_queue.borrow().len();
+        let n = self.run_queue.len();
         let mut left = n;
         while left > 0 {
             let batch = catch_unwind(AssertUnwindSafe(|| {
@@ -175,7 +175,7 @@ impl Core {
     }
 
     fn has_ready(&self) -> bool {
-        !self.run_queue.borrow().is_empty()
+        self.run_queue.len() > 0
     }
 }
 
@@ -254,7 +254,7 @@ impl Executor {
     pub fn new() -> Executor {
         Executor {
             core: Arc::new(Core {
-                run_queue: RefCell::new(VecDeque::with_capacity(64)),
+                run_queue: queue::RunQueue::new(),
                 tasks: slab::TaskSlab::new(),
                 remote: Remote::new(crate::sync::current()),
                 running: Cell::new(false),
@@ -340,7 +340,7 @@ impl fmt::Debug for Executor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Executor")
             .field("tasks", &self.core.tasks.len())
-            .field("ready", &self.core.run_queue.borrow().len())
+            .field("ready", &self.core.run_queue.len())
             .finish()
     }
 }
@@ -358,8 +358,9 @@ impl Drop for Executor {
                 }
             }
         }
-        let ready = core::mem::take(&mut *core.run_queue.borrow_mut());
-        drop(ready);
+        while let Some(task) = core.run_queue.pop() {
+            drop(task);
+        }
     }
 }
 

@@ -62,7 +62,7 @@ pub(crate) const DETACHED: u8 = 1 << 4;
 
 /// The type-independent part of a task.
 ///
-/// Field order keeps it small (80 bytes): a trivial task fits the allocator's
+/// Field order keeps it small (88 bytes): a trivial task fits the allocator's
 /// 128-byte class, where allocation and freeing are cheapest.
 #[repr(C)]
 pub(crate) struct Header {
@@ -90,10 +90,22 @@ pub(crate) struct Header {
     vtable: &'static TaskVTable,
     /// The task awaiting the `JoinHandle`; owner thread only.
     join_waiter: LocalWakerSlot,
+    /// The next task in the run queue while `SCHEDULED`; owner thread only.
+    next_ready: Cell<Option<NonNull<Header>>>,
     /// Model checking only: loom builds never deallocate, they mark the task
     /// freed and assert on every access through `TaskRef`/wakers.
     #[cfg(loom)]
     freed: AtomicBool,
+}
+
+impl Header {
+    pub(crate) fn next_ready(&self) -> Option<NonNull<Header>> {
+        self.next_ready.get()
+    }
+
+    pub(crate) fn set_next_ready(&self, next: Option<NonNull<Header>>) {
+        self.next_ready.set(next);
+    }
 }
 
 /// Type-specific operations of a task.
@@ -157,6 +169,7 @@ impl TaskRef {
                     core,
                     vtable,
                     join_waiter: LocalWakerSlot::new(),
+                    next_ready: Cell::new(None),
                     #[cfg(loom)]
                     freed: AtomicBool::new(false),
                 },
@@ -714,7 +727,7 @@ mod tests {
 
     #[test]
     fn a_trivial_task_fits_the_128_byte_class() {
-        assert_eq!(core::mem::size_of::<Header>(), 80);
+        assert_eq!(core::mem::size_of::<Header>(), 88);
         let i = 7usize;
         // glibc's fast bins end at 128-byte chunks (120 bytes of payload).
         assert!(
