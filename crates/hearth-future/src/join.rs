@@ -30,8 +30,7 @@ pub fn poll_join(
         }
     }
     let mut failed = false;
-    let budget = set.len();
-    set.poll(cx, budget, |i, cx| match step(i, cx) {
+    set.poll(cx, |i, cx| match step(i, cx) {
         Step::Pending | Step::Stale => ControlFlow::Continue(()),
         Step::Done => {
             *remaining -= 1;
@@ -100,6 +99,10 @@ impl<F: Future> Future for JoinAll<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
         let this = self.get_mut();
+        assert!(
+            this.children.len() == this.set.len(),
+            "`JoinAll` polled after completion"
+        );
         let children = &mut this.children;
         let r = poll_join(&mut this.set, &mut this.remaining, cx, |i, cx| {
             // SAFETY: the children live in a boxed slice that is never moved
@@ -107,13 +110,18 @@ impl<F: Future> Future for JoinAll<F> {
             unsafe { Pin::new_unchecked(&mut children[i]) }.poll_step(cx)
         });
         match r {
-            Poll::Ready(_) => Poll::Ready(
-                this.children
+            Poll::Ready(_) => {
+                let out = this
+                    .children
                     .iter_mut()
                     // SAFETY: as above; only finished outputs move out.
                     .map(|c| unsafe { Pin::new_unchecked(c) }.take_output())
-                    .collect(),
-            ),
+                    .collect();
+                if !this.children.is_empty() {
+                    this.children = Box::new([]);
+                }
+                Poll::Ready(out)
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -91,7 +91,7 @@ impl<S: Stream> Stream for Merge<S> {
         let streams = &mut this.streams;
         let remaining = &mut this.remaining;
         let mut out = None;
-        this.set.poll(cx, n, |i, cx| {
+        this.set.poll(cx, |i, cx| {
             let Some(s) = streams[i].as_mut() else {
                 return ControlFlow::Continue(()); // a stale wake
             };

@@ -95,10 +95,10 @@ struct Inner {
     refs: AtomicUsize,
     /// Mode; immutable.
     local_mode: bool,
-    /// The combinator is gone: local wakes do nothing. Owner only.
-    closed: Cell<bool>,
-    /// Inside a poll: local wakes only mark. Owner only.
-    polling: Cell<bool>,
+    /// The next local wake wakes the parent. Set at the end of a poll that
+    /// left nothing ready; cleared by that wake, while polling, and for good
+    /// once the combinator is gone. Owner only.
+    armed: Cell<bool>,
     /// The parent's local waker (local mode). Owner only.
     parent: Cell<Option<LocalWaker>>,
     /// The parent's thread-safe waker. Any thread.
@@ -180,54 +180,46 @@ impl Inner {
         }
     }
 
-    /// Takes the next ready child. Owner only.
+    /// Ring mode: takes the next ready child. Owner only.
     #[inline]
     fn pop(&self) -> Option<usize> {
-        if self.n <= SMALL {
-            let b = self.bits.get();
-            if b == 0 {
-                return None;
-            }
-            // The lowest ready index at or after `start`, else the lowest.
-            let hi = b & (u64::MAX << self.start.get());
-            let b = if hi != 0 { hi } else { b };
-            let i = b.trailing_zeros();
-            self.bits.set(self.bits.get() & !(1u64 << i));
-            Some(i as usize)
-        } else {
-            let len = self.q_len.get();
-            if len == 0 {
-                return None;
-            }
-            let head = self.q_head.get();
-            // SAFETY: `head < n`.
-            let i = unsafe { (*self.ring.add(head)).get() } as usize;
-            self.q_head
-                .set(if head + 1 == self.n { 0 } else { head + 1 });
-            self.q_len.set(len - 1);
-            self.slot(i).woken.set(false);
-            Some(i)
+        debug_assert!(self.n > SMALL);
+        let len = self.q_len.get();
+        if len == 0 {
+            return None;
         }
+        let head = self.q_head.get();
+        // SAFETY: `head < n`.
+        let i = unsafe { (*self.ring.add(head)).get() } as usize;
+        self.q_head
+            .set(if head + 1 == self.n { 0 } else { head + 1 });
+        self.q_len.set(len - 1);
+        self.slot(i).woken.set(false);
+        Some(i)
     }
 
     /// A wake on the owner thread (twin, or `Waker` face in local mode).
     #[inline]
     fn wake_local(&self, i: usize) {
-        if self.closed.get() {
-            return;
+        self.mark(i);
+        if self.armed.get() {
+            self.armed.set(false);
+            self.wake_parent_local();
         }
-        let was_empty = self.is_empty();
-        if self.mark(i) && was_empty && !self.polling.get() {
-            // Take the waker out while waking it, so a reentrant poll that
-            // refreshes it cannot free it under us.
-            if let Some(w) = self.parent.take() {
-                w.wake_by_ref();
-                match self.parent.take() {
-                    None => self.parent.set(Some(w)),
-                    Some(new) => {
-                        self.parent.set(Some(new));
-                        drop(w);
-                    }
+    }
+
+    /// Wakes the parent's stored `LocalWaker`. Owner only.
+    #[inline]
+    fn wake_parent_local(&self) {
+        // Take the waker out while waking it, so a reentrant poll that
+        // refreshes it cannot free it under us.
+        if let Some(w) = self.parent.take() {
+            w.wake_by_ref();
+            match self.parent.take() {
+                None => self.parent.set(Some(w)),
+                Some(new) => {
+                    self.parent.set(Some(new));
+                    drop(w);
                 }
             }
         }
@@ -258,19 +250,30 @@ impl Inner {
         self.remote_parent.wake();
     }
 
-    /// Moves the remote stack into the ready set. Owner only.
+    /// Moves the remote stack into the ready set, in wake order. Owner
+    /// only.
     #[inline]
     fn drain_remote(&self) {
         if self.remote_head.load(Ordering::Relaxed).is_null() {
             return;
         }
         let mut p = self.remote_head.swap(ptr::null_mut(), Ordering::Acquire);
+        // The stack is newest first: reverse it (the ring is FIFO).
+        let mut rev: *mut Slot = ptr::null_mut();
         while !p.is_null() {
             // SAFETY: pushed slots belong to this allocation, alive while we
-            // hold the handle.
+            // hold the handle; their `next` was written before the push.
             let slot = unsafe { &*p };
-            p = slot.next.load(Ordering::Relaxed);
-            // Release: our read of `next` happens before a re-push writes it.
+            let next = slot.next.load(Ordering::Relaxed);
+            slot.next.store(rev, Ordering::Relaxed);
+            rev = p;
+            p = next;
+        }
+        while !rev.is_null() {
+            // SAFETY: as above.
+            let slot = unsafe { &*rev };
+            rev = slot.next.load(Ordering::Relaxed);
+            // Release: our use of `next` happens before a re-push writes it.
             slot.queued.store(false, Ordering::Release);
             self.mark(slot.index);
         }
@@ -284,7 +287,8 @@ pub(crate) enum Progress {
     Idle,
     /// The closure returned `Break`.
     Break,
-    /// The budget ran out with children still ready; the parent was woken.
+    /// Children were woken during the pass: the parent was woken for
+    /// another pass.
     Yielded,
 }
 
@@ -364,12 +368,16 @@ impl WakeSet {
         self.inner().start.set(start as u32);
     }
 
-    /// Polls ready children: `f(i, cx_i)` with child `i`'s own context, at
-    /// most `budget` times. Call after [`prepare`](Self::prepare).
+    /// One pass over the children that are due: `f(i, cx_i)` polls child
+    /// `i` with its own context. A child is polled at most once per pass;
+    /// children woken during the pass (by themselves or by a sibling) wait
+    /// for the next pass, for which the parent is woken (`Yielded`), as
+    /// `futures::join!` and `FuturesUnordered` (futures-rs #2526) do. Call
+    /// after [`prepare`](Self::prepare).
+    #[inline]
     pub(crate) fn poll(
         &mut self,
         cx: &mut Context<'_>,
-        budget: usize,
         mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
     ) -> Progress {
         let inner = self.inner();
@@ -383,67 +391,84 @@ impl WakeSet {
                 }
             }
         }
-        inner.polling.set(true);
-        let guard = PollingGuard(inner);
-        let mut polled = 0;
-        let mut registered = false;
-        loop {
-            inner.drain_remote();
-            while let Some(i) = inner.pop() {
-                // The slot pointer keeps the allocation's provenance (a
-                // pointer made from a field reference could not reach the
-                // rest of the slot).
-                // SAFETY: `i < n`, in bounds.
-                let slot = unsafe { inner.slots.add(i) };
-                // SAFETY: the `Waker` is borrowed for the child's poll only
-                // and never dropped; the allocation outlives it.
-                let waker = ManuallyDrop::new(unsafe {
-                    Waker::from_raw(DualHeader::raw_waker(slot.cast()))
-                });
-                let mut ccx = Context::from_waker(&waker);
-                polled += 1;
-                if f(i, &mut ccx).is_break() {
+        // During the pass local wakes only mark.
+        inner.armed.set(false);
+        inner.drain_remote();
+        if inner.n <= SMALL {
+            // The children due now, in cyclic order from `start`. A bit is
+            // cleared right before its child is polled, so a panicking
+            // child leaves the rest of the pass due.
+            let batch = inner.bits.get();
+            let split = u64::MAX << inner.start.get();
+            let mut hi = batch & split;
+            let mut lo = batch & !split;
+            loop {
+                let part = if hi != 0 {
+                    &mut hi
+                } else if lo != 0 {
+                    &mut lo
+                } else {
+                    break;
+                };
+                let i = part.trailing_zeros() as usize;
+                *part &= *part - 1;
+                inner.bits.set(inner.bits.get() & !(1u64 << i));
+                if poll_child(inner, i, &mut f).is_break() {
                     return Progress::Break;
                 }
-                if polled >= budget && !inner.is_empty() {
-                    drop(guard);
-                    cx.waker().wake_by_ref();
-                    return Progress::Yielded;
+            }
+        } else {
+            // The ring is FIFO: the entries present now are this pass.
+            for _ in 0..inner.q_len.get() {
+                let Some(i) = inner.pop() else { break };
+                if poll_child(inner, i, &mut f).is_break() {
+                    return Progress::Break;
                 }
-            }
-            // A child `Waker` exists (or every wake is remote): the parent's
-            // thread-safe waker must be reachable from other threads. A
-            // `Waker` can only appear during a child's poll, so checking
-            // after the children were polled is enough.
-            if !registered && (!inner.local_mode || inner.refs.load(Ordering::Acquire) > 1) {
-                registered = true;
-                // SAFETY: only the owner registers, through `&mut self`.
-                unsafe {
-                    if !inner.remote_parent.is_current(cx.waker()) {
-                        inner.remote_parent.register(cx.waker());
-                    }
-                }
-            }
-            // A remote wake may have raced with the registration: look again.
-            if inner.remote_head.load(Ordering::Acquire).is_null() {
-                return Progress::Idle;
-            }
-            if polled >= budget {
-                drop(guard);
-                cx.waker().wake_by_ref();
-                return Progress::Yielded;
             }
         }
+        // A child `Waker` exists (or every wake is remote): the parent's
+        // thread-safe waker must be reachable from other threads. A `Waker`
+        // can only appear during a child's poll, so checking after the pass
+        // is enough.
+        if !inner.local_mode || inner.refs.load(Ordering::Acquire) > 1 {
+            // SAFETY: only the owner registers, through `&mut self`.
+            unsafe {
+                if !inner.remote_parent.is_current(cx.waker()) {
+                    inner.remote_parent.register(cx.waker());
+                }
+            }
+        }
+        // Woken during the pass, or a remote wake raced with the
+        // registration: another pass, later.
+        if !inner.is_empty() || !inner.remote_head.load(Ordering::Acquire).is_null() {
+            if inner.local_mode {
+                inner.wake_parent_local();
+            } else {
+                cx.waker().wake_by_ref();
+            }
+            return Progress::Yielded;
+        }
+        inner.armed.set(true);
+        Progress::Idle
     }
 }
 
-/// Clears `polling` even when a child panics.
-struct PollingGuard<'a>(&'a Inner);
-
-impl Drop for PollingGuard<'_> {
-    fn drop(&mut self) {
-        self.0.polling.set(false);
-    }
+/// Polls child `i` with a context whose waker is slot `i`.
+#[inline(always)]
+fn poll_child(
+    inner: &Inner,
+    i: usize,
+    f: &mut impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    // The slot pointer keeps the allocation's provenance (a pointer made
+    // from a field reference could not reach the rest of the slot).
+    // SAFETY: `i < n`, in bounds.
+    let slot = unsafe { inner.slots.add(i) };
+    // SAFETY: the `Waker` is borrowed for the child's poll only and never
+    // dropped; the allocation outlives it.
+    let waker = ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(slot.cast())) });
+    let mut ccx = Context::from_waker(&waker);
+    f(i, &mut ccx)
 }
 
 impl Drop for WakeSet {
@@ -455,7 +480,7 @@ impl Drop for WakeSet {
             // Dropped away from its owner thread: abandoned (module docs).
             return;
         }
-        inner.closed.set(true);
+        inner.armed.set(false);
         drop(inner.parent.take());
         if inner.remote_parent.maybe_registered() {
             drop(inner.remote_parent.take());
@@ -499,8 +524,7 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             local: Cell::new(1),
             refs: AtomicUsize::new(1),
             local_mode,
-            closed: Cell::new(false),
-            polling: Cell::new(false),
+            armed: Cell::new(false),
             parent: Cell::new(None),
             remote_parent: AtomicWaker::new(),
             n,
@@ -566,7 +590,7 @@ unsafe fn dec_local(p: *const Inner) {
     for i in 0..inner.n {
         inner.slot(i).header.release_local();
     }
-    inner.closed.set(true);
+    inner.armed.set(false);
     drop(inner.parent.take());
     // No `Waker` alive (only the local side's count): free without an RMW.
     if inner.refs.load(Ordering::Acquire) == 1 {

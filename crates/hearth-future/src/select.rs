@@ -78,7 +78,7 @@ impl Select {
         }
         let disabled = &mut self.disabled;
         let mut won = None;
-        self.set.poll(cx, n, |i, cx| {
+        self.set.poll(cx, |i, cx| {
             if *disabled & (1 << i) != 0 {
                 return ControlFlow::Continue(());
             }

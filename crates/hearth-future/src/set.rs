@@ -122,7 +122,6 @@ impl<F: Future> Stream for FuturesSet<F> {
         if this.len == 0 {
             return Poll::Ready(None);
         }
-        let mut budget = this.len;
         let nseg = this.segments.len();
         for k in 0..nseg {
             let s = (this.start + k) % nseg;
@@ -143,12 +142,10 @@ impl<F: Future> Stream for FuturesSet<F> {
             }
             let futures = &mut seg.futures;
             let mut out = None;
-            let mut polled = 0;
-            let progress = seg.set.poll(cx, budget, |i, cx| {
+            let progress = seg.set.poll(cx, |i, cx| {
                 let Some(f) = futures[i].as_mut() else {
                     return ControlFlow::Continue(()); // a stale wake
                 };
-                polled += 1;
                 // SAFETY: the future lives in a boxed slice that is never
                 // resized; it is dropped in place (set to `None`), never moved.
                 match unsafe { Pin::new_unchecked(f) }.poll(cx) {
@@ -171,7 +168,6 @@ impl<F: Future> Stream for FuturesSet<F> {
                 this.start = (s + 1) % nseg;
                 return Poll::Pending;
             }
-            budget = budget.saturating_sub(polled).max(1);
         }
         Poll::Pending
     }
@@ -269,8 +265,7 @@ impl<F: Future> Future for Race<F> {
         }
         let futures = &mut this.futures;
         let mut out = None;
-        let budget = futures.len();
-        this.set.poll(cx, budget, |i, cx| {
+        this.set.poll(cx, |i, cx| {
             let Some(f) = futures[i].as_mut() else {
                 return ControlFlow::Continue(());
             };

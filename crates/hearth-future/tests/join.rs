@@ -191,3 +191,33 @@ fn remote_wakes_under_a_dual_parent() {
         assert_eq!(f.polls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }
+
+#[test]
+fn a_child_is_polled_at_most_once_per_parent_poll() {
+    // A child that always wakes itself (like `yield_now` in a loop) is not
+    // re-polled within the same parent poll: the parent is woken instead.
+    for n in [2, 100] {
+        let driver = Driver::new();
+        let polls = std::cell::Cell::new(0);
+        let mut fut = pin!(join_all((0..n).map(|i| {
+            let polls = &polls;
+            std::future::poll_fn(move |cx| {
+                if i == 0 {
+                    polls.set(polls.get() + 1);
+                    cx.waker().wake_by_ref();
+                }
+                Poll::<()>::Pending
+            })
+        })));
+        for k in 1..=5 {
+            let before = driver.wakes();
+            assert!(driver.poll(fut.as_mut()).is_pending());
+            assert_eq!(polls.get(), k, "n = {n}");
+            assert_eq!(
+                driver.wakes(),
+                before + 1,
+                "the parent is woken for the next pass"
+            );
+        }
+    }
+}
