@@ -189,10 +189,12 @@ pub async fn remote_waits<S: Spawn>(s: S, flags: Arc<[Flag]>, rounds: usize) -> 
 }
 
 /// The foreign thread: raises every announced flag and wakes its task, until
-/// `stop`. Returns the wakes it made.
+/// `stop`; after a sweep that found no announced flag it yields its core
+/// (which matters when the owner has to share one). Returns the wakes it made.
 fn raise_flags(flags: &[Flag], stop: &AtomicBool) -> usize {
     let mut wakes = 0;
     while !stop.load(Ordering::Acquire) {
+        let before = wakes;
         for flag in flags {
             if flag.waiting.load(Ordering::Acquire) {
                 flag.waiting.store(false, Ordering::Relaxed);
@@ -202,7 +204,9 @@ fn raise_flags(flags: &[Flag], stop: &AtomicBool) -> usize {
                 wakes += 1;
             }
         }
-        std::hint::spin_loop();
+        if wakes == before {
+            std::thread::yield_now();
+        }
     }
     wakes
 }
@@ -371,9 +375,10 @@ pub fn run(config: &Config) -> SuiteReport {
          **allocations per spawned task** (the `Vec` of handles adds 1/{SPAWNS}). **remote**: {REMOTE_TASKS} \
          tasks each wait {REMOTE_ROUNDS} times for a flag that a foreign `std::thread` raises: a wait stores \
          a clone of the task's `Waker` (`Mutex<Option<Waker>>`) and announces itself; the foreign thread, \
-         spinning over the flags, takes the waker, raises the flag and calls `wake()`. Every wait is exactly \
-         one wake from the foreign thread (asserted); ns per wake, the owner parking whenever it runs dry. \
-         One sample is one whole run, on a runtime built once per case and reused.",
+         sweeping the flags (and yielding its core after a sweep that found none), takes the waker, \
+         raises the flag and calls `wake()`. Every wait is exactly one wake from the foreign thread \
+         (asserted); ns per wake, the owner parking whenever it runs dry. One sample is one whole run, \
+         on a runtime built once per case and reused.",
         YIELDS + 1
     ));
     notes.push(
@@ -383,8 +388,9 @@ pub fn run(config: &Config) -> SuiteReport {
          of handles, `block_on`'s own allocation). A spawn run touches fresh memory: the allocator hands \
          the freed tasks back to the kernel between runs, so page faults for the task memory are part of \
          every spawn row and the size of a task shows through. The remote rows need both cores (the \
-         foreign thread spins on the second one) and are the most sensitive to other load on this \
-         shared machine: under a concurrent build they were 10–50× slower and their order changed."
+         foreign thread sweeps on the second one) and are the most sensitive to other load on this \
+         shared machine: with the other core busy (a build, or a busy loop) they were 3–50× slower and \
+         their order changed."
             .to_owned(),
     );
     notes.push(format!(
