@@ -57,6 +57,9 @@ std::thread_local! {
 
 /// The executor's state, shared by its handle and (as a raw pointer) its tasks.
 pub(crate) struct Core {
+    /// This core's address, with the provenance of its whole `Arc`
+    /// allocation (tasks take and release `Arc` counts through it).
+    this: Cell<*const Core>,
     /// Tasks ready to run, each entry holding a local reference.
     run_queue: queue::RunQueue,
     /// Incomplete tasks (each entry holds a local reference), so shutdown
@@ -100,7 +103,7 @@ impl Core {
     }
 
     fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
-        let task = TaskRef::new(future, self);
+        let task = TaskRef::new(future, self.this.get());
         task.set_state(SCHEDULED);
         task.set_slab_index(self.tasks.insert(task.clone()));
         self.push_ready(task.clone());
@@ -252,8 +255,9 @@ pub struct Executor {
 impl Executor {
     /// Creates an executor for the calling thread.
     pub fn new() -> Executor {
-        Executor {
+        let executor = Executor {
             core: Arc::new(Core {
+                this: Cell::new(ptr::null()),
                 run_queue: queue::RunQueue::new(),
                 tasks: slab::TaskSlab::new(),
                 remote: Remote::new(crate::sync::current()),
@@ -261,7 +265,9 @@ impl Executor {
                 polling: Cell::new(None),
             }),
             _not_send: core::marker::PhantomData,
-        }
+        };
+        executor.core.this.set(Arc::as_ptr(&executor.core));
+        executor
     }
 
     /// Spawns a task on this executor. It runs when the executor runs

@@ -147,7 +147,9 @@ pub(crate) struct TaskRef {
 impl TaskRef {
     /// Allocates a task for `future` on `core` and returns its first local
     /// reference.
-    pub(crate) fn new<F: Future + 'static>(future: F, core: &Core) -> TaskRef {
+    /// `core` must have the provenance of the executor's whole `Arc` (see
+    /// `Core::this`).
+    pub(crate) fn new<F: Future + 'static>(future: F, core: *const Core) -> TaskRef {
         let vtable = task_vtable::<F>();
         let boxed = Box::<Task<F>>::new_uninit();
         let p: *mut Task<F> = Box::into_raw(boxed).cast();
