@@ -24,11 +24,7 @@ pub fn poll_join(
     if *remaining == 0 {
         return Poll::Ready(Ok(()));
     }
-    if set.prepare(cx) {
-        for i in 0..set.len() {
-            set.mark(i);
-        }
-    }
+    set.prepare(cx);
     let mut failed = false;
     set.poll(cx, |i, cx| match step(i, cx) {
         Step::Pending | Step::Stale => ControlFlow::Continue(()),
@@ -99,10 +95,6 @@ impl<F: Future> Future for JoinAll<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
         let this = self.get_mut();
-        assert!(
-            this.children.len() == this.set.len(),
-            "`JoinAll` polled after completion"
-        );
         let children = &mut this.children;
         let r = poll_join(&mut this.set, &mut this.remaining, cx, |i, cx| {
             // SAFETY: the children live in a boxed slice that is never moved
@@ -111,6 +103,10 @@ impl<F: Future> Future for JoinAll<F> {
         });
         match r {
             Poll::Ready(_) => {
+                assert!(
+                    this.children.len() == this.set.len(),
+                    "`JoinAll` polled after completion"
+                );
                 let out = this
                     .children
                     .iter_mut()

@@ -78,13 +78,8 @@ impl<S: Stream> Stream for Merge<S> {
             return Poll::Ready(None);
         }
         let n = this.streams.len();
-        if this.set.prepare(cx) {
-            for (i, s) in this.streams.iter().enumerate() {
-                if s.is_some() {
-                    this.set.mark(i);
-                }
-            }
-        }
+        // A new state polls every stream (ended ones are skipped below).
+        this.set.prepare(cx);
         if n <= SMALL {
             this.set.set_start(this.start);
         }

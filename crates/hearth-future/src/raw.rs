@@ -101,6 +101,10 @@ struct Inner {
     armed: Cell<bool>,
     /// The parent's local waker (local mode). Owner only.
     parent: Cell<Option<LocalWaker>>,
+    /// Identity (data, vtable) of the parent `Waker` that `parent` was
+    /// looked up from: while the parent polls with the same `Waker`, its
+    /// local waker is the same and the lookup is skipped. Owner only.
+    parent_id: Cell<(*const (), *const RawWakerVTable)>,
     /// The parent's thread-safe waker. Any thread.
     remote_parent: AtomicWaker,
     /// Number of slots; immutable.
@@ -113,9 +117,14 @@ struct Inner {
     /// Ring mode: first ready entry and number of entries. Owner only.
     q_head: Cell<usize>,
     q_len: Cell<usize>,
+    /// Ring mode: children `0..swept` have had their first poll begin (the
+    /// first-poll sweep, see [`WakeSet::poll`]); slots `0..max(swept, 1)`
+    /// are initialised, the others are not yet. Bit mode: `n`. Owner only.
+    swept: Cell<usize>,
     /// The slots and the ring; immutable pointers into this allocation.
     slots: *const Slot,
-    ring: *const Cell<u32>,
+    /// Ring entries are written before they are read (`mark`, `pop`).
+    ring: *mut u32,
     /// Remote stack of woken slots. Any thread.
     remote_head: AtomicPtr<Slot>,
     /// The allocation's layout, for `dealloc` (loom builds never free).
@@ -141,7 +150,8 @@ impl Inner {
     #[inline]
     fn slot(&self, i: usize) -> &Slot {
         debug_assert!(i < self.n);
-        // SAFETY: `slots` points at `n` initialised slots in this allocation.
+        // SAFETY: `slots` points at `n` slots in this allocation; callers
+        // only ask for initialised ones (`initialised`).
         unsafe { &*self.slots.add(i) }
     }
 
@@ -154,7 +164,8 @@ impl Inner {
         }
     }
 
-    /// Marks child `i` ready; returns `false` if it already was. Owner only.
+    /// Marks child `i` ready; returns `false` if it already was (or, in ring
+    /// mode, if the first-poll sweep has yet to reach it). Owner only.
     #[inline]
     fn mark(&self, i: usize) -> bool {
         if self.n <= SMALL {
@@ -163,6 +174,9 @@ impl Inner {
             self.bits.set(b | m);
             b & m == 0
         } else {
+            if i >= self.swept.get() {
+                return false;
+            }
             let s = self.slot(i);
             if s.woken.replace(true) {
                 return false;
@@ -174,7 +188,7 @@ impl Inner {
             }
             // SAFETY: `at < n`; the ring holds at most `n` entries because
             // `woken` admits each index once.
-            unsafe { (*self.ring.add(at)).set(i as u32) };
+            unsafe { self.ring.add(at).write(i as u32) };
             self.q_len.set(len + 1);
             true
         }
@@ -190,12 +204,40 @@ impl Inner {
         }
         let head = self.q_head.get();
         // SAFETY: `head < n`.
-        let i = unsafe { (*self.ring.add(head)).get() } as usize;
+        let i = unsafe { self.ring.add(head).read() } as usize;
         self.q_head
             .set(if head + 1 == self.n { 0 } else { head + 1 });
         self.q_len.set(len - 1);
         self.slot(i).woken.set(false);
         Some(i)
+    }
+
+    /// The number of initialised slots.
+    #[inline]
+    fn initialised(&self) -> usize {
+        if self.n <= SMALL {
+            self.n
+        } else {
+            self.swept.get().max(1)
+        }
+    }
+
+    /// Stores the local waker of `cx` as the parent's, unless it would wake
+    /// the same task (`clone_from` semantics), and remembers which `Waker` it
+    /// came from. Owner only.
+    #[cold]
+    #[inline(never)]
+    fn refresh_parent(&self, cx: &Context<'_>) {
+        let w = cx.waker();
+        let lw = ContextExt::local_waker(cx);
+        match self.parent.take() {
+            Some(old) if old.will_wake(lw) => self.parent.set(Some(old)),
+            old => {
+                self.parent.set(Some(lw.clone()));
+                drop(old);
+            }
+        }
+        self.parent_id.set((w.data(), w.vtable() as *const _));
     }
 
     /// A wake on the owner thread (twin, or `Waker` face in local mode).
@@ -329,27 +371,52 @@ impl WakeSet {
         self.n
     }
 
+    #[inline]
     fn inner(&self) -> &Inner {
         let p = self.inner.expect("wake state used before its first poll");
         // SAFETY: the handle holds a local count, so the allocation is alive.
         check(unsafe { p.as_ref() })
     }
 
-    /// Makes sure the state exists and belongs to the calling thread; returns
-    /// `true` if it is new, in which case the caller marks every live child
-    /// with [`mark`](Self::mark) (their first poll).
+    /// Makes sure the state exists and belongs to the calling thread and, in
+    /// local mode, that the parent's local waker is the one of `cx`
+    /// (`clone_from` semantics: refreshed only when it changed). Returns
+    /// `true` if the state is new: its next pass polls every child (their
+    /// first poll; the caller's closure skips children that are gone).
+    #[inline]
     pub(crate) fn prepare(&mut self, cx: &Context<'_>) -> bool {
         if let Some(p) = self.inner {
-            // SAFETY: alive (we hold a count); `local_mode` and the headers'
-            // owner are readable from any thread.
+            // SAFETY: alive (we hold a count); `local_mode`, `n` and the
+            // headers' owner are readable from any thread.
             let inner = check(unsafe { p.as_ref() });
-            if !inner.local_mode || inner.n == 0 || inner.slot(0).header.is_local() {
+            if !inner.local_mode {
                 return false;
             }
-            // Moved away from the owner thread: abandon (module docs).
-            self.inner = None;
+            // Local mode has `n > 0` (`alloc_inner`). The owner check comes
+            // first: only the owner thread may touch the `Cell`s.
+            if inner.slot(0).header.is_local() {
+                let w = cx.waker();
+                if inner.parent_id.get() != (w.data(), w.vtable() as *const _) {
+                    inner.refresh_parent(cx);
+                }
+                return false;
+            }
         }
-        self.inner = Some(alloc_inner(self.n, parent_is_local(cx)));
+        self.prepare_slow(cx)
+    }
+
+    /// The first poll, or the first poll on a thread that does not own the
+    /// state (abandoned, module docs): makes a fresh state.
+    #[cold]
+    #[inline(never)]
+    fn prepare_slow(&mut self, cx: &Context<'_>) -> bool {
+        let p = alloc_inner(self.n, parent_is_local(cx));
+        self.inner = Some(p);
+        // SAFETY: just made, we hold its count.
+        let inner = unsafe { p.as_ref() };
+        if inner.local_mode {
+            inner.refresh_parent(cx);
+        }
         true
     }
 
@@ -380,46 +447,50 @@ impl WakeSet {
         cx: &mut Context<'_>,
         mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
     ) -> Progress {
+        let p = self
+            .inner
+            .expect("wake state used before its first poll")
+            .as_ptr();
         let inner = self.inner();
-        if inner.local_mode {
-            let lw = ContextExt::local_waker(cx);
-            match inner.parent.take() {
-                Some(w) if w.will_wake(lw) => inner.parent.set(Some(w)),
-                old => {
-                    inner.parent.set(Some(lw.clone()));
-                    drop(old);
-                }
-            }
-        }
         // During the pass local wakes only mark.
         inner.armed.set(false);
         inner.drain_remote();
         if inner.n <= SMALL {
-            // The children due now, in cyclic order from `start`. A bit is
-            // cleared right before its child is polled, so a panicking
-            // child leaves the rest of the pass due.
-            let batch = inner.bits.get();
-            let split = u64::MAX << inner.start.get();
-            let mut hi = batch & split;
-            let mut lo = batch & !split;
-            loop {
-                let part = if hi != 0 {
-                    &mut hi
-                } else if lo != 0 {
-                    &mut lo
-                } else {
-                    break;
-                };
-                let i = part.trailing_zeros() as usize;
-                *part &= *part - 1;
+            // The children due now, in cyclic order from `start`: rotated
+            // so that bit 0 is child `start`. A bit is cleared right before
+            // its child is polled, so a panicking child leaves the rest of
+            // the pass due.
+            let start = inner.start.get();
+            let mut batch = inner.bits.get().rotate_right(start);
+            while batch != 0 {
+                let i = (batch.trailing_zeros() + start) as usize & 63;
+                batch &= batch - 1;
                 inner.bits.set(inner.bits.get() & !(1u64 << i));
                 if poll_child(inner, i, &mut f).is_break() {
                     return Progress::Break;
                 }
             }
         } else {
-            // The ring is FIFO: the entries present now are this pass.
-            for _ in 0..inner.q_len.get() {
+            // The entries present now are this pass (the ring is FIFO).
+            let due = inner.q_len.get();
+            // The first-poll sweep: each child's slot is initialised right
+            // before its first poll, so a join of children that finish at
+            // once touches each slot once, in order. It runs before the
+            // ring, so a child that is due again (a stream that yielded)
+            // waits until every child had its first poll.
+            while inner.swept.get() < inner.n {
+                let i = inner.swept.get();
+                if i > 0 {
+                    // SAFETY: slots `0..max(swept, 1)` are initialised; `p`
+                    // is the state's raw pointer.
+                    unsafe { init_slot(p, i) };
+                }
+                inner.swept.set(i + 1);
+                if poll_child(inner, i, &mut f).is_break() {
+                    return Progress::Break;
+                }
+            }
+            for _ in 0..due {
                 let Some(i) = inner.pop() else { break };
                 if poll_child(inner, i, &mut f).is_break() {
                     return Progress::Break;
@@ -491,8 +562,45 @@ impl Drop for WakeSet {
     }
 }
 
+/// Initialises slot `i`.
+///
+/// # Safety
+/// `p` is a live state, as the raw pointer it was allocated as (a slot
+/// keeps it to free the state); slot `i` (`i < n`) is not initialised;
+/// owner thread (or shared mode through the handle).
+#[inline]
+unsafe fn init_slot(p: *const Inner, i: usize) {
+    // SAFETY: live, per the contract.
+    let this = unsafe { &*p };
+    // SAFETY: in bounds; the pointer keeps the allocation's provenance.
+    let s = unsafe { this.slots.add(i) }.cast_mut();
+    // SAFETY: the twin's vtable functions are valid on this thread for as
+    // long as the allocation lives, also after release (they check
+    // `is_released`); the face's functions are thread-safe and follow the
+    // `RawWakerVTable` contract for a `Waker` whose data is `s`.
+    let header = unsafe { DualHeader::new(LocalWaker::new(s.cast_const().cast(), &TWIN), &FACE) };
+    // SAFETY: in bounds, uninitialised (per the contract), written once.
+    unsafe {
+        s.write(Slot {
+            header,
+            inner: p,
+            index: i,
+            woken: Cell::new(false),
+            queued: AtomicBool::new(false),
+            next: AtomicPtr::new(ptr::null_mut()),
+        })
+    };
+    if !this.local_mode {
+        // SAFETY: just written.
+        unsafe { (*s).header.release_local() };
+    }
+}
+
 /// Allocates the state for `n` children.
 fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
+    // Without children there is no slot to check the owner with, and
+    // nothing to wake locally.
+    let local_mode = local_mode && n > 0;
     assert!(
         n <= u32::MAX as usize,
         "too many children for one combinator"
@@ -502,7 +610,7 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
         .expect("combinator too large");
     let (layout, ring_off) = if n > SMALL {
         layout
-            .extend(Layout::array::<Cell<u32>>(n).expect("combinator too large"))
+            .extend(Layout::array::<u32>(n).expect("combinator too large"))
             .expect("combinator too large")
     } else {
         (layout, layout.size())
@@ -517,7 +625,7 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
     // SAFETY: offsets computed by `Layout::extend` for this allocation.
     let slots = unsafe { base.add(slots_off) }.cast::<Slot>();
     // SAFETY: as above (one past the slots when there is no ring).
-    let ring = unsafe { base.add(ring_off) }.cast::<Cell<u32>>();
+    let ring = unsafe { base.add(ring_off) }.cast::<u32>();
     // SAFETY: `p` is fresh memory laid out for an `Inner`.
     unsafe {
         p.write(Inner {
@@ -526,12 +634,19 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             local_mode,
             armed: Cell::new(false),
             parent: Cell::new(None),
+            parent_id: Cell::new((ptr::null(), ptr::null())),
             remote_parent: AtomicWaker::new(),
             n,
-            bits: Cell::new(0),
+            // Bit mode: every child is due for its first poll.
+            bits: Cell::new(if n == 0 {
+                0
+            } else {
+                u64::MAX >> (64 - n.min(SMALL))
+            }),
             start: Cell::new(0),
             q_head: Cell::new(0),
             q_len: Cell::new(0),
+            swept: Cell::new(if n > SMALL { 0 } else { n }),
             slots,
             ring,
             remote_head: AtomicPtr::new(ptr::null_mut()),
@@ -540,35 +655,12 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             freed: AtomicBool::new(false),
         })
     };
-    if n > SMALL {
-        for i in 0..n {
-            // SAFETY: the ring has `n` entries in this allocation.
-            unsafe { ring.add(i).write(Cell::new(0)) };
-        }
-    }
-    for i in 0..n {
-        // SAFETY: `slots.add(i)` is in bounds and uninitialised.
-        let s = unsafe { slots.add(i) };
-        // SAFETY: the twin's vtable functions are valid on this thread for as
-        // long as the allocation lives, also after release (they check
-        // `is_released`); the face's functions are thread-safe and follow the
-        // `RawWakerVTable` contract for a `Waker` whose data is `s`.
-        let header = unsafe { DualHeader::new(LocalWaker::new(s.cast(), &TWIN), &FACE) };
-        // SAFETY: in bounds, uninitialised, written once.
-        unsafe {
-            s.write(Slot {
-                header,
-                inner: p,
-                index: i,
-                woken: Cell::new(false),
-                queued: AtomicBool::new(false),
-                next: AtomicPtr::new(ptr::null_mut()),
-            })
-        };
-        if !local_mode {
-            // SAFETY: just written.
-            unsafe { (*s).header.release_local() };
-        }
+    // Ring mode: slot 0 now (the owner check reads it), the others during
+    // the first-poll sweep.
+    for i in 0..n.min(if n > SMALL { 1 } else { SMALL }) {
+        // SAFETY: not initialised yet; we are the only user; `p` is the raw
+        // pointer of the allocation.
+        unsafe { init_slot(p, i) };
     }
     // SAFETY: `alloc` returned non-null.
     unsafe { NonNull::new_unchecked(p) }
@@ -587,16 +679,20 @@ unsafe fn dec_local(p: *const Inner) {
     if n != 0 {
         return;
     }
-    for i in 0..inner.n {
-        inner.slot(i).header.release_local();
-    }
     inner.armed.set(false);
     drop(inner.parent.take());
-    // No `Waker` alive (only the local side's count): free without an RMW.
+    // No `Waker` alive (only the local side's count): nothing can reach the
+    // headers any more (no twin, no `Waker`, and views only live during a
+    // child's poll), so free without releasing them and without an RMW.
     if inner.refs.load(Ordering::Acquire) == 1 {
         // SAFETY: sole owner: `Waker`s only come from twins or `Waker`s.
         unsafe { free(p) };
     } else {
+        // `Waker`s live on: their `cx.local_waker()` must no longer find the
+        // twins.
+        for i in 0..inner.initialised() {
+            inner.slot(i).header.release_local();
+        }
         // SAFETY: we own the local side's count.
         unsafe { release_ref(p) };
     }

@@ -66,13 +66,8 @@ impl Select {
             return Poll::Ready(None);
         }
         let n = self.set.len();
-        if self.set.prepare(cx) {
-            for i in 0..n {
-                if self.disabled & (1 << i) == 0 {
-                    self.set.mark(i);
-                }
-            }
-        }
+        // A new state polls every branch (disabled ones are skipped below).
+        self.set.prepare(cx);
         if !self.biased {
             self.set.set_start(random_below(n));
         }

@@ -130,12 +130,8 @@ impl<F: Future> Stream for FuturesSet<F> {
                 continue;
             }
             if seg.set.prepare(cx) {
+                // A new state polls every slot (empty ones are skipped).
                 seg.pushed.clear();
-                for (i, f) in seg.futures.iter().enumerate() {
-                    if f.is_some() {
-                        seg.set.mark(i);
-                    }
-                }
             }
             for i in seg.pushed.drain(..) {
                 seg.set.mark(i as usize);
@@ -256,13 +252,8 @@ impl<F: Future> Future for Race<F> {
             !this.futures.is_empty(),
             "hearth_future::race called with no futures"
         );
-        if this.set.prepare(cx) {
-            for (i, f) in this.futures.iter().enumerate() {
-                if f.is_some() {
-                    this.set.mark(i);
-                }
-            }
-        }
+        // A new state polls every future.
+        this.set.prepare(cx);
         let futures = &mut this.futures;
         let mut out = None;
         this.set.poll(cx, |i, cx| {
