@@ -38,11 +38,19 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod executor;
+pub mod runtime;
 mod sync;
 
 pub use executor::{
     block_on, consume_budget, spawn_local, yield_now, Executor, JoinError, JoinHandle,
 };
+
+pub use runtime::Runtime;
+
+/// Starts a [`Runtime`] around an `async fn main`; see [`runtime`].
+pub use hearth_macros::main;
+/// Starts a [`Runtime`] around an `async fn` test.
+pub use hearth_macros::test;
 
 /// Local wakers: `LocalWaker`, `ContextExt::local_waker`, dual wakers
 /// (the `hearth-task` crate).

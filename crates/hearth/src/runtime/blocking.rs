@@ -1,0 +1,211 @@
+//! The blocking pool: a few threads for work that would stall a worker.
+//!
+//! Jobs go into one `Mutex<VecDeque>`; a job is handed to an idle thread if
+//! there is one (`notify_one` on a `Condvar`), otherwise a new thread starts,
+//! up to `max_threads`; beyond that jobs wait in the queue. A thread that
+//! finds nothing to do for `keep_alive` exits. The pool is a slow path
+//! (each job costs a lock and maybe a thread), so simple beats clever here.
+//!
+//! `idle` counts threads waiting on the condvar that nobody has notified yet:
+//! the notifier decrements it, so two jobs queued back to back wake two
+//! threads rather than notifying the same sleeper twice. `notified` counts the
+//! notifications not yet consumed; a thread that wakes without one (timeout
+//! or spurious wake-up) takes itself off `idle`.
+//!
+//! Results go back through a [`RemoteJoinHandle`]: the awaiting task's
+//! thread-safe `Waker` is woken from the pool thread.
+//!
+//! **Shutdown** drops the jobs that have not started (their handles yield a
+//! cancelled `JoinError`) and tells idle threads to exit. Jobs already
+//! running are not interrupted, and shutdown does not wait for them: each
+//! finishes on its own thread, delivers its result, and that thread exits.
+
+use std::collections::VecDeque;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::join::RemoteJoinHandle;
+use crate::executor::JoinError;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+pub(crate) struct Pool {
+    state: Mutex<State>,
+    cond: Condvar,
+    max_threads: usize,
+    keep_alive: Duration,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Job>,
+    /// Live pool threads.
+    threads: usize,
+    /// Threads waiting that no notification is meant for yet.
+    idle: usize,
+    /// Notifications not yet taken by a waking thread.
+    notified: usize,
+    shutdown: bool,
+}
+
+impl Pool {
+    pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> Arc<Pool> {
+        Arc::new(Pool {
+            state: Mutex::new(State::default()),
+            cond: Condvar::new(),
+            max_threads,
+            keep_alive,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Jobs run outside the lock and every critical section leaves the
+        // state consistent, so a poisoned lock is still good.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on a pool thread; its result (or panic) goes to the handle.
+    pub(crate) fn spawn<F, R>(self: &Arc<Self>, f: F) -> RemoteJoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (tx, handle) = RemoteJoinHandle::new();
+        let job: Job = Box::new(move || {
+            let result = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panic);
+            // The handle may be gone (detached): then the result just drops.
+            let _ = tx.send(result);
+        });
+        let mut state = self.lock();
+        if state.shutdown {
+            // Dropping the job drops its sender: the handle yields cancelled.
+            return handle;
+        }
+        state.queue.push_back(job);
+        if state.idle > 0 {
+            state.idle -= 1;
+            state.notified += 1;
+            self.cond.notify_one();
+        } else if state.threads < self.max_threads {
+            state.threads += 1;
+            drop(state);
+            if self.start_thread().is_err() {
+                let mut state = self.lock();
+                state.threads -= 1;
+                if state.threads == 0 {
+                    // Nobody will ever run what is queued; cancel it.
+                    state.queue.clear();
+                }
+            }
+        }
+        handle
+    }
+
+    fn start_thread(self: &Arc<Self>) -> io::Result<()> {
+        let pool = self.clone();
+        std::thread::Builder::new()
+            .name("hearth-blocking".into())
+            .spawn(move || pool.serve())
+            .map(drop)
+    }
+
+    /// A pool thread: runs jobs until idle for `keep_alive` or shut down.
+    fn serve(&self) {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                job();
+                state = self.lock();
+                continue;
+            }
+            if state.shutdown {
+                break;
+            }
+            state.idle += 1;
+            let (guard, wait) = self
+                .cond
+                .wait_timeout(state, self.keep_alive)
+                .unwrap_or_else(|e| e.into_inner());
+            state = guard;
+            if state.notified > 0 {
+                state.notified -= 1;
+            } else {
+                state.idle -= 1;
+                if wait.timed_out() && state.queue.is_empty() {
+                    break;
+                }
+            }
+        }
+        state.threads -= 1;
+    }
+
+    /// Cancels the jobs that have not started and lets the threads go.
+    pub(crate) fn shutdown(&self) {
+        let jobs = {
+            let mut state = self.lock();
+            state.shutdown = true;
+            std::mem::take(&mut state.queue)
+        };
+        self.cond.notify_all();
+        // Outside the lock: a job's drop may run arbitrary code.
+        drop(jobs);
+    }
+
+    #[cfg(test)]
+    fn threads(&self) -> usize {
+        self.lock().threads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_jobs_and_bounds_threads() {
+        let pool = Pool::new(2, Duration::from_secs(5));
+        let handles: Vec<_> = (0..8).map(|i| pool.spawn(move || i * 2)).collect();
+        assert!(pool.threads() <= 2);
+        let sum: i32 = handles
+            .into_iter()
+            .map(|h| crate::block_on(h).unwrap())
+            .sum();
+        assert_eq!(sum, 56);
+        pool.shutdown();
+    }
+
+    #[test]
+    fn idle_threads_exit_after_keep_alive() {
+        let pool = Pool::new(4, Duration::from_millis(10));
+        assert_eq!(crate::block_on(pool.spawn(|| 1)).unwrap(), 1);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while pool.threads() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "idle thread never exited"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn panics_become_join_errors_and_the_thread_survives() {
+        let pool = Pool::new(1, Duration::from_secs(5));
+        let err = crate::block_on(pool.spawn(|| panic!("blocking boom"))).unwrap_err();
+        assert!(err.is_panic());
+        assert_eq!(crate::block_on(pool.spawn(|| 3)).unwrap(), 3);
+        pool.shutdown();
+    }
+
+    #[test]
+    fn after_shutdown_jobs_are_cancelled() {
+        let pool = Pool::new(1, Duration::from_secs(5));
+        pool.shutdown();
+        assert!(crate::block_on(pool.spawn(|| 1))
+            .unwrap_err()
+            .is_cancelled());
+    }
+}

@@ -1,0 +1,679 @@
+//! The multi-core runtime: one worker thread per core, each with its own
+//! [`Executor`](crate::Executor).
+//!
+//! Tasks never move between workers. Work reaches a worker as a `Send`
+//! closure ([`Handle::spawn_on`]) that runs *on* the worker and returns the
+//! future to spawn there, so the future itself may be `!Send` (hold `Rc`s,
+//! `RefCell`s, local sockets). A server binds one listener per worker
+//! (`SO_REUSEPORT`) with [`Handle::spawn_on_all`].
+//!
+//! # How work travels
+//!
+//! Each worker's main future owns the receiving end of a cross-thread channel
+//! ([`hearth_sync::remote`]). A sender pushes onto its lock-free queue and
+//! wakes the worker through the executor's thread-safe `Waker` path (a flag
+//! and an unpark); an idle worker sleeps in the executor's park. The closure
+//! runs on the worker, spawns the future with
+//! [`spawn_local`](crate::spawn_local), and the output comes back through a
+//! [`RemoteJoinHandle`], whose awaiting task is woken with its own
+//! thread-safe `Waker`. [`Handle::spawn_blocking`] works the same way with a
+//! small pool of threads for blocking calls.
+//!
+//! # `block_on` runs on the caller
+//!
+//! [`Runtime::block_on`] runs its future on the calling thread, on an executor
+//! of its own, like tokio's: the workers stay free for the work sent to them,
+//! and the future may borrow from the caller's stack. Inside it,
+//! [`Handle::current`] is the runtime (and [`current_worker`] is `None`).
+//!
+//! # Shutdown cancels, like tokio's
+//!
+//! [`Runtime::shutdown`] (or dropping the [`Runtime`]) makes every later
+//! spawn fail with [`SpawnError::ShutDown`], asks every worker to stop, and
+//! joins the worker threads. A stopping worker drops the work still queued
+//! for it and then every unfinished task: each future is dropped **on its own
+//! worker thread**, and its handle yields a cancelled
+//! [`JoinError`]. Blocking jobs that have not started are
+//! dropped too; running ones are not interrupted or waited for (see
+//! [`Handle::spawn_blocking`]). To let tasks finish, await their handles
+//! before shutting down.
+//!
+//! A task that panics does not take its worker down: the executor catches
+//! the panic and gives it to the task's handle, and the worker goes on
+//! serving.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::rc::Rc;
+//!
+//! let rt = hearth::Runtime::builder().workers(2).build()?;
+//! let handles: Vec<_> = (0..rt.workers())
+//!     .map(|w| {
+//!         rt.spawn_on(w, move || {
+//!             let local = Rc::new(w); // !Send state lives on the worker
+//!             async move { *local * 10 + hearth::runtime::current_worker().unwrap() }
+//!         })
+//!     })
+//!     .collect::<Result<_, _>>()?;
+//! let outputs: Vec<usize> = rt.block_on(async {
+//!     let mut out = Vec::new();
+//!     for h in handles {
+//!         out.push(h.await.unwrap());
+//!     }
+//!     out
+//! });
+//! assert_eq!(outputs, [0, 11]);
+//! rt.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod affinity;
+mod blocking;
+mod join;
+mod worker;
+
+use core::fmt;
+use core::future::Future;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use hearth_sync::remote;
+
+pub use join::RemoteJoinHandle;
+
+use crate::executor::JoinError;
+use worker::Message;
+
+/// The handle of a closure running on the blocking pool
+/// ([`Handle::spawn_blocking`]): the same type as a [`RemoteJoinHandle`].
+pub type BlockingHandle<T> = RemoteJoinHandle<T>;
+
+/// The index of the worker running the calling thread, or `None` outside the
+/// runtime's workers (including inside [`Runtime::block_on`]).
+///
+/// Workers are numbered `0..runtime.workers()`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(hearth::runtime::current_worker(), None);
+/// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+/// let on_1 = rt.spawn_on(1, || async { hearth::runtime::current_worker() }).unwrap();
+/// assert_eq!(rt.block_on(on_1).unwrap(), Some(1));
+/// ```
+pub fn current_worker() -> Option<usize> {
+    worker::current_worker()
+}
+
+/// Runs `f` on the current runtime's blocking pool; see
+/// [`Handle::spawn_blocking`].
+///
+/// # Panics
+///
+/// If the calling thread is not a worker and not inside
+/// [`Runtime::block_on`] (there is no current runtime); use
+/// [`Handle::spawn_blocking`] there.
+///
+/// # Examples
+///
+/// ```
+/// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+/// let sum = rt.block_on(async {
+///     hearth::runtime::spawn_blocking(|| (1..=10).sum::<u32>()).await.unwrap()
+/// });
+/// assert_eq!(sum, 55);
+/// ```
+pub fn spawn_blocking<F, R>(f: F) -> BlockingHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    Handle::current().spawn_blocking(f)
+}
+
+/// Why work could not be sent to a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    /// The worker index is not below the number of workers.
+    NoSuchWorker {
+        /// The index asked for.
+        worker: usize,
+        /// The runtime's number of workers.
+        workers: usize,
+    },
+    /// The runtime is shutting down or has shut down.
+    ShutDown,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::NoSuchWorker { worker, workers } => write!(
+                f,
+                "no worker {worker}: the runtime has {workers} workers (0..{workers})"
+            ),
+            SpawnError::ShutDown => f.write_str("the runtime has shut down"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// Configures and starts a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = hearth::Runtime::builder()
+///     .workers(2)
+///     .pin_to_cores(false)
+///     .max_blocking_threads(4)
+///     .blocking_keep_alive(Duration::from_secs(1))
+///     .build()?;
+/// assert_eq!(rt.workers(), 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    workers: Option<usize>,
+    pin_to_cores: bool,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per CPU this process may use,
+    /// no pinning, at most 16 blocking threads kept for 10 s when idle.
+    pub fn new() -> Builder {
+        Builder {
+            workers: None,
+            pin_to_cores: false,
+            max_blocking_threads: 16,
+            blocking_keep_alive: Duration::from_secs(10),
+        }
+    }
+
+    /// The number of worker threads (at least 1; [`build`](Self::build)
+    /// fails on 0). Default: [`std::thread::available_parallelism`].
+    pub fn workers(&mut self, n: usize) -> &mut Builder {
+        self.workers = Some(n);
+        self
+    }
+
+    /// Pins worker `i` to the `i`-th CPU this process may run on. Default:
+    /// `false` (pinning helps a machine dedicated to the server and hurts a
+    /// shared one).
+    ///
+    /// [`build`](Self::build) fails if the workers cannot all be pinned: more
+    /// workers than CPUs, or the system refuses. It does not fall back to
+    /// unpinned workers silently.
+    pub fn pin_to_cores(&mut self, pin: bool) -> &mut Builder {
+        self.pin_to_cores = pin;
+        self
+    }
+
+    /// The most threads the blocking pool runs at once (at least 1); more
+    /// blocking jobs wait for a free thread. Default: 16.
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Builder {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for a job before it exits.
+    /// Default: 10 s.
+    pub fn blocking_keep_alive(&mut self, keep_alive: Duration) -> &mut Builder {
+        self.blocking_keep_alive = keep_alive;
+        self
+    }
+
+    /// Starts the runtime: one thread per worker, each serving its own
+    /// executor (pinned first, if asked), and an empty blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for `workers(0)` or `max_blocking_threads(0)`; the
+    /// pinning errors of [`pin_to_cores`](Self::pin_to_cores); the error of a
+    /// thread that could not be spawned. Threads already started are stopped
+    /// and joined before the error is returned.
+    ///
+    /// ```
+    /// let err = hearth::Runtime::builder().workers(0).build().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains("at least one worker"));
+    /// ```
+    pub fn build(&self) -> io::Result<Runtime> {
+        let workers = match self.workers {
+            Some(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "hearth::Runtime: workers(0): a runtime needs at least one worker",
+                ))
+            }
+            Some(n) => n,
+            None => thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if self.max_blocking_threads == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "hearth::Runtime: max_blocking_threads(0): the blocking pool needs at least \
+                 one thread",
+            ));
+        }
+        let cores = if self.pin_to_cores {
+            Some(affinity::cores_for(workers)?)
+        } else {
+            None
+        };
+
+        let (inboxes, receivers): (Vec<_>, Vec<_>) =
+            (0..workers).map(|_| remote::unbounded_channel()).unzip();
+        let handle = Handle {
+            shared: Arc::new(Shared {
+                inboxes,
+                blocking: blocking::Pool::new(self.max_blocking_threads, self.blocking_keep_alive),
+                stopping: AtomicBool::new(false),
+            }),
+        };
+        let mut runtime = Runtime {
+            handle: handle.clone(),
+            threads: Vec::with_capacity(workers),
+        };
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
+        for (index, inbox) in receivers.into_iter().enumerate() {
+            let core = cores.as_ref().map(|c| c[index]);
+            let handle = handle.clone();
+            let ready = ready_tx.clone();
+            let thread = thread::Builder::new()
+                .name(format!("hearth-worker-{index}"))
+                .spawn(move || {
+                    if let Some(core) = core {
+                        if let Err(err) = affinity::pin_current(index, core) {
+                            let _ = ready.send(Err(err));
+                            return;
+                        }
+                    }
+                    let _ = ready.send(Ok(()));
+                    drop(ready);
+                    worker::run(index, handle, inbox);
+                })?; // `runtime` drops here: the workers started so far stop.
+            runtime.threads.push(thread);
+        }
+        drop(ready_tx);
+        for _ in 0..workers {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => return Err(err),
+                Err(_) => {
+                    return Err(io::Error::other(
+                        "hearth::Runtime: a worker failed to start",
+                    ))
+                }
+            }
+        }
+        Ok(runtime)
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+/// What every handle of a runtime shares.
+struct Shared {
+    /// Each worker's inbox, by index.
+    inboxes: Vec<remote::UnboundedSender<Message>>,
+    blocking: Arc<blocking::Pool>,
+    /// Set once by shutdown: spawns fail from then on.
+    stopping: AtomicBool,
+}
+
+/// A cheap, cloneable, `Send + Sync` reference to a [`Runtime`]: spawn on
+/// its workers from any thread, including from its own tasks.
+///
+/// A handle does not keep the runtime running: once the runtime shuts down,
+/// spawning through the handle fails with [`SpawnError::ShutDown`].
+///
+/// # Examples
+///
+/// Worker 0 sends work to worker 1 and awaits it:
+///
+/// ```
+/// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+/// let out = rt
+///     .spawn_on(0, || async {
+///         let rt = hearth::runtime::Handle::current();
+///         let reply = rt.spawn_on(1, || async { hearth::runtime::current_worker() });
+///         reply.unwrap().await.unwrap()
+///     })
+///     .unwrap();
+/// assert_eq!(rt.block_on(out).unwrap(), Some(1));
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The runtime of the calling thread: the one whose worker this is, or
+    /// whose [`Runtime::block_on`] is running.
+    ///
+    /// # Panics
+    ///
+    /// If there is none; use [`try_current`](Self::try_current) to check.
+    pub fn current() -> Handle {
+        Handle::try_current().unwrap_or_else(|| {
+            panic!(
+                "hearth::runtime::Handle::current called outside of a hearth runtime; call it on \
+                 a worker or inside Runtime::block_on, or keep a Runtime::handle()"
+            )
+        })
+    }
+
+    /// The runtime of the calling thread, or `None`.
+    ///
+    /// ```
+    /// assert!(hearth::runtime::Handle::try_current().is_none());
+    /// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+    /// rt.block_on(async {
+    ///     assert!(hearth::runtime::Handle::try_current().is_some());
+    /// });
+    /// ```
+    pub fn try_current() -> Option<Handle> {
+        worker::current_handle()
+    }
+
+    /// The number of workers.
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(3).build().unwrap();
+    /// assert_eq!(rt.handle().workers(), 3);
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.shared.inboxes.len()
+    }
+
+    /// Runs `f` on worker `worker` and spawns the future it returns there.
+    ///
+    /// `f` must be `Send` (it travels to the worker); the future need not be
+    /// (it is made on the worker and never leaves it). The returned handle
+    /// yields the future's output, or a [`JoinError`] if `f` or the future
+    /// panicked (the worker keeps serving) or the task was cancelled by
+    /// shutdown.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NoSuchWorker`] if `worker >= self.workers()`;
+    /// [`SpawnError::ShutDown`] once the runtime is shutting down.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+    /// let h = rt
+    ///     .spawn_on(1, || {
+    ///         let log = Rc::new(RefCell::new(Vec::new()));
+    ///         async move {
+    ///             let l = log.clone();
+    ///             hearth::spawn_local(async move { l.borrow_mut().push(1) }).await.unwrap();
+    ///             let n = log.borrow().len();
+    ///             n
+    ///         }
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(h).unwrap(), 1);
+    /// assert!(rt.spawn_on(2, || async {}).is_err());
+    /// ```
+    pub fn spawn_on<F, Fut>(
+        &self,
+        worker: usize,
+        f: F,
+    ) -> Result<RemoteJoinHandle<Fut::Output>, SpawnError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let inbox = self
+            .shared
+            .inboxes
+            .get(worker)
+            .ok_or(SpawnError::NoSuchWorker {
+                worker,
+                workers: self.workers(),
+            })?;
+        if self.shared.stopping.load(Ordering::Acquire) {
+            return Err(SpawnError::ShutDown);
+        }
+        let (tx, handle) = RemoteJoinHandle::new();
+        let job = Box::new(move || match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(future) => {
+                // A second task forwards the first one's result, panic
+                // included (the executor catches it into the JoinHandle).
+                let task = crate::spawn_local(future);
+                drop(crate::spawn_local(async move {
+                    let _ = tx.send(task.await);
+                }));
+            }
+            Err(payload) => {
+                let _ = tx.send(Err(JoinError::panic(payload)));
+            }
+        });
+        inbox
+            .send(Message::Run(job))
+            .map_err(|_| SpawnError::ShutDown)?;
+        Ok(handle)
+    }
+
+    /// Runs `f(worker)` on every worker and spawns the futures it returns;
+    /// the handles come back in worker order. For a server, this binds one
+    /// `SO_REUSEPORT` listener per worker.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::ShutDown`] once the runtime is shutting down (the
+    /// workers reached before that keep their task).
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+    /// let handles = rt.spawn_on_all(|worker| async move { worker * 100 }).unwrap();
+    /// let outs: Vec<_> = handles.into_iter().map(|h| rt.block_on(h).unwrap()).collect();
+    /// assert_eq!(outs, [0, 100]);
+    /// ```
+    pub fn spawn_on_all<F, Fut>(
+        &self,
+        f: F,
+    ) -> Result<Vec<RemoteJoinHandle<Fut::Output>>, SpawnError>
+    where
+        F: Fn(usize) -> Fut + Clone + Send + 'static,
+        Fut: Future + 'static,
+        Fut::Output: Send + 'static,
+    {
+        (0..self.workers())
+            .map(|worker| {
+                let f = f.clone();
+                self.spawn_on(worker, move || f(worker))
+            })
+            .collect()
+    }
+
+    /// Runs the blocking function `f` on the runtime's blocking pool, off the
+    /// workers, and returns a future of its result.
+    ///
+    /// The pool starts threads as needed up to
+    /// [`Builder::max_blocking_threads`]; beyond that jobs queue. Idle threads
+    /// exit after [`Builder::blocking_keep_alive`]. The result wakes the
+    /// awaiting task through its thread-safe `Waker`. A panic in `f` comes
+    /// back as a [`JoinError`]; the pool thread survives it. At shutdown,
+    /// jobs that have not started are cancelled; running ones finish on their
+    /// own, unwaited.
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+    /// let read = rt.spawn_blocking(|| std::thread::current().name().map(String::from));
+    /// assert_eq!(rt.block_on(read).unwrap().as_deref(), Some("hearth-blocking"));
+    /// ```
+    pub fn spawn_blocking<F, R>(&self, f: F) -> BlockingHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.blocking.spawn(f)
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.workers())
+            .field("stopping", &self.shared.stopping.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// A multi-core runtime: worker threads, each running its own executor, and
+/// a blocking pool. See the [module docs](self).
+///
+/// `Runtime` derefs to its [`Handle`], so `rt.spawn_on(..)`,
+/// `rt.spawn_blocking(..)` and `rt.workers()` work directly.
+///
+/// # Examples
+///
+/// ```
+/// let rt = hearth::Runtime::builder().workers(2).build()?;
+/// let h = rt.spawn_on(1, || async { "hello from worker 1" })?;
+/// assert_eq!(rt.block_on(h).unwrap(), "hello from worker 1");
+/// rt.shutdown();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    /// The worker threads, joined by shutdown.
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A [`Builder`] with the defaults.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A handle to this runtime, for other threads and tasks.
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let out = std::thread::spawn(move || {
+    ///     let h = handle.spawn_on(0, || async { 5 }).unwrap();
+    ///     hearth::block_on(h).unwrap()
+    /// });
+    /// assert_eq!(out.join().unwrap(), 5);
+    /// ```
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Runs `future` to completion on the calling thread and returns its
+    /// output.
+    ///
+    /// The future runs on a fresh executor of this thread (it may be `!Send`,
+    /// borrow locals, and [`spawn_local`](crate::spawn_local) tasks that are
+    /// dropped when it returns), with this runtime as
+    /// [`Handle::current`]; the workers keep serving meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// If called on a worker thread (of any hearth runtime): that would
+    /// block the worker's own tasks. Spawn the work and await its handle.
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+    /// let local = std::rc::Rc::new(20);
+    /// let out = rt.block_on(async {
+    ///     let h = hearth::runtime::Handle::current().spawn_on(0, || async { 22 }).unwrap();
+    ///     *local + h.await.unwrap()
+    /// });
+    /// assert_eq!(out, 42);
+    /// ```
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            current_worker().is_none(),
+            "hearth: Runtime::block_on called on a worker thread, which would stall its tasks; \
+             spawn the future (spawn_local or spawn_on) and await its handle instead"
+        );
+        let _context = worker::EnterContext::new(self.handle.clone(), None);
+        crate::block_on(future)
+    }
+
+    /// Shuts the runtime down and joins its worker threads; see the
+    /// [module docs](self#shutdown-cancels-like-tokios). Dropping the runtime
+    /// does the same.
+    ///
+    /// Every unfinished task is cancelled: its future is dropped on its own
+    /// worker thread and its handle yields a cancelled `JoinError`.
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+    /// let forever = rt.spawn_on(0, || std::future::pending::<()>()).unwrap();
+    /// let handle = rt.handle().clone();
+    /// rt.shutdown();
+    /// assert!(hearth::block_on(forever).unwrap_err().is_cancelled());
+    /// assert_eq!(
+    ///     handle.spawn_on(0, || async {}).unwrap_err(),
+    ///     hearth::runtime::SpawnError::ShutDown
+    /// );
+    /// ```
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let shared = &self.handle.shared;
+        shared.stopping.store(true, Ordering::Release);
+        for inbox in &shared.inboxes {
+            // Fails only if the worker is gone already.
+            let _ = inbox.send(Message::Stop);
+        }
+        shared.blocking.shutdown();
+        let me = thread::current().id();
+        for thread in self.threads.drain(..) {
+            // A runtime dropped on its own worker cannot join that worker;
+            // it exits when its task is done with the Stop message.
+            if thread.thread().id() != me {
+                // Worker threads do not panic (tasks' panics are caught).
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl core::ops::Deref for Runtime {
+    type Target = Handle;
+
+    fn deref(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.handle.workers())
+            .finish()
+    }
+}

@@ -1,0 +1,2 @@
+#[hearth::main]
+fn main() {}

@@ -1,0 +1,2 @@
+#[hearth::main(threads = 2)]
+async fn main() {}

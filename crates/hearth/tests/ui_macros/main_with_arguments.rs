@@ -1,0 +1,4 @@
+#[hearth::main]
+async fn main(args: Vec<String>) {
+    drop(args);
+}

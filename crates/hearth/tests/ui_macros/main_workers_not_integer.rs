@@ -1,0 +1,2 @@
+#[hearth::main(workers = "two")]
+async fn main() {}

@@ -1,0 +1,5 @@
+#[hearth::test]
+#[test]
+async fn twice() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[hearth::test]
+fn plain() {}
+
+fn main() {}

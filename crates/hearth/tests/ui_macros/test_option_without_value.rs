@@ -1,0 +1,4 @@
+#[hearth::test(pin_to_cores)]
+async fn flag() {}
+
+fn main() {}

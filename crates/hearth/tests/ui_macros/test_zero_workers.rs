@@ -1,0 +1,4 @@
+#[hearth::test(workers = 0)]
+async fn zero() {}
+
+fn main() {}
