@@ -30,6 +30,7 @@ impl DualWake for Parent {
 struct Shared {
     waker: Mutex<Option<Waker>>,
     fired: AtomicBool,
+    polls: AtomicUsize,
 }
 
 /// Parks `cx.waker()` (thread-safe) until fired.
@@ -38,6 +39,7 @@ struct Child(Arc<Shared>);
 impl Future for Child {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.polls.fetch_add(1, Ordering::SeqCst);
         if self.0.fired.load(Ordering::SeqCst) {
             return Poll::Ready(());
         }
@@ -116,5 +118,50 @@ fn waker_outlives_the_combinator() {
         let t = thread::spawn(move || fire(&s2));
         drop(fut);
         t.join().unwrap();
+    });
+}
+
+/// A child that is either remote-woken or idle forever (no atomics, so the
+/// model stays small).
+enum Kid {
+    Remote(Child),
+    Idle,
+}
+
+impl Future for Kid {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.get_mut() {
+            Kid::Remote(c) => Pin::new(c).poll(cx),
+            Kid::Idle => Poll::Pending,
+        }
+    }
+}
+
+#[test]
+fn two_remote_wakes_in_ring_mode_poll_each_child_once() {
+    // 66 children: the ring (above 64) with the remote stack drained in wake
+    // order. Two threads wake two children concurrently.
+    loom::model(|| {
+        let parent = DualRc::new(Parent, AtomicUsize::new(0));
+        let (a, b) = (Arc::new(Shared::default()), Arc::new(Shared::default()));
+        let mut fut = hearth_future::join_all((0..66).map(|i| match i {
+            3 => Kid::Remote(Child(a.clone())),
+            65 => Kid::Remote(Child(b.clone())),
+            _ => Kid::Idle,
+        }));
+        let w = parent.waker_ref();
+        let mut cx = Context::from_waker(&w);
+        assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
+        let (a2, b2) = (a.clone(), b.clone());
+        let t1 = thread::spawn(move || fire(&a2));
+        let t2 = thread::spawn(move || fire(&b2));
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert!(parent.shared().load(Ordering::SeqCst) >= 1, "wake lost");
+        assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
+        assert_eq!(a.polls.load(Ordering::SeqCst), 2);
+        assert_eq!(b.polls.load(Ordering::SeqCst), 2);
+        drop(fut);
     });
 }
