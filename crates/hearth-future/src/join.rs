@@ -270,32 +270,38 @@ macro_rules! try_join {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __join_munch {
-    // Give each future its own (hygienic) binding and an index expression.
-    (@$kind:ident [$($acc:tt)*] [$idx:expr] $fut:expr, $($rest:tt)*) => {
-        $crate::__join_munch!(@$kind [$($acc)* (__child [$idx] [$fut])] [$idx + 1usize] $($rest)*)
+    // Give each future its own (hygienic) binding, and count them.
+    (@$kind:ident [$($acc:tt)*] [$n:expr] $fut:expr, $($rest:tt)*) => {
+        $crate::__join_munch!(@$kind [$($acc)* (__child [$fut])] [$n + 1usize] $($rest)*)
     };
-    (@join [$(($name:ident [$i:expr] [$fut:expr]))*] [$n:expr]) => {{
+    (@join [$(($name:ident [$fut:expr]))*] [$n:expr]) => {{
         $( let mut $name = ::core::pin::pin!($crate::__private::MaybeDone::new($fut)); )*
         let mut __set = $crate::__private::WakeSet::new($n);
         let mut __remaining: usize = $n;
-        let _ = ::core::future::poll_fn(|cx| {
-            $crate::__private::poll_join(&mut __set, &mut __remaining, cx, |__i, cx| {
-                $( if __i == $i { return $name.as_mut().poll_step(cx); } )*
-                $crate::__private::Step::Stale
-            })
-        }).await;
+        {
+            let mut __children: [::core::pin::Pin<&mut dyn $crate::__private::PollStep>; $n] =
+                [$( $name.as_mut(), )*];
+            let _ = ::core::future::poll_fn(|cx| {
+                $crate::__private::poll_join(&mut __set, &mut __remaining, cx, |__i, cx| {
+                    __children[__i].as_mut().poll_step(cx)
+                })
+            }).await;
+        }
         ($( $name.as_mut().take_output(), )*)
     }};
-    (@try [$(($name:ident [$i:expr] [$fut:expr]))*] [$n:expr]) => {{
+    (@try [$(($name:ident [$fut:expr]))*] [$n:expr]) => {{
         $( let mut $name = ::core::pin::pin!($crate::__private::TryMaybeDone::new($fut)); )*
         let mut __set = $crate::__private::WakeSet::new($n);
         let mut __remaining: usize = $n;
-        let __r = ::core::future::poll_fn(|cx| {
-            $crate::__private::poll_join(&mut __set, &mut __remaining, cx, |__i, cx| {
-                $( if __i == $i { return $name.as_mut().poll_step(cx); } )*
-                $crate::__private::Step::Stale
-            })
-        }).await;
+        let __r = {
+            let mut __children: [::core::pin::Pin<&mut dyn $crate::__private::PollStep>; $n] =
+                [$( $name.as_mut(), )*];
+            ::core::future::poll_fn(|cx| {
+                $crate::__private::poll_join(&mut __set, &mut __remaining, cx, |__i, cx| {
+                    __children[__i].as_mut().poll_step(cx)
+                })
+            }).await
+        };
         match __r {
             ::core::result::Result::Ok(()) => ::core::result::Result::Ok(($( $name.as_mut().take_ok(), )*)),
             ::core::result::Result::Err(()) => {

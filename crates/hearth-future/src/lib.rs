@@ -72,7 +72,7 @@ pub use set::{race, FuturesSet, Race};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::join::poll_join;
-    pub use crate::maybe_done::{MaybeDone, Step, TryMaybeDone};
+    pub use crate::maybe_done::{MaybeDone, PollStep, Step, TryMaybeDone};
     pub use crate::raw::WakeSet;
     pub use crate::select::{Branch, Select};
 }

@@ -19,6 +19,29 @@ pub enum Step {
     Stale,
 }
 
+/// A child that can be polled for one step; the `join!` expansion dispatches
+/// through `Pin<&mut dyn PollStep>` (one indirect call, the same target for
+/// children of one type) instead of a `match` on the child's index.
+#[doc(hidden)]
+pub trait PollStep {
+    /// Polls the child if it is still running.
+    fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Step;
+}
+
+impl<F: Future> PollStep for MaybeDone<F> {
+    #[inline]
+    fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Step {
+        MaybeDone::poll_step(self, cx)
+    }
+}
+
+impl<F: Future<Output = Result<T, E>>, T, E> PollStep for TryMaybeDone<F, T, E> {
+    #[inline]
+    fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Step {
+        TryMaybeDone::poll_step(self, cx)
+    }
+}
+
 /// A child future, its output once it finished, or nothing once the output
 /// was taken.
 #[doc(hidden)]
@@ -40,6 +63,7 @@ impl<F: Future> MaybeDone<F> {
 
     /// Polls the future if it is still running. A finished child is not
     /// polled again (a stale wake of a finished child costs nothing).
+    #[inline]
     pub fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Step {
         // SAFETY: the future is never moved out of its pinned place; it is
         // only dropped in place (by the assignment below).
@@ -99,6 +123,7 @@ impl<F: Future<Output = Result<T, E>>, T, E> TryMaybeDone<F, T, E> {
     }
 
     /// Polls the future if it is still running.
+    #[inline]
     pub fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Step {
         // SAFETY: as in `MaybeDone::poll_step`.
         let this = unsafe { self.get_unchecked_mut() };
