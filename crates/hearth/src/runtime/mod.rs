@@ -91,6 +91,12 @@ use worker::Message;
 
 /// The handle of a closure running on the blocking pool
 /// ([`Handle::spawn_blocking`]): the same type as a [`RemoteJoinHandle`].
+///
+/// ```
+/// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+/// let h: hearth::runtime::BlockingHandle<u64> = rt.spawn_blocking(|| 2 + 2);
+/// assert_eq!(rt.block_on(h).unwrap(), 4);
+/// ```
 pub type BlockingHandle<T> = RemoteJoinHandle<T>;
 
 /// The index of the worker running the calling thread, or `None` outside the
@@ -137,6 +143,15 @@ where
 }
 
 /// Why work could not be sent to a worker.
+///
+/// ```
+/// use hearth::runtime::SpawnError;
+///
+/// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+/// let err = rt.spawn_on(5, || async {}).unwrap_err();
+/// assert_eq!(err, SpawnError::NoSuchWorker { worker: 5, workers: 2 });
+/// assert_eq!(err.to_string(), "no worker 5: the runtime has 2 workers (0..2)");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpawnError {
     /// The worker index is not below the number of workers.
@@ -191,6 +206,11 @@ pub struct Builder {
 impl Builder {
     /// A builder with the defaults: one worker per CPU this process may use,
     /// no pinning, at most 16 blocking threads kept for 10 s when idle.
+    ///
+    /// ```
+    /// let rt = hearth::runtime::Builder::new().build().unwrap();
+    /// assert_eq!(rt.workers(), std::thread::available_parallelism().unwrap().get());
+    /// ```
     pub fn new() -> Builder {
         Builder {
             workers: None,
@@ -202,6 +222,12 @@ impl Builder {
 
     /// The number of worker threads (at least 1; [`build`](Self::build)
     /// fails on 0). Default: [`std::thread::available_parallelism`].
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(3).build().unwrap();
+    /// assert_eq!(rt.workers(), 3);
+    /// assert!(hearth::Runtime::builder().workers(0).build().is_err());
+    /// ```
     pub fn workers(&mut self, n: usize) -> &mut Builder {
         self.workers = Some(n);
         self
@@ -214,6 +240,16 @@ impl Builder {
     /// [`build`](Self::build) fails if the workers cannot all be pinned: more
     /// workers than CPUs, or the system refuses. It does not fall back to
     /// unpinned workers silently.
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(1).pin_to_cores(true).build()?;
+    /// let on_0 = rt.spawn_on(0, || async { hearth::runtime::current_worker() })?;
+    /// assert_eq!(rt.block_on(on_0).unwrap(), Some(0));
+    ///
+    /// let too_many = hearth::Runtime::builder().workers(100_000).pin_to_cores(true).build();
+    /// assert!(too_many.unwrap_err().to_string().contains("pin_to_cores(true)"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pin_to_cores(&mut self, pin: bool) -> &mut Builder {
         self.pin_to_cores = pin;
         self
@@ -221,6 +257,14 @@ impl Builder {
 
     /// The most threads the blocking pool runs at once (at least 1); more
     /// blocking jobs wait for a free thread. Default: 16.
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(1).max_blocking_threads(1).build().unwrap();
+    /// let a = rt.spawn_blocking(|| std::thread::current().id());
+    /// let b = rt.spawn_blocking(|| std::thread::current().id());
+    /// // One thread, so both ran on it, one after the other.
+    /// assert_eq!(rt.block_on(a).unwrap(), rt.block_on(b).unwrap());
+    /// ```
     pub fn max_blocking_threads(&mut self, n: usize) -> &mut Builder {
         self.max_blocking_threads = n;
         self
@@ -228,6 +272,17 @@ impl Builder {
 
     /// How long an idle blocking thread waits for a job before it exits.
     /// Default: 10 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = hearth::Runtime::builder()
+    ///     .workers(1)
+    ///     .blocking_keep_alive(Duration::from_millis(100))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(rt.spawn_blocking(|| 1)).unwrap(), 1);
+    /// ```
     pub fn blocking_keep_alive(&mut self, keep_alive: Duration) -> &mut Builder {
         self.blocking_keep_alive = keep_alive;
         self
@@ -369,6 +424,12 @@ impl Handle {
     /// # Panics
     ///
     /// If there is none; use [`try_current`](Self::try_current) to check.
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+    /// let workers = rt.block_on(async { hearth::runtime::Handle::current().workers() });
+    /// assert_eq!(workers, 2);
+    /// ```
     pub fn current() -> Handle {
         Handle::try_current().unwrap_or_else(|| {
             panic!(
@@ -563,6 +624,11 @@ pub struct Runtime {
 
 impl Runtime {
     /// A [`Builder`] with the defaults.
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+    /// assert_eq!(rt.workers(), 1);
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
