@@ -180,6 +180,35 @@ fn workers_message_each_other() {
 }
 
 #[test]
+fn a_flood_of_spawns_does_not_starve_the_workers_tasks() {
+    const JOBS: usize = 1_000;
+    let rt = runtime(1);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (all_sent_tx, all_sent_rx) = mpsc::channel::<()>();
+    let r = ran.clone();
+    let first = rt
+        .spawn_on(0, move || {
+            // Hold the worker until every job is queued behind this one.
+            all_sent_rx.recv_timeout(DEADLINE).unwrap();
+            // This task becomes ready now; it must run before the whole
+            // queue has been drained.
+            let task = hearth::spawn_local(async move { r.load(Ordering::SeqCst) });
+            async move { task.await.unwrap() }
+        })
+        .unwrap();
+    for _ in 0..JOBS {
+        let ran = ran.clone();
+        drop(rt.spawn_on(0, move || {
+            ran.fetch_add(1, Ordering::SeqCst);
+            async {}
+        }));
+    }
+    all_sent_tx.send(()).unwrap();
+    let seen = rt.block_on(first).unwrap();
+    assert!(seen < JOBS, "the task waited for all {seen} queued jobs");
+}
+
+#[test]
 fn a_worker_spawns_on_another_through_the_current_handle() {
     let rt = runtime(2);
     let h = rt

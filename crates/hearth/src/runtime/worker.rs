@@ -90,5 +90,8 @@ async fn serve(mut inbox: remote::Receiver<Message>) {
             Message::Run(job) => drop(catch_unwind(AssertUnwindSafe(job))),
             Message::Stop => break,
         }
+        // A flood of sends must not starve the worker's tasks: `recv` stays
+        // ready while the queue is not empty.
+        crate::consume_budget().await;
     }
 }
