@@ -13,9 +13,18 @@ use core::ptr::NonNull;
 use super::task::{Header, TaskRef};
 
 /// A slot: an occupied slot holds a task pointer (owning one local
-/// reference); a vacant one holds `(next_free << 1) | 1` (task pointers are
-/// aligned, so their low bit is 0).
-type Slot = usize;
+/// reference); a vacant one holds a pointer without provenance whose address
+/// is `(next_free << 1) | 1` (task pointers are aligned, so their low bit is
+/// 0). Pointers, not integers, so occupied slots keep their provenance.
+type Slot = *mut Header;
+
+fn vacant(next_free: u32) -> Slot {
+    core::ptr::without_provenance_mut(((next_free as usize) << 1) | 1)
+}
+
+fn is_vacant(slot: Slot) -> bool {
+    slot.addr() & 1 != 0
+}
 
 const NONE: u32 = u32::MAX;
 
@@ -44,7 +53,7 @@ impl TaskSlab {
     /// # Panics
     /// With more than `u32::MAX - 1` incomplete tasks at once.
     pub(crate) fn insert(&self, task: TaskRef) -> u32 {
-        let ptr = task.into_raw().as_ptr() as usize;
+        let ptr = task.into_raw().as_ptr();
         let mut slots = self.slots.borrow_mut();
         let index = match self.free.get() {
             NONE => {
@@ -55,7 +64,7 @@ impl TaskSlab {
             }
             index => {
                 let slot = &mut slots[index as usize];
-                self.free.set((*slot >> 1) as u32);
+                self.free.set((slot.addr() >> 1) as u32);
                 *slot = ptr;
                 index
             }
@@ -69,13 +78,13 @@ impl TaskSlab {
         let mut slots = self.slots.borrow_mut();
         let slot = &mut slots[index as usize];
         let ptr = *slot;
-        debug_assert!(ptr & 1 == 0, "removing a vacant task slot");
-        *slot = ((self.free.get() as usize) << 1) | 1;
+        debug_assert!(!is_vacant(ptr), "removing a vacant task slot");
+        *slot = vacant(self.free.get());
         self.free.set(index);
         self.len.set(self.len.get() - 1);
         // SAFETY: an occupied slot holds a pointer that owns one local
         // reference (`insert`), which moves to the caller.
-        unsafe { TaskRef::from_raw(NonNull::new_unchecked(ptr as *mut Header)) }
+        unsafe { TaskRef::from_raw(NonNull::new_unchecked(ptr)) }
     }
 
     /// The number of slots (occupied or not).
@@ -86,14 +95,13 @@ impl TaskSlab {
     /// A new reference to the task in slot `index`, if it is occupied.
     pub(crate) fn get(&self, index: usize) -> Option<TaskRef> {
         let ptr = *self.slots.borrow().get(index)?;
-        if ptr & 1 != 0 {
+        if is_vacant(ptr) {
             return None;
         }
         // SAFETY: an occupied slot owns a reference, which keeps the task
         // alive; borrow it to take another one.
-        let borrowed = core::mem::ManuallyDrop::new(unsafe {
-            TaskRef::from_raw(NonNull::new_unchecked(ptr as *mut Header))
-        });
+        let borrowed =
+            core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(NonNull::new_unchecked(ptr)) });
         Some(TaskRef::clone(&borrowed))
     }
 }
