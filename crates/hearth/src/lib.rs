@@ -37,9 +37,12 @@
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod driver;
 mod executor;
+pub mod net;
 pub mod runtime;
 mod sync;
+pub mod time;
 
 pub use executor::{
     block_on, consume_budget, spawn_local, yield_now, Executor, JoinError, JoinHandle,

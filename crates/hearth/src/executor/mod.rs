@@ -13,8 +13,9 @@
 //!
 //! Each tick runs the tasks that were ready when it began (so a task that
 //! wakes itself runs again next tick, after the others), then takes the remote
-//! wakes, then polls the main future if it was woken; it parks when there is
-//! nothing to do. Each poll gets a cooperative budget ([`coop`]).
+//! wakes, then polls the main future if it was woken; when there is nothing
+//! to do it sleeps in its driver ([`crate::driver`]: timers, I/O, remote
+//! wakes). Each poll gets a cooperative budget ([`coop`]).
 //!
 //! # Shutdown
 //!
@@ -48,6 +49,7 @@ pub use join::{JoinError, JoinHandle};
 use remote::Remote;
 use task::{Header, TaskRef, COMPLETE, RUNNING, SCHEDULED};
 
+use crate::driver::Driver;
 use crate::sync::Arc;
 
 std::thread_local! {
@@ -71,6 +73,9 @@ pub(crate) struct Core {
     running: Cell<bool>,
     /// The task whose future is being polled (to blame a panic on it).
     polling: Cell<Option<NonNull<Header>>>,
+    /// Timers and I/O: points into the `Executor`'s box; owner thread only,
+    /// while the executor lives.
+    driver: NonNull<Driver>,
 }
 
 // SAFETY: `Core` lives in an `Arc` shared by the `Executor` (owner thread)
@@ -86,6 +91,21 @@ unsafe impl Send for Core {}
 unsafe impl Sync for Core {}
 
 impl Core {
+    /// The executor's timers and reactor. Owner thread only: every caller
+    /// reaches the core through `CURRENT` or the `Executor`.
+    #[inline]
+    pub(crate) fn driver(&self) -> &Driver {
+        // SAFETY: the `Executor` owns the driver and outlives every use on the
+        // owner thread (`CURRENT` is set only inside its `run_*`); other
+        // threads never call this (they touch `remote` only).
+        unsafe { self.driver.as_ref() }
+    }
+
+    /// Sleeps until a timer, an I/O event or a remote wake.
+    fn park(&self) {
+        self.driver().park(&self.remote);
+    }
+
     #[inline]
     pub(crate) fn push_ready(&self, task: TaskRef) {
         self.run_queue.push(task);
@@ -133,14 +153,14 @@ impl Core {
         }
     }
 
-    /// Runs the tasks that were ready when the tick began. Returns whether
-    /// any ran.
+    /// Runs the tasks that were ready when the tick began. Returns how many
+    /// there were.
     ///
     /// Panics of task futures are caught here, once around the whole batch
     /// rather than around every poll (`catch_unwind` costs on every call): the
     /// task that was being polled gets the panic as its result and the batch
     /// goes on with the next task.
-    fn tick(&self) -> bool {
+    fn tick(&self) -> usize {
         let n = self.run_queue.len();
         let mut left = n;
         while left > 0 {
@@ -158,7 +178,7 @@ impl Core {
                 self.blame(payload);
             }
         }
-        n > 0
+        n
     }
 
     /// Gives a panic that unwound out of a batch to the task whose poll it
@@ -250,13 +270,18 @@ pub struct Executor {
     core: Arc<Core>,
     /// The executor and its tasks stay on this thread.
     _not_send: core::marker::PhantomData<*const ()>,
+    /// Timers and I/O (the core points here). An `Rc`, not a `Box`: a box
+    /// asserts unique access when moved, which the core's pointer would break.
+    _driver: std::rc::Rc<Driver>,
 }
 
 impl Executor {
     /// Creates an executor for the calling thread.
     pub fn new() -> Executor {
+        let driver = std::rc::Rc::new(Driver::new());
         let executor = Executor {
             core: Arc::new(Core {
+                driver: NonNull::from(&*driver),
                 this: Cell::new(ptr::null()),
                 run_queue: queue::RunQueue::new(),
                 tasks: slab::TaskSlab::new(),
@@ -264,6 +289,7 @@ impl Executor {
                 running: Cell::new(false),
                 polling: Cell::new(None),
             }),
+            _driver: driver,
             _not_send: core::marker::PhantomData,
         };
         executor.core.this.set(Arc::as_ptr(&executor.core));
@@ -302,30 +328,38 @@ impl Executor {
         );
         let waker = main.waker_ref();
         loop {
+            let mut polled = 0;
             if main.woken.replace(false) | core.remote.take_main_woken() {
                 let mut cx = Context::from_waker(&waker);
                 coop::refill();
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }
+                polled = 1;
             }
             core.take_remote_wakes();
-            let ran = core.tick();
-            if !ran && !main.woken.get() && !core.has_ready() {
-                core.remote.park();
+            polled += core.tick();
+            if polled > 0 {
+                core.driver().maintain(polled);
+            } else if !main.woken.get() && !core.has_ready() {
+                core.park();
             }
         }
     }
 
-    /// Runs tasks until none is ready and no wake from another thread is
-    /// pending. Does not wait for anything.
+    /// Runs tasks until none is ready and no wake from another thread, due
+    /// timer or I/O event is pending. Does not wait for anything.
     pub fn run_until_idle(&self) {
         let core = &*self.core;
         let _enter = Enter::new(core);
         loop {
             core.take_remote_wakes();
-            if !core.tick() {
-                break;
+            if core.tick() == 0 {
+                core.driver().poll_now();
+                core.take_remote_wakes();
+                if !core.has_ready() {
+                    break;
+                }
             }
         }
     }
@@ -370,7 +404,8 @@ impl Drop for Executor {
     }
 }
 
-fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
+/// Runs `f` on the executor running on this thread, if any.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
     CURRENT.with(|c| {
         let core = c.get();
         // SAFETY: non-null only inside `run_until`/`run_until_idle` of a live

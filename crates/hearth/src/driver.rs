@@ -1,0 +1,138 @@
+//! The executor's driver: its timers, its I/O reactor, and how it sleeps.
+//!
+//! Both parts are created on first use, so an executor that never sets a
+//! timer or opens a socket pays nothing for them (no allocation, no epoll or
+//! eventfd file descriptor) and never touches mio — which also keeps the
+//! executor runnable under Miri, which cannot model epoll.
+//!
+//! # Sleeping
+//!
+//! With nothing to run the executor calls [`Driver::park`], which blocks until
+//! the next timer is due, an I/O event arrives or another thread wakes a task:
+//!
+//! - with a reactor: in `epoll_wait` (`mio::Poll::poll`), with the time to the
+//!   next timer as timeout; other threads interrupt it through the reactor's
+//!   `mio::Waker` (an eventfd);
+//! - without one: in `thread::park_timeout` (`park` with no timer), and other
+//!   threads call `Thread::unpark`.
+//!
+//! [`Remote`] decides which signal a remote wake sends and makes sure none is
+//! lost (see there). Under `cfg(loom)` there is no reactor: loom cannot model
+//! epoll, so the models check the same protocol over thread park/unpark.
+//!
+//! # A busy executor
+//!
+//! An executor that always has tasks to run never parks; every
+//! [`MAINTAIN_INTERVAL`] task polls it looks at its timers and polls the
+//! reactor without blocking (tokio's `event_interval` is the same idea).
+
+use core::cell::{Cell, OnceCell};
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::executor::remote::Remote;
+use crate::net::reactor::Reactor;
+use crate::time::driver::TimeDriver;
+
+/// Task polls between two non-blocking looks at timers and I/O while busy.
+const MAINTAIN_INTERVAL: u32 = 61;
+
+/// Owner thread only.
+pub(crate) struct Driver {
+    time: OnceCell<Rc<TimeDriver>>,
+    io: OnceCell<Rc<Reactor>>,
+    /// Task polls since the last look at timers and I/O.
+    polls: Cell<u32>,
+}
+
+impl Driver {
+    pub(crate) const fn new() -> Driver {
+        Driver {
+            time: OnceCell::new(),
+            io: OnceCell::new(),
+            polls: Cell::new(0),
+        }
+    }
+
+    /// The timer wheel, created on first use.
+    pub(crate) fn time(&self) -> &Rc<TimeDriver> {
+        self.time.get_or_init(|| Rc::new(TimeDriver::new()))
+    }
+
+    /// The reactor, if one was created.
+    pub(crate) fn reactor(&self) -> Option<&Rc<Reactor>> {
+        self.io.get()
+    }
+
+    /// The reactor, created on first use; from then on remote wakes signal
+    /// its eventfd instead of unparking the thread.
+    pub(crate) fn reactor_or_init(&self, remote: &Remote) -> io::Result<&Rc<Reactor>> {
+        if let Some(reactor) = self.io.get() {
+            return Ok(reactor);
+        }
+        #[cfg(loom)]
+        {
+            let _ = remote;
+            Err(io::Error::other("hearth: I/O is not modelled under loom"))
+        }
+        #[cfg(not(loom))]
+        {
+            let (reactor, waker) = Reactor::new()?;
+            let reactor = self.io.get_or_init(|| Rc::new(reactor));
+            remote.use_reactor(waker);
+            Ok(reactor)
+        }
+    }
+
+    /// Called after `polled` task polls of a busy executor.
+    #[inline]
+    pub(crate) fn maintain(&self, polled: usize) {
+        if self.time.get().is_none() && self.io.get().is_none() {
+            return;
+        }
+        let polls = self.polls.get().saturating_add(polled as u32);
+        if polls < MAINTAIN_INTERVAL {
+            self.polls.set(polls);
+            return;
+        }
+        self.poll_now();
+    }
+
+    /// Fires due timers and takes ready I/O events, without blocking.
+    pub(crate) fn poll_now(&self) {
+        self.polls.set(0);
+        if let Some(reactor) = self.io.get() {
+            reactor.poll(Some(Duration::ZERO));
+        }
+        if let Some(time) = self.time.get() {
+            time.process();
+        }
+    }
+
+    /// Blocks until a timer is due, an I/O event arrives or a remote wake
+    /// comes (returns at once if one is pending), then fires due timers.
+    pub(crate) fn park(&self, remote: &Remote) {
+        self.polls.set(0);
+        let mut timeout = self.time.get().and_then(|t| t.next_timeout());
+        if !remote.prepare_park() {
+            timeout = Some(Duration::ZERO);
+        }
+        if let Some(reactor) = self.io.get() {
+            reactor.poll(timeout);
+        } else {
+            match timeout {
+                None => crate::sync::park(),
+                Some(Duration::ZERO) => {}
+                #[cfg(not(loom))]
+                Some(t) => std::thread::park_timeout(t),
+                // loom has no timed park (and models no timers): just yield.
+                #[cfg(loom)]
+                Some(_) => loom::thread::yield_now(),
+            }
+        }
+        if let Some(time) = self.time.get() {
+            time.process();
+        }
+    }
+}

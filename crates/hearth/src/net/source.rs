@@ -1,0 +1,107 @@
+//! [`IoSource`]: a mio socket registered with the current executor's reactor.
+
+use core::task::{Context, Poll};
+use std::io;
+use std::rc::Rc;
+
+use hearth_task::ContextExt;
+
+use super::reactor::{Reactor, ScheduledIo, READ};
+use crate::executor::{coop, with_current};
+
+/// A socket registered with the reactor of the executor that created it.
+pub(crate) struct IoSource<S: mio::event::Source> {
+    io: S,
+    reactor: Rc<Reactor>,
+    token: usize,
+    sched: Rc<ScheduledIo>,
+}
+
+fn no_executor() -> io::Error {
+    io::Error::other(
+        "hearth::net: a socket was created outside of a hearth executor (there is no reactor \
+         on this thread); create it inside hearth::block_on, Executor::run_until or a task \
+         spawned with spawn_local",
+    )
+}
+
+fn other_executor() -> io::Error {
+    io::Error::other(
+        "hearth::net: this socket belongs to another hearth executor (or one that has shut \
+         down) and cannot wait here; sockets stay with the executor that created them",
+    )
+}
+
+impl<S: mio::event::Source> IoSource<S> {
+    /// Registers `io` with the current executor's reactor (created on first
+    /// use).
+    pub(crate) fn new(mut io: S) -> io::Result<Self> {
+        let reactor = with_current(|core| core.driver().reactor_or_init(&core.remote).cloned())
+            .unwrap_or_else(|| Err(no_executor()))?;
+        let (token, sched) = reactor.register(&mut io)?;
+        Ok(IoSource {
+            io,
+            reactor,
+            token,
+            sched,
+        })
+    }
+
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Runs `op` until it does not return `WouldBlock`, waiting for readiness
+    /// in `dir` (`READ` or `WRITE`) in between.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: u8,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        loop {
+            let readiness = self.sched.readiness.get();
+            if readiness & dir == 0 {
+                let here = with_current(|core| {
+                    core.driver()
+                        .reactor()
+                        .is_some_and(|r| Rc::ptr_eq(r, &self.reactor))
+                });
+                if here != Some(true) {
+                    return Poll::Ready(Err(other_executor()));
+                }
+                let slot = if dir == READ {
+                    &self.sched.reader
+                } else {
+                    &self.sched.writer
+                };
+                slot.register(ContextExt::local_waker(cx));
+                return Poll::Pending;
+            }
+            match op(&self.io) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.sched.readiness.set(readiness & !dir);
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Runs `op` as [`poll_io`](Self::poll_io) does, as a future.
+    pub(crate) async fn io<R>(
+        &self,
+        dir: u8,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        core::future::poll_fn(|cx| self.poll_io(cx, dir, &mut op)).await
+    }
+}
+
+impl<S: mio::event::Source> Drop for IoSource<S> {
+    fn drop(&mut self) {
+        self.reactor.deregister(&mut self.io, self.token);
+    }
+}

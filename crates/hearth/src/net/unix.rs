@@ -1,0 +1,274 @@
+//! Unix domain sockets: [`UnixListener`], [`UnixStream`].
+
+use core::fmt;
+use core::task::{Context, Poll};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+
+use super::reactor::{READ, WRITE};
+use super::source::IoSource;
+
+/// A Unix domain socket listening for connections.
+///
+/// ```
+/// use hearth::net::{UnixListener, UnixStream};
+/// let dir = std::env::temp_dir().join(format!("hearth-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("listener.sock");
+/// let _ = std::fs::remove_file(&path);
+/// hearth::block_on(async {
+///     let listener = UnixListener::bind(&path)?;
+///     let client = UnixStream::connect(&path).await?;
+///     let (server, _) = listener.accept().await?;
+///     client.write_all(b"hi").await?;
+///     let mut buf = [0; 2];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hi");
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub struct UnixListener {
+    pub(super) io: IoSource<mio::net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Binds a listener to the socket file `path` (which must not exist).
+    /// An error if called outside a hearth executor.
+    ///
+    /// See the [type's example](UnixListener).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            io: IoSource::new(mio::net::UnixListener::bind(path)?)?,
+        })
+    }
+
+    /// Wraps a std listener (switched to non-blocking mode here).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("hearth-doc-std-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// hearth::block_on(async {
+    ///     let std = std::os::unix::net::UnixListener::bind(&path)?;
+    ///     hearth::net::UnixListener::from_std(std)?;
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        Ok(UnixListener {
+            io: IoSource::new(mio::net::UnixListener::from_std(listener))?,
+        })
+    }
+
+    /// Accepts a connection. See the [type's example](UnixListener).
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (stream, addr) = self.io.io(READ, |l| l.accept()).await?;
+        Ok((UnixStream::new(stream)?, addr))
+    }
+
+    /// The address this listener is bound to.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("hearth-doc-addr-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// hearth::block_on(async {
+    ///     let listener = hearth::net::UnixListener::bind(&path)?;
+    ///     assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.get_ref().fmt(f)
+    }
+}
+
+/// A Unix domain stream socket.
+///
+/// Implements `futures_io::AsyncRead`/`AsyncWrite` (and tokio's with the
+/// `tokio-io` feature).
+///
+/// ```
+/// hearth::block_on(async {
+///     let (a, b) = hearth::net::UnixStream::pair()?;
+///     a.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     b.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+pub struct UnixStream {
+    pub(super) io: IoSource<mio::net::UnixStream>,
+}
+
+impl UnixStream {
+    fn new(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: IoSource::new(stream)?,
+        })
+    }
+
+    /// Connects to the socket file `path`. See [`UnixListener`]'s example.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let stream = UnixStream::new(mio::net::UnixStream::connect(path)?)?;
+        stream
+            .io
+            .io(WRITE, |s| match s.take_error()? {
+                Some(e) => Err(e),
+                None => Ok(()),
+            })
+            .await?;
+        Ok(stream)
+    }
+
+    /// A connected pair of sockets. See the [type's example](UnixStream).
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((UnixStream::new(a)?, UnixStream::new(b)?))
+    }
+
+    /// Wraps a connected std stream (switched to non-blocking mode here).
+    ///
+    /// ```
+    /// hearth::block_on(async {
+    ///     let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    ///     hearth::net::UnixStream::from_std(a)?;
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        UnixStream::new(mio::net::UnixStream::from_std(stream))
+    }
+
+    /// Reads some bytes; `Ok(0)` at end of file. See [`TcpStream::read`].
+    ///
+    /// [`TcpStream::read`]: super::TcpStream::read
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        core::future::poll_fn(|cx| self.read_poll(cx, buf)).await
+    }
+
+    /// Reads exactly `buf.len()` bytes. See the [type's example](UnixStream).
+    pub async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read(buf).await? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => buf = &mut buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes some bytes; returns how many.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        core::future::poll_fn(|cx| self.write_poll(cx, buf)).await
+    }
+
+    /// Writes all of `buf`. See the [type's example](UnixStream).
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read_poll(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, READ, |mut s| s.read(buf))
+    }
+
+    pub(crate) fn write_poll(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, WRITE, |mut s| s.write(buf))
+    }
+
+    pub(crate) fn write_vectored_poll(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, WRITE, |mut s| s.write_vectored(bufs))
+    }
+
+    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
+        match self.shutdown(Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Shuts down the read, write or both directions.
+    ///
+    /// ```
+    /// hearth::block_on(async {
+    ///     let (a, b) = hearth::net::UnixStream::pair()?;
+    ///     a.shutdown(std::net::Shutdown::Write)?;
+    ///     assert_eq!(b.read(&mut [0; 4]).await?, 0); // end of file
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// The local address.
+    ///
+    /// ```
+    /// hearth::block_on(async {
+    ///     let (a, _b) = hearth::net::UnixStream::pair()?;
+    ///     assert!(a.local_addr()?.is_unnamed());
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The peer's address.
+    ///
+    /// ```
+    /// hearth::block_on(async {
+    ///     let (a, _b) = hearth::net::UnixStream::pair()?;
+    ///     assert!(a.peer_addr()?.is_unnamed());
+    ///     std::io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.io.get_ref().fmt(f)
+    }
+}
+
+impl_async_io!(read, [] UnixStream, s => s);
+impl_async_io!(write, [] UnixStream, s => s);
+impl_async_io!(read, ['a] &'a UnixStream, s => *s);
+impl_async_io!(write, ['a] &'a UnixStream, s => *s);
