@@ -293,12 +293,14 @@ impl Semaphore {
         match waiter.key {
             None => {
                 if self.closed.get() {
+                    waiter.done = true;
                     return Poll::Ready(Err(AcquireError(())));
                 }
                 let mut waiters = self.waiters.borrow_mut();
                 let free = self.permits.get();
                 if free >= waiter.n && waiters.is_empty() {
                     self.permits.set(free - waiter.n);
+                    waiter.done = true;
                     return Poll::Ready(Ok(()));
                 }
                 let req = Request {

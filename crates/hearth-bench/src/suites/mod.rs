@@ -6,6 +6,7 @@ use crate::harness::{Config, SuiteReport};
 pub mod combinators;
 pub mod executor;
 mod executor_peers;
+pub mod sync;
 pub mod waker;
 mod waker_targets;
 
@@ -35,5 +36,10 @@ pub const ALL: &[SuiteDef] = &[
         about:
             "join over N children: one wake, one parent poll; hearth's precise combinators vs peers",
         run: combinators::run,
+    },
+    SuiteDef {
+        name: "sync",
+        about: "hearth-sync channels and locks vs tokio::sync, local-sync, futures, async-channel, local-channel",
+        run: sync::run,
     },
 ];

@@ -109,6 +109,10 @@ impl DualWake for Task {
 pub struct Executor {
     queue: Queue,
     remote: Arc<Mutex<Vec<Waker>>>,
+    /// Every task, alive until the executor drops: a dual `Waker` does not
+    /// keep its target alive (only `DualRc`s and local twins do), so a task
+    /// parked only through `Waker`s would otherwise be dropped.
+    tasks: RefCell<Vec<DualRc<Task>>>,
 }
 
 impl Executor {
@@ -120,6 +124,7 @@ impl Executor {
             },
             self.remote.clone(),
         );
+        self.tasks.borrow_mut().push(task.clone());
         self.queue.borrow_mut().push_back(task);
     }
 

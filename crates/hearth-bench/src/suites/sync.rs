@@ -1,0 +1,629 @@
+//! Suite `sync`: hearth-sync's channels and locks against their peers.
+//!
+//! Workloads, each the same generic code for every peer:
+//!
+//! - **ping-pong**: two tasks bounce a message through two unbounded
+//!   channels; ns per hop (one send + one receive + one task switch).
+//! - **throughput**: one producer, one consumer, bounded(1024) and unbounded;
+//!   ns per message.
+//! - **contention**: 1,000 tasks share a `Mutex` / `Semaphore(10)`; each
+//!   acquires, yields once while holding, releases; ns per acquire-release.
+//!
+//! Fairness: every peer runs on the **same executor**, a minimal local
+//! executor whose tasks have hearth dual wakers (`DualRc`, as hearth's own
+//! runtime). Peers that park on `cx.waker()` pay what a `Waker` costs there
+//! (an atomic count per clone and drop); hearth-sync parks on
+//! `cx.local_waker()`. tokio::sync also runs on its home ground, a
+//! current_thread runtime with a `LocalSet`, as an extra row. One operation of
+//! the harness is one whole run of `MESSAGES` operations.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use hearth_task::dual::{DualRc, DualWake};
+
+use crate::harness::{Config, Suite, SuiteReport, Target};
+
+/// Operations per run of every workload (hops, messages, acquire-releases).
+pub const MESSAGES: u64 = 10_000_000;
+/// Tasks of the contention workload.
+pub const TASKS: u64 = 1_000;
+/// Capacity of the bounded channels.
+pub const CAPACITY: usize = 1024;
+/// Samples per case (each sample is one run).
+const SAMPLES: usize = 5;
+
+// ---- the executor every peer runs on ----
+
+type Queue = Rc<RefCell<VecDeque<DualRc<Task>>>>;
+
+struct Task {
+    future: RefCell<Option<Pin<Box<dyn Future<Output = ()>>>>>,
+    queue: Queue,
+}
+
+impl DualWake for Task {
+    type Shared = Arc<Mutex<Vec<Waker>>>;
+    fn wake_local(this: &DualRc<Self>) {
+        this.queue.borrow_mut().push_back(this.clone());
+    }
+    fn wake_remote(remote: &Self::Shared, waker: &Waker) {
+        remote.lock().unwrap().push(waker.clone());
+    }
+}
+
+/// Runs `tasks` to completion on a minimal dual-waker executor.
+fn run_local(tasks: Vec<Pin<Box<dyn Future<Output = ()>>>>) {
+    let queue: Queue = Rc::default();
+    let remote: Arc<Mutex<Vec<Waker>>> = Arc::default();
+    let mut live = tasks.len();
+    // Every task stays alive until the end: a dual `Waker` does not keep its
+    // target alive (only `DualRc`s and local twins do).
+    let all: Vec<DualRc<Task>> = tasks
+        .into_iter()
+        .map(|fut| {
+            DualRc::new(
+                Task {
+                    future: RefCell::new(Some(fut)),
+                    queue: queue.clone(),
+                },
+                remote.clone(),
+            )
+        })
+        .collect();
+    queue.borrow_mut().extend(all.iter().cloned());
+    while live > 0 {
+        let task = queue
+            .borrow_mut()
+            .pop_front()
+            .expect("a task is stuck: no task runnable");
+        let waker = task.waker_ref();
+        let mut cx = Context::from_waker(&waker);
+        let mut slot = task.future.borrow_mut();
+        if let Some(fut) = slot.as_mut() {
+            if fut.as_mut().poll(&mut cx).is_ready() {
+                *slot = None;
+                live -= 1;
+            }
+        }
+    }
+}
+
+/// Runs `tasks` to completion on tokio's current_thread runtime + `LocalSet`.
+fn run_tokio(rt: &tokio::runtime::Runtime, tasks: Vec<Pin<Box<dyn Future<Output = ()>>>>) {
+    let local = tokio::task::LocalSet::new();
+    local.block_on(rt, async {
+        let handles: Vec<_> = tasks.into_iter().map(tokio::task::spawn_local).collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+}
+
+/// Yields once, waking the task through `cx.waker()` (the same for all).
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}
+
+// ---- channels ----
+
+type Tasks = Vec<Pin<Box<dyn Future<Output = ()>>>>;
+
+/// A channel of `u64`, bounded (`Some(capacity)`) or unbounded.
+trait Channel: 'static {
+    type Tx: 'static;
+    type Rx: 'static;
+    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx);
+    fn send(tx: &mut Self::Tx, v: u64) -> impl Future<Output = ()>;
+    fn recv(rx: &mut Self::Rx) -> impl Future<Output = Option<u64>>;
+}
+
+struct HearthSync;
+impl Channel for HearthSync {
+    type Tx = (
+        Option<hearth_sync::mpsc::Sender<u64>>,
+        Option<hearth_sync::mpsc::UnboundedSender<u64>>,
+    );
+    type Rx = (
+        Option<hearth_sync::mpsc::Receiver<u64>>,
+        Option<hearth_sync::mpsc::UnboundedReceiver<u64>>,
+    );
+    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match capacity {
+            Some(c) => {
+                let (tx, rx) = hearth_sync::mpsc::channel(c);
+                ((Some(tx), None), (Some(rx), None))
+            }
+            None => {
+                let (tx, rx) = hearth_sync::mpsc::unbounded_channel();
+                ((None, Some(tx)), (None, Some(rx)))
+            }
+        }
+    }
+    async fn send(tx: &mut Self::Tx, v: u64) {
+        match tx {
+            (Some(tx), _) => tx.send(v).await.unwrap(),
+            (_, Some(tx)) => tx.send(v).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
+        match rx {
+            (Some(rx), _) => rx.recv().await,
+            (_, Some(rx)) => rx.recv().await,
+            _ => unreachable!(),
+        }
+    }
+}
+
+struct TokioSync;
+impl Channel for TokioSync {
+    type Tx = (
+        Option<tokio::sync::mpsc::Sender<u64>>,
+        Option<tokio::sync::mpsc::UnboundedSender<u64>>,
+    );
+    type Rx = (
+        Option<tokio::sync::mpsc::Receiver<u64>>,
+        Option<tokio::sync::mpsc::UnboundedReceiver<u64>>,
+    );
+    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match capacity {
+            Some(c) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(c);
+                ((Some(tx), None), (Some(rx), None))
+            }
+            None => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                ((None, Some(tx)), (None, Some(rx)))
+            }
+        }
+    }
+    async fn send(tx: &mut Self::Tx, v: u64) {
+        match tx {
+            (Some(tx), _) => tx.send(v).await.unwrap(),
+            (_, Some(tx)) => tx.send(v).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
+        match rx {
+            (Some(rx), _) => rx.recv().await,
+            (_, Some(rx)) => rx.recv().await,
+            _ => unreachable!(),
+        }
+    }
+}
+
+struct LocalSync;
+impl Channel for LocalSync {
+    type Tx = (
+        Option<local_sync::mpsc::bounded::Tx<u64>>,
+        Option<local_sync::mpsc::unbounded::Tx<u64>>,
+    );
+    type Rx = (
+        Option<local_sync::mpsc::bounded::Rx<u64>>,
+        Option<local_sync::mpsc::unbounded::Rx<u64>>,
+    );
+    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match capacity {
+            Some(c) => {
+                let (tx, rx) = local_sync::mpsc::bounded::channel(c);
+                ((Some(tx), None), (Some(rx), None))
+            }
+            None => {
+                let (tx, rx) = local_sync::mpsc::unbounded::channel();
+                ((None, Some(tx)), (None, Some(rx)))
+            }
+        }
+    }
+    async fn send(tx: &mut Self::Tx, v: u64) {
+        match tx {
+            (Some(tx), _) => tx.send(v).await.unwrap(),
+            (_, Some(tx)) => tx.send(v).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
+        match rx {
+            (Some(rx), _) => rx.recv().await,
+            (_, Some(rx)) => rx.recv().await,
+            _ => unreachable!(),
+        }
+    }
+}
+
+struct FuturesChannel;
+impl Channel for FuturesChannel {
+    type Tx = (
+        Option<futures::channel::mpsc::Sender<u64>>,
+        Option<futures::channel::mpsc::UnboundedSender<u64>>,
+    );
+    type Rx = (
+        Option<futures::channel::mpsc::Receiver<u64>>,
+        Option<futures::channel::mpsc::UnboundedReceiver<u64>>,
+    );
+    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match capacity {
+            // futures' capacity is `buffer + number of senders`.
+            Some(c) => {
+                let (tx, rx) = futures::channel::mpsc::channel(c - 1);
+                ((Some(tx), None), (Some(rx), None))
+            }
+            None => {
+                let (tx, rx) = futures::channel::mpsc::unbounded();
+                ((None, Some(tx)), (None, Some(rx)))
+            }
+        }
+    }
+    async fn send(tx: &mut Self::Tx, v: u64) {
+        use futures::SinkExt;
+        match tx {
+            (Some(tx), _) => tx.send(v).await.unwrap(),
+            (_, Some(tx)) => tx.unbounded_send(v).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
+        use futures::StreamExt;
+        match rx {
+            (Some(rx), _) => rx.next().await,
+            (_, Some(rx)) => rx.next().await,
+            _ => unreachable!(),
+        }
+    }
+}
+
+struct AsyncChannel;
+impl Channel for AsyncChannel {
+    type Tx = async_channel::Sender<u64>;
+    type Rx = async_channel::Receiver<u64>;
+    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
+        match capacity {
+            Some(c) => async_channel::bounded(c),
+            None => async_channel::unbounded(),
+        }
+    }
+    async fn send(tx: &mut Self::Tx, v: u64) {
+        tx.send(v).await.unwrap()
+    }
+    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
+        rx.recv().await.ok()
+    }
+}
+
+/// Unbounded only.
+struct LocalChannel;
+impl Channel for LocalChannel {
+    type Tx = local_channel::mpsc::Sender<u64>;
+    type Rx = local_channel::mpsc::Receiver<u64>;
+    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
+        assert!(capacity.is_none(), "local-channel has no bounded channel");
+        local_channel::mpsc::channel()
+    }
+    async fn send(tx: &mut Self::Tx, v: u64) {
+        tx.send(v).unwrap()
+    }
+    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
+        rx.recv().await
+    }
+}
+
+/// Two tasks bounce a counter through two unbounded channels: `hops` hops.
+fn ping_pong<C: Channel>(hops: u64) -> Tasks {
+    let (mut tx_a, mut rx_a) = C::new(None);
+    let (mut tx_b, mut rx_b) = C::new(None);
+    let ping = async move {
+        for i in 0..hops / 2 {
+            C::send(&mut tx_a, i).await;
+            let back = C::recv(&mut rx_b).await;
+            assert_eq!(back, Some(i + 1));
+        }
+    };
+    let pong = async move {
+        while let Some(v) = C::recv(&mut rx_a).await {
+            C::send(&mut tx_b, v + 1).await;
+        }
+    };
+    vec![Box::pin(ping), Box::pin(pong)]
+}
+
+/// One producer, one consumer, `messages` messages.
+fn throughput<C: Channel>(capacity: Option<usize>, messages: u64) -> Tasks {
+    let (mut tx, mut rx) = C::new(capacity);
+    let producer = async move {
+        for i in 0..messages {
+            C::send(&mut tx, i).await;
+        }
+    };
+    let consumer = async move {
+        let mut n = 0;
+        while let Some(v) = C::recv(&mut rx).await {
+            black_box(v);
+            n += 1;
+        }
+        assert_eq!(n, messages, "{}", std::any::type_name::<C>());
+    };
+    vec![Box::pin(producer), Box::pin(consumer)]
+}
+
+// ---- locks ----
+
+/// `TASKS` tasks, `MESSAGES` acquire-yield-release rounds in all.
+fn contention<L: 'static>(lock: L, round: impl AsyncFn(&L) + Clone + 'static) -> Tasks {
+    let lock = Rc::new(lock);
+    (0..TASKS)
+        .map(|_| {
+            let (lock, round) = (lock.clone(), round.clone());
+            Box::pin(async move {
+                for _ in 0..MESSAGES / TASKS {
+                    round(&lock).await;
+                }
+            }) as Pin<Box<dyn Future<Output = ()>>>
+        })
+        .collect()
+}
+
+fn hearth_mutex() -> Tasks {
+    contention(
+        hearth_sync::Mutex::new(0u64),
+        async |m: &hearth_sync::Mutex<u64>| {
+            let mut g = m.lock().await;
+            yield_now().await;
+            *g += 1;
+        },
+    )
+}
+
+fn tokio_mutex() -> Tasks {
+    contention(
+        tokio::sync::Mutex::new(0u64),
+        async |m: &tokio::sync::Mutex<u64>| {
+            let mut g = m.lock().await;
+            yield_now().await;
+            *g += 1;
+        },
+    )
+}
+
+fn hearth_semaphore() -> Tasks {
+    contention(
+        hearth_sync::Semaphore::new(10),
+        async |s: &hearth_sync::Semaphore| {
+            let _p = s.acquire().await.unwrap();
+            yield_now().await;
+        },
+    )
+}
+
+fn tokio_semaphore() -> Tasks {
+    contention(
+        tokio::sync::Semaphore::new(10),
+        async |s: &tokio::sync::Semaphore| {
+            let _p = s.acquire().await.unwrap();
+            yield_now().await;
+        },
+    )
+}
+
+fn local_sync_semaphore() -> Tasks {
+    contention(
+        local_sync::semaphore::Semaphore::new(10),
+        async |s: &local_sync::semaphore::Semaphore| {
+            let _p = s.acquire().await.unwrap();
+            yield_now().await;
+        },
+    )
+}
+
+// ---- the suite ----
+
+pub const PING_HEARTH: &str = "ping-pong · hearth-sync";
+pub const PING_PEERS: [&str; 6] = [
+    "ping-pong · tokio::sync",
+    "ping-pong · tokio::sync (tokio LocalSet)",
+    "ping-pong · local-sync",
+    "ping-pong · futures::channel",
+    "ping-pong · async-channel",
+    "ping-pong · local-channel",
+];
+pub const BOUNDED_HEARTH: &str = "bounded(1024) · hearth-sync";
+pub const BOUNDED_PEERS: [&str; 5] = [
+    "bounded(1024) · tokio::sync",
+    "bounded(1024) · tokio::sync (tokio LocalSet)",
+    "bounded(1024) · local-sync",
+    "bounded(1024) · futures::channel",
+    "bounded(1024) · async-channel",
+];
+pub const UNBOUNDED_HEARTH: &str = "unbounded · hearth-sync";
+pub const UNBOUNDED_PEERS: [&str; 6] = [
+    "unbounded · tokio::sync",
+    "unbounded · tokio::sync (tokio LocalSet)",
+    "unbounded · local-sync",
+    "unbounded · futures::channel",
+    "unbounded · async-channel",
+    "unbounded · local-channel",
+];
+pub const MUTEX_HEARTH: &str = "Mutex, 1,000 tasks · hearth-sync";
+pub const MUTEX_PEERS: [&str; 2] = [
+    "Mutex, 1,000 tasks · tokio::sync",
+    "Mutex, 1,000 tasks · tokio::sync (tokio LocalSet)",
+];
+pub const SEM_HEARTH: &str = "Semaphore(10), 1,000 tasks · hearth-sync";
+/// The tokio rows of the semaphore contention, the target's reference.
+const SEM_TOKIO: [&str; 2] = [
+    "Semaphore(10), 1,000 tasks · tokio::sync",
+    "Semaphore(10), 1,000 tasks · tokio::sync (tokio LocalSet)",
+];
+pub const SEM_PEERS: [&str; 3] = [
+    "Semaphore(10), 1,000 tasks · tokio::sync",
+    "Semaphore(10), 1,000 tasks · tokio::sync (tokio LocalSet)",
+    "Semaphore(10), 1,000 tasks · local-sync",
+];
+
+const fn best_peer(cases: &'static [&'static str], label: &'static str) -> Target {
+    Target::RatioToFastestAtMost {
+        cases,
+        max: 0.5,
+        label,
+    }
+}
+
+pub fn run(config: &Config) -> SuiteReport {
+    let config = Config {
+        samples: config.samples.min(SAMPLES),
+        ..config.clone()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime");
+    let rt = &rt;
+    let mut suite = Suite::new(
+        "sync",
+        "hearth-sync against its peers: ns per hop, message, acquire-release",
+        &config,
+    );
+    suite.ops_per_call(MESSAGES);
+
+    suite
+        .baseline(PING_PEERS[0], || {
+            run_local(ping_pong::<TokioSync>(MESSAGES))
+        })
+        .case(
+            PING_HEARTH,
+            Some(best_peer(&PING_PEERS, "best peer")),
+            || run_local(ping_pong::<HearthSync>(MESSAGES)),
+        )
+        .case(PING_PEERS[1], None, || {
+            run_tokio(rt, ping_pong::<TokioSync>(MESSAGES))
+        })
+        .case(PING_PEERS[2], None, || {
+            run_local(ping_pong::<LocalSync>(MESSAGES))
+        })
+        .case(PING_PEERS[3], None, || {
+            run_local(ping_pong::<FuturesChannel>(MESSAGES))
+        })
+        .case(PING_PEERS[4], None, || {
+            run_local(ping_pong::<AsyncChannel>(MESSAGES))
+        })
+        .case(PING_PEERS[5], None, || {
+            run_local(ping_pong::<LocalChannel>(MESSAGES))
+        });
+
+    let cap = Some(CAPACITY);
+    suite
+        .case(
+            BOUNDED_HEARTH,
+            Some(best_peer(&BOUNDED_PEERS, "best peer")),
+            || run_local(throughput::<HearthSync>(cap, MESSAGES)),
+        )
+        .case(BOUNDED_PEERS[0], None, || {
+            run_local(throughput::<TokioSync>(cap, MESSAGES))
+        })
+        .case(BOUNDED_PEERS[1], None, || {
+            run_tokio(rt, throughput::<TokioSync>(cap, MESSAGES))
+        })
+        .case(BOUNDED_PEERS[2], None, || {
+            run_local(throughput::<LocalSync>(cap, MESSAGES))
+        })
+        .case(BOUNDED_PEERS[3], None, || {
+            run_local(throughput::<FuturesChannel>(cap, MESSAGES))
+        })
+        .case(BOUNDED_PEERS[4], None, || {
+            run_local(throughput::<AsyncChannel>(cap, MESSAGES))
+        });
+
+    suite
+        .case(
+            UNBOUNDED_HEARTH,
+            Some(best_peer(&UNBOUNDED_PEERS, "best peer")),
+            || run_local(throughput::<HearthSync>(None, MESSAGES)),
+        )
+        .case(UNBOUNDED_PEERS[0], None, || {
+            run_local(throughput::<TokioSync>(None, MESSAGES))
+        })
+        .case(UNBOUNDED_PEERS[1], None, || {
+            run_tokio(rt, throughput::<TokioSync>(None, MESSAGES))
+        })
+        .case(UNBOUNDED_PEERS[2], None, || {
+            run_local(throughput::<LocalSync>(None, MESSAGES))
+        })
+        .case(UNBOUNDED_PEERS[3], None, || {
+            run_local(throughput::<FuturesChannel>(None, MESSAGES))
+        })
+        .case(UNBOUNDED_PEERS[4], None, || {
+            run_local(throughput::<AsyncChannel>(None, MESSAGES))
+        })
+        .case(UNBOUNDED_PEERS[5], None, || {
+            run_local(throughput::<LocalChannel>(None, MESSAGES))
+        });
+
+    suite
+        .case(MUTEX_HEARTH, Some(best_peer(&MUTEX_PEERS, "tokio")), || {
+            run_local(hearth_mutex())
+        })
+        .case(MUTEX_PEERS[0], None, || run_local(tokio_mutex()))
+        .case(MUTEX_PEERS[1], None, || run_tokio(rt, tokio_mutex()))
+        .case(SEM_HEARTH, Some(best_peer(&SEM_TOKIO, "tokio")), || {
+            run_local(hearth_semaphore())
+        })
+        .case(SEM_PEERS[0], None, || run_local(tokio_semaphore()))
+        .case(SEM_PEERS[1], None, || run_tokio(rt, tokio_semaphore()))
+        .case(SEM_PEERS[2], None, || run_local(local_sync_semaphore()));
+
+    suite.note(format!(
+        "One run = {MESSAGES} operations: hops (ping-pong, two unbounded channels), messages (throughput), \
+         acquire-yield-release rounds ({TASKS} tasks; contention). Every row runs on the same minimal executor \
+         with hearth dual wakers (`DualRc`), except the rows marked *tokio LocalSet*, which run on tokio's \
+         current_thread runtime. Peers park on `cx.waker()` (an atomic count per clone/drop under dual wakers); \
+         hearth-sync parks on `cx.local_waker()`. futures::channel's bounded channel is made with buffer 1023 \
+         (its capacity is buffer + senders). local-channel has no bounded channel. Contention rounds hold the lock \
+         across one yield, so every acquire after the first waits in the queue."
+    ));
+    suite.run()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_channels(run: &dyn Fn(Tasks)) {
+        for capacity in [Some(4), None] {
+            run(throughput::<HearthSync>(capacity, 100));
+            run(throughput::<TokioSync>(capacity, 100));
+            run(throughput::<LocalSync>(capacity, 100));
+            run(throughput::<FuturesChannel>(capacity, 100));
+            run(throughput::<AsyncChannel>(capacity, 100));
+        }
+        run(throughput::<LocalChannel>(None, 100));
+        run(ping_pong::<HearthSync>(100));
+        run(ping_pong::<TokioSync>(100));
+        run(ping_pong::<LocalSync>(100));
+        run(ping_pong::<FuturesChannel>(100));
+        run(ping_pong::<AsyncChannel>(100));
+        run(ping_pong::<LocalChannel>(100));
+    }
+
+    #[test]
+    fn workloads_complete_on_both_executors() {
+        all_channels(&run_local);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        all_channels(&|tasks| run_tokio(&rt, tasks));
+    }
+}
