@@ -80,6 +80,18 @@ where
 }
 
 /// The future of [`join_all`].
+///
+/// Polling it after it returned `Ready` panics.
+///
+/// # Examples
+///
+/// ```
+/// use std::future::Ready;
+/// use hearth_future::JoinAll;
+///
+/// let f: JoinAll<Ready<u8>> = hearth_future::join_all([std::future::ready(1), std::future::ready(2)]);
+/// assert_eq!(futures::executor::block_on(f), [1, 2]);
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct JoinAll<F: Future> {
     /// Never moved: a boxed slice is never resized.
@@ -166,6 +178,16 @@ where
 }
 
 /// The future of [`try_join_all`].
+///
+/// # Examples
+///
+/// ```
+/// use std::future::{ready, Ready};
+/// use hearth_future::TryJoinAll;
+///
+/// let f: TryJoinAll<Ready<Result<u8, ()>>, u8, ()> = hearth_future::try_join_all([ready(Ok(1)), ready(Err(()))]);
+/// assert_eq!(futures::executor::block_on(f), Err(()));
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct TryJoinAll<F: Future<Output = Result<T, E>>, T, E> {
     /// Never moved: a boxed slice is never resized.

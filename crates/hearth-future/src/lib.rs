@@ -25,9 +25,35 @@
 //! combinator's wake state. Waking it marks `i` ready (one bit of a `u64`
 //! for up to 64 children, an index in a ready ring above) and wakes the
 //! parent once; the next poll of the combinator polls exactly the marked
-//! children. Work per wake is O(1) whatever the number of children. See
-//! [`raw`](crate::raw) (private) docs in the source for the protocol, the
-//! two modes (local and shared) and the reference counts.
+//! children. Work per wake is O(1) whatever the number of children. See the
+//! private `raw` module's docs in the source for the protocol, the two modes
+//! (local and shared) and the reference counts.
+//!
+//! One poll of a combinator is one *pass*: each child that was due when the
+//! poll began is polled once. A child woken during the pass (a child that
+//! calls `yield_now`, or one woken by a sibling) waits for the next pass and
+//! the task is woken for it, so no child can keep the combinator (and its
+//! task) busy; `futures::join!` and `FuturesUnordered` behave the same way.
+//! Children are dropped when they finish, outputs are kept in input order;
+//! the comparison tests (`tests/compare.rs`, `tests/select.rs`) check
+//! outputs, ordering and drop order against futures and tokio.
+//!
+//! # The 64-child cut-over
+//!
+//! Up to 64 children the ready set is one `u64` of flags, the seed's design:
+//! a wake is one `or`, a pass walks the set bits with `tzcnt` (in cyclic
+//! order from a start index, which gives [`select!`] and [`merge`] their
+//! fairness), the first poll is one store of all-ones, and every slot is
+//! initialised when the state is made. A second word would make each pass
+//! scan `N / 64` words, which is no longer O(1) per wake, so above 64
+//! children the ready set is a FIFO ring of `u32` indices with a `woken` flag
+//! per slot (one push per wake, one pop per poll), and slots are initialised
+//! lazily, right before each child's first poll. The cut-over is the word
+//! size: the bit set is cheaper wherever it fits (no ring traffic, no
+//! per-slot flag), the ring is the cheapest structure that keeps O(1) above
+//! it. The `combinators` suite of `hearth-bench` measures both sides
+//! (N = 8 and 64 on the bit set, N = 1024 on the ring): see BENCHMARKS.md.
+//! [`select!`] is limited to 64 branches and always uses the bit set.
 //!
 //! ```
 //! use std::cell::Cell;

@@ -56,6 +56,21 @@ where
 }
 
 /// The stream of [`merge`].
+///
+/// # Examples
+///
+/// ```
+/// use futures::stream::{self, FusedStream, StreamExt};
+/// use hearth_future::Merge;
+///
+/// futures::executor::block_on(async {
+///     let mut m: Merge<_> = hearth_future::merge([stream::iter([1]), stream::iter([2])]);
+///     assert_eq!(m.next().await, Some(1));
+///     assert_eq!(m.next().await, Some(2));
+///     assert_eq!(m.next().await, None);
+///     assert!(m.is_terminated());
+/// });
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct Merge<S> {
     /// Never moved: a boxed slice is never resized. `None` once ended.

@@ -6,7 +6,24 @@
 //! One allocation: an [`Inner`], then `n` [`Slot`]s, then (for `n > 64`) a
 //! ring of `n` `u32` child indices. Child `i`'s `Waker` and twin both point at
 //! slot `i`, whose first field is a [`DualHeader`]: under a dual parent,
-//! `cx.local_waker()` inside child `i` returns the twin.
+//! `cx.local_waker()` inside child `i` returns the twin. Up to 64 children
+//! every slot is initialised when the state is made; above, slot 0 is, and
+//! slot `i` right before child `i`'s first poll (the first-poll sweep, see
+//! `swept`), so a join of many children that finish at once writes each slot
+//! once, next to polling its child.
+//!
+//! # Passes
+//!
+//! Each poll of the combinator is one pass: every child that was due when the
+//! pass began is polled once (bit mode: in cyclic order from `start`; ring
+//! mode: the sweep, then the ring in FIFO order). A child woken during the
+//! pass (by itself or by a sibling) waits for the next pass, and the parent is
+//! woken for it, so a child that wakes itself cannot keep the combinator
+//! busy. `armed` says whether the next local wake must wake the parent: it is
+//! set when a pass leaves nothing due, and cleared by the wake that uses it,
+//! during passes, and for good once the combinator is gone. Polls while the
+//! parent polls with the same `Waker` skip the parent's local-waker lookup
+//! (`parent_id`); the owner check (slot 0's header) runs on every poll.
 //!
 //! # Modes
 //!
@@ -43,16 +60,18 @@
 //! - `refs` (atomic): child `Waker`s, plus one for the local side while
 //!   `local > 0`.
 //!
-//! When `local` reaches zero the headers are released (twins are no longer
-//! handed out; a twin view's clone becomes a `Waker`), the parent's wakers
-//! are dropped and the local side's `refs` count is given up; the last
-//! `refs` count frees the memory, once.
+//! When `local` reaches zero the parent's wakers are dropped; if no `Waker`
+//! is left (`refs == 1`) nothing can reach the state any more and it is freed
+//! at once. Otherwise the headers are released (a surviving `Waker`'s
+//! `cx.local_waker()` no longer finds the twin) and the local side's `refs`
+//! count is given up; the last `refs` count frees the memory, once.
 //!
 //! # Ready set
 //!
-//! `n <= 64`: one `u64` of flags (the seed's design); the poll takes the
-//! lowest set bit. `n > 64`: a FIFO ring of indices plus a `woken` flag per
-//! slot. Both are O(1) per wake and per poll of a child.
+//! `n <= 64`: one `u64` of flags (the seed's design); a pass walks the set
+//! bits with `tzcnt`. `n > 64`: a FIFO ring of indices plus a `woken` flag per
+//! slot. Both are O(1) per wake and per poll of a child; the crate docs say
+//! why the cut-over is at 64.
 
 use core::cell::Cell;
 use core::mem::ManuallyDrop;

@@ -32,9 +32,9 @@ struct Segment<F> {
 /// waker fired. Wakers come from one allocation per segment (segments of 32,
 /// 64, 128, ... slots, so growth never moves a future and costs O(log n)
 /// allocations in all); freed slots are reused. One call of `poll_next`
-/// polls at most as many futures as the set holds, then yields (waking its
-/// task), so a set whose futures wake themselves cannot starve the task
-/// (futures-rs #2526).
+/// polls each future that is due at most once; a future woken meanwhile
+/// waits for the next call, for which the task is woken, so a set whose
+/// futures wake themselves cannot starve the task (futures-rs #2526).
 ///
 /// # Examples
 ///
@@ -72,6 +72,13 @@ impl<F> Default for FuturesSet<F> {
 
 impl<F> FuturesSet<F> {
     /// An empty set; allocates nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let set = hearth_future::FuturesSet::<std::future::Ready<()>>::new();
+    /// assert!(set.is_empty());
+    /// ```
     pub const fn new() -> Self {
         FuturesSet {
             segments: Vec::new(),
@@ -82,17 +89,53 @@ impl<F> FuturesSet<F> {
     }
 
     /// The number of futures in the set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    ///
+    /// let mut set: hearth_future::FuturesSet<_> = (0..3).map(std::future::ready).collect();
+    /// assert_eq!(set.len(), 3);
+    /// futures::executor::block_on(set.next());
+    /// assert_eq!(set.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Returns `true` if the set holds no future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut set = hearth_future::FuturesSet::new();
+    /// assert!(set.is_empty());
+    /// set.push(std::future::ready(1));
+    /// assert!(!set.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Adds a future; it is polled on the next poll of the set (no wake is
     /// needed: call `poll_next` again, as after any `push`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    ///
+    /// futures::executor::block_on(async {
+    ///     let mut set = hearth_future::FuturesSet::new();
+    ///     set.push(std::future::ready(1));
+    ///     assert_eq!(set.next().await, Some(1));
+    ///     // Push while the set is in use, e.g. from the loop that drains it.
+    ///     set.push(std::future::ready(2));
+    ///     assert_eq!(set.next().await, Some(2));
+    ///     assert_eq!(set.next().await, None);
+    /// });
+    /// ```
     pub fn push(&mut self, future: F) {
         if self.free.is_empty() {
             let cap = FIRST << self.segments.len().min(20);
@@ -235,6 +278,16 @@ where
 }
 
 /// The future of [`race`].
+///
+/// # Examples
+///
+/// ```
+/// use std::future::{ready, Ready};
+/// use hearth_future::Race;
+///
+/// let r: Race<Ready<char>> = hearth_future::race([ready('a'), ready('b')]);
+/// assert_eq!(futures::executor::block_on(r), 'a'); // both ready: the lowest index wins
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Race<F> {
     futures: Box<[Option<F>]>,

@@ -98,7 +98,8 @@ fn children() -> impl Strategy<Value = Vec<(usize, bool)>> {
 
 /// Rounds of wakes: child indices (taken modulo N; repeats allowed).
 fn rounds() -> impl Strategy<Value = Vec<Vec<usize>>> {
-    prop::collection::vec(prop::collection::vec(any::<usize>(), 0..6), 0..60)
+    let rounds = if cfg!(miri) { 12 } else { 60 };
+    prop::collection::vec(prop::collection::vec(any::<usize>(), 0..6), 0..rounds)
 }
 
 /// Drives a join_all through `rounds`, checking every child's poll count
@@ -160,7 +161,16 @@ fn check_join_all(spec: &[(usize, bool)], rounds: &[Vec<usize>], dual: bool, rem
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: CASES,
+        // Miri runs isolated (no file system): no regression files there.
+        failure_persistence: if cfg!(miri) {
+            None
+        } else {
+            ProptestConfig::default().failure_persistence
+        },
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn join_all_polls_exactly_the_woken_children(
