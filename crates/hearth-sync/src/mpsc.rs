@@ -3,7 +3,7 @@
 //! # How it works
 //!
 //! One `Rc<Chan<T>>` holds a `VecDeque` of values, the receiver's
-//! [`LocalWakerSlot`], a sender count and, for a bounded channel, a
+//! waker slot, a sender count and, for a bounded channel, a
 //! [`Semaphore`] with one permit per free slot. A bounded send acquires a
 //! permit (parking FIFO in the semaphore when the channel is full), then pushes
 //! and wakes the receiver; a receive pops and returns the permit, which wakes
@@ -16,9 +16,11 @@
 //! after `close`; dropping the receiver drops them, once. The last sender's
 //! drop wakes the receiver, which then sees `None` once the queue is empty.
 //!
-//! **Wakers.** The receiver registers `cx.local_waker()` with
-//! `LocalWakerSlot::register`, which skips the clone when the same task parks
-//! again; senders park through the semaphore's wait list, likewise.
+//! **Wakers.** The receiver parks `cx.local_waker()` in a slot that a send
+//! wakes *by reference* and keeps: when the same task parks again (the usual
+//! case) it costs a `will_wake` compare, no clone and no drop. The receiver's
+//! drop releases the stored waker. Senders park through the semaphore's wait
+//! list, which also skips the clone for an unchanged waker.
 //!
 //! # Differences from `tokio::sync::mpsc`
 //!
@@ -36,10 +38,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use hearth_task::{ContextExt, LocalWakerSlot};
+use hearth_task::ContextExt;
 
 use crate::semaphore::{Semaphore, TryAcquireError, Waiter};
-use crate::wait_list::Event;
+use crate::wait_list::{Event, ParkSlot};
 
 /// The errors of the mpsc channels.
 pub mod error {
@@ -135,7 +137,7 @@ struct Chan<T> {
     /// Queued values, oldest first.
     queue: RefCell<VecDeque<T>>,
     /// The receiver's task while it waits.
-    rx_waker: LocalWakerSlot,
+    rx_waker: ParkSlot,
     /// Live senders (`Sender`, `UnboundedSender`; permits borrow or own one).
     senders: Cell<usize>,
     /// Set by `Receiver::close` and the receiver's drop.
@@ -154,7 +156,7 @@ impl<T> Chan<T> {
     fn new(bound: Option<usize>) -> Rc<Self> {
         Rc::new(Chan {
             queue: RefCell::new(VecDeque::new()),
-            rx_waker: LocalWakerSlot::new(),
+            rx_waker: ParkSlot::new(),
             senders: Cell::new(1),
             rx_closed: Cell::new(false),
             rx_gone: Cell::new(false),
@@ -252,6 +254,7 @@ impl<T> Chan<T> {
     fn drop_receiver(&self) {
         self.close();
         self.rx_gone.set(true);
+        self.rx_waker.clear();
         // Drop the values outside the borrow: their drops may use the channel.
         let values = std::mem::take(&mut *self.queue.borrow_mut());
         drop(values);

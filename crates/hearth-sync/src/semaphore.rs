@@ -68,6 +68,9 @@ pub struct Semaphore {
     closed: Cell<bool>,
     /// Parked acquirers, in arrival order.
     waiters: RefCell<WaitList<Request>>,
+    /// Whether `waiters` has a linked waiter; kept in step with every change
+    /// to the list, so the uncontended paths never borrow it.
+    queued: Cell<bool>,
 }
 
 /// The error of [`Semaphore::acquire`]: the semaphore was closed.
@@ -120,6 +123,7 @@ impl Semaphore {
             permits: Cell::new(permits),
             closed: Cell::new(false),
             waiters: RefCell::new(WaitList::new()),
+            queued: Cell::new(false),
         }
     }
 
@@ -159,6 +163,7 @@ impl Semaphore {
             return;
         }
         let wakers = self.waiters.borrow_mut().drain(|_| ());
+        self.queued.set(false);
         wake_all(wakers);
     }
 
@@ -248,7 +253,7 @@ impl Semaphore {
             return Err(TryAcquireError::Closed);
         }
         let free = self.permits.get();
-        if free >= n && self.waiters.borrow().is_empty() {
+        if free >= n && !self.queued.get() {
             self.permits.set(free - n);
             Ok(())
         } else {
@@ -266,13 +271,15 @@ impl Semaphore {
     /// Grants free permits to the front waiters while their requests fit.
     #[inline]
     fn grant(&self) {
-        loop {
+        while self.queued.get() {
             let waker = {
                 let mut waiters = self.waiters.borrow_mut();
                 match waiters.front() {
                     Some(req) if req.n <= self.permits.get() => {
                         self.permits.set(self.permits.get() - req.n);
-                        waiters.pop_front(|req| req.granted = true)
+                        let waker = waiters.pop_front(|req| req.granted = true);
+                        self.queued.set(!waiters.is_empty());
+                        waker
                     }
                     _ => return,
                 }
@@ -296,9 +303,8 @@ impl Semaphore {
                     waiter.done = true;
                     return Poll::Ready(Err(AcquireError(())));
                 }
-                let mut waiters = self.waiters.borrow_mut();
                 let free = self.permits.get();
-                if free >= waiter.n && waiters.is_empty() {
+                if free >= waiter.n && !self.queued.get() {
                     self.permits.set(free - waiter.n);
                     waiter.done = true;
                     return Poll::Ready(Ok(()));
@@ -307,7 +313,9 @@ impl Semaphore {
                     n: waiter.n,
                     granted: false,
                 };
+                let mut waiters = self.waiters.borrow_mut();
                 waiter.key = Some(waiters.push_back(ContextExt::local_waker(cx), req));
+                self.queued.set(true);
                 Poll::Pending
             }
             Some(key) => {
@@ -336,7 +344,12 @@ impl Semaphore {
     #[cold]
     pub(crate) fn cancel(&self, waiter: &mut Waiter) {
         let Some(key) = waiter.key.take() else { return };
-        let (was_linked, req, waker) = self.waiters.borrow_mut().remove(key);
+        let (was_linked, req, waker) = {
+            let mut waiters = self.waiters.borrow_mut();
+            let removed = waiters.remove(key);
+            self.queued.set(!waiters.is_empty());
+            removed
+        };
         drop(waker);
         if req.granted {
             self.release(req.n);

@@ -17,7 +17,7 @@
 //!   arbitrary code (even drop another waiter of this list), so it must never
 //!   run while the list is borrowed.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -166,6 +166,63 @@ impl<T> WaitList<T> {
 pub(crate) fn wake_all(wakers: Vec<LocalWaker>) {
     for waker in wakers {
         waker.wake();
+    }
+}
+
+/// Where a single waiter (a channel's receiver) parks: like
+/// `LocalWakerSlot`, but a wake leaves the waker in place (`wake_by_ref`), so
+/// the next park of the same task costs a `will_wake` compare instead of a
+/// clone, and the wake no drop. `parked` says whether a wake is due.
+pub(crate) struct ParkSlot {
+    waker: Cell<Option<LocalWaker>>,
+    parked: Cell<bool>,
+}
+
+impl ParkSlot {
+    pub(crate) const fn new() -> Self {
+        ParkSlot {
+            waker: Cell::new(None),
+            parked: Cell::new(false),
+        }
+    }
+
+    /// Parks `waker` until the next [`wake`](Self::wake).
+    #[inline]
+    pub(crate) fn register(&self, waker: &LocalWaker) {
+        self.parked.set(true);
+        match self.waker.take() {
+            Some(old) if old.will_wake(waker) => self.waker.set(Some(old)),
+            old => {
+                // Store first, drop after: the old waker's drop may reenter.
+                self.waker.set(Some(waker.clone()));
+                drop(old);
+            }
+        }
+    }
+
+    /// Wakes the parked waker, if any; keeps it for the next park.
+    #[inline]
+    pub(crate) fn wake(&self) {
+        if !self.parked.replace(false) {
+            return;
+        }
+        if let Some(waker) = self.waker.take() {
+            waker.wake_by_ref();
+            // Put it back, unless the wake reentered and parked another.
+            match self.waker.take() {
+                None => self.waker.set(Some(waker)),
+                Some(newer) => {
+                    self.waker.set(Some(newer));
+                    drop(waker);
+                }
+            }
+        }
+    }
+
+    /// Drops the stored waker (the waiter is gone for good).
+    pub(crate) fn clear(&self) {
+        self.parked.set(false);
+        drop(self.waker.take());
     }
 }
 
