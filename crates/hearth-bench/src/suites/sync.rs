@@ -133,160 +133,88 @@ trait Channel: 'static {
     fn recv(rx: &mut Self::Rx) -> impl Future<Output = Option<u64>>;
 }
 
-struct HearthSync;
-impl Channel for HearthSync {
-    type Tx = (
-        Option<hearth_sync::mpsc::Sender<u64>>,
-        Option<hearth_sync::mpsc::UnboundedSender<u64>>,
-    );
-    type Rx = (
-        Option<hearth_sync::mpsc::Receiver<u64>>,
-        Option<hearth_sync::mpsc::UnboundedReceiver<u64>>,
-    );
-    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
-        match capacity {
-            Some(c) => {
-                let (tx, rx) = hearth_sync::mpsc::channel(c);
-                ((Some(tx), None), (Some(rx), None))
+/// Implements [`Channel`] for a bounded and an unbounded channel type of a
+/// peer, without any wrapper around their futures.
+macro_rules! channel {
+    ($bounded:ident, $unbounded:ident, $new_bounded:expr, $new_unbounded:expr,
+     bounded_send: |$btx:ident, $bv:ident| $bsend:expr,
+     unbounded_send: |$utx:ident, $uv:ident| $usend:expr,
+     recv: |$rx:ident| $recv:expr) => {
+        struct $bounded;
+        impl Channel for $bounded {
+            type Tx = <$bounded as Types>::Tx;
+            type Rx = <$bounded as Types>::Rx;
+            fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
+                $new_bounded(capacity.expect("a bounded channel needs a capacity"))
             }
-            None => {
-                let (tx, rx) = hearth_sync::mpsc::unbounded_channel();
-                ((None, Some(tx)), (None, Some(rx)))
+            async fn send($btx: &mut Self::Tx, $bv: u64) {
+                $bsend
+            }
+            async fn recv($rx: &mut Self::Rx) -> Option<u64> {
+                $recv
             }
         }
-    }
-    async fn send(tx: &mut Self::Tx, v: u64) {
-        match tx {
-            (Some(tx), _) => tx.send(v).await.unwrap(),
-            (_, Some(tx)) => tx.send(v).unwrap(),
-            _ => unreachable!(),
+        struct $unbounded;
+        impl Channel for $unbounded {
+            type Tx = <$unbounded as Types>::Tx;
+            type Rx = <$unbounded as Types>::Rx;
+            fn new(_: Option<usize>) -> (Self::Tx, Self::Rx) {
+                $new_unbounded()
+            }
+            async fn send($utx: &mut Self::Tx, $uv: u64) {
+                $usend
+            }
+            async fn recv($rx: &mut Self::Rx) -> Option<u64> {
+                $recv
+            }
         }
-    }
-    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
-        match rx {
-            (Some(rx), _) => rx.recv().await,
-            (_, Some(rx)) => rx.recv().await,
-            _ => unreachable!(),
-        }
-    }
+    };
 }
 
-struct TokioSync;
-impl Channel for TokioSync {
-    type Tx = (
-        Option<tokio::sync::mpsc::Sender<u64>>,
-        Option<tokio::sync::mpsc::UnboundedSender<u64>>,
-    );
-    type Rx = (
-        Option<tokio::sync::mpsc::Receiver<u64>>,
-        Option<tokio::sync::mpsc::UnboundedReceiver<u64>>,
-    );
-    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
-        match capacity {
-            Some(c) => {
-                let (tx, rx) = tokio::sync::mpsc::channel(c);
-                ((Some(tx), None), (Some(rx), None))
-            }
-            None => {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                ((None, Some(tx)), (None, Some(rx)))
-            }
-        }
-    }
-    async fn send(tx: &mut Self::Tx, v: u64) {
-        match tx {
-            (Some(tx), _) => tx.send(v).await.unwrap(),
-            (_, Some(tx)) => tx.send(v).unwrap(),
-            _ => unreachable!(),
-        }
-    }
-    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
-        match rx {
-            (Some(rx), _) => rx.recv().await,
-            (_, Some(rx)) => rx.recv().await,
-            _ => unreachable!(),
-        }
-    }
+/// The handle types of each channel.
+trait Types {
+    type Tx: 'static;
+    type Rx: 'static;
 }
 
-struct LocalSync;
-impl Channel for LocalSync {
-    type Tx = (
-        Option<local_sync::mpsc::bounded::Tx<u64>>,
-        Option<local_sync::mpsc::unbounded::Tx<u64>>,
-    );
-    type Rx = (
-        Option<local_sync::mpsc::bounded::Rx<u64>>,
-        Option<local_sync::mpsc::unbounded::Rx<u64>>,
-    );
-    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
-        match capacity {
-            Some(c) => {
-                let (tx, rx) = local_sync::mpsc::bounded::channel(c);
-                ((Some(tx), None), (Some(rx), None))
-            }
-            None => {
-                let (tx, rx) = local_sync::mpsc::unbounded::channel();
-                ((None, Some(tx)), (None, Some(rx)))
-            }
-        }
-    }
-    async fn send(tx: &mut Self::Tx, v: u64) {
-        match tx {
-            (Some(tx), _) => tx.send(v).await.unwrap(),
-            (_, Some(tx)) => tx.send(v).unwrap(),
-            _ => unreachable!(),
-        }
-    }
-    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
-        match rx {
-            (Some(rx), _) => rx.recv().await,
-            (_, Some(rx)) => rx.recv().await,
-            _ => unreachable!(),
-        }
-    }
+macro_rules! types {
+    ($($t:ident: $tx:ty, $rx:ty;)*) => {
+        $(impl Types for $t {
+            type Tx = $tx;
+            type Rx = $rx;
+        })*
+    };
 }
 
-struct FuturesChannel;
-impl Channel for FuturesChannel {
-    type Tx = (
-        Option<futures::channel::mpsc::Sender<u64>>,
-        Option<futures::channel::mpsc::UnboundedSender<u64>>,
-    );
-    type Rx = (
-        Option<futures::channel::mpsc::Receiver<u64>>,
-        Option<futures::channel::mpsc::UnboundedReceiver<u64>>,
-    );
-    fn new(capacity: Option<usize>) -> (Self::Tx, Self::Rx) {
-        match capacity {
-            // futures' capacity is `buffer + number of senders`.
-            Some(c) => {
-                let (tx, rx) = futures::channel::mpsc::channel(c - 1);
-                ((Some(tx), None), (Some(rx), None))
-            }
-            None => {
-                let (tx, rx) = futures::channel::mpsc::unbounded();
-                ((None, Some(tx)), (None, Some(rx)))
-            }
-        }
-    }
-    async fn send(tx: &mut Self::Tx, v: u64) {
-        use futures::SinkExt;
-        match tx {
-            (Some(tx), _) => tx.send(v).await.unwrap(),
-            (_, Some(tx)) => tx.unbounded_send(v).unwrap(),
-            _ => unreachable!(),
-        }
-    }
-    async fn recv(rx: &mut Self::Rx) -> Option<u64> {
-        use futures::StreamExt;
-        match rx {
-            (Some(rx), _) => rx.next().await,
-            (_, Some(rx)) => rx.next().await,
-            _ => unreachable!(),
-        }
-    }
+types! {
+    HearthSync: hearth_sync::mpsc::Sender<u64>, hearth_sync::mpsc::Receiver<u64>;
+    HearthSyncU: hearth_sync::mpsc::UnboundedSender<u64>, hearth_sync::mpsc::UnboundedReceiver<u64>;
+    TokioSync: tokio::sync::mpsc::Sender<u64>, tokio::sync::mpsc::Receiver<u64>;
+    TokioSyncU: tokio::sync::mpsc::UnboundedSender<u64>, tokio::sync::mpsc::UnboundedReceiver<u64>;
+    LocalSync: local_sync::mpsc::bounded::Tx<u64>, local_sync::mpsc::bounded::Rx<u64>;
+    LocalSyncU: local_sync::mpsc::unbounded::Tx<u64>, local_sync::mpsc::unbounded::Rx<u64>;
+    FuturesChannel: futures::channel::mpsc::Sender<u64>, futures::channel::mpsc::Receiver<u64>;
+    FuturesChannelU: futures::channel::mpsc::UnboundedSender<u64>, futures::channel::mpsc::UnboundedReceiver<u64>;
 }
+
+channel!(HearthSync, HearthSyncU, hearth_sync::mpsc::channel, hearth_sync::mpsc::unbounded_channel,
+    bounded_send: |tx, v| tx.send(v).await.unwrap(),
+    unbounded_send: |tx, v| tx.send(v).unwrap(),
+    recv: |rx| rx.recv().await);
+channel!(TokioSync, TokioSyncU, tokio::sync::mpsc::channel, tokio::sync::mpsc::unbounded_channel,
+    bounded_send: |tx, v| tx.send(v).await.unwrap(),
+    unbounded_send: |tx, v| tx.send(v).unwrap(),
+    recv: |rx| rx.recv().await);
+channel!(LocalSync, LocalSyncU, local_sync::mpsc::bounded::channel, local_sync::mpsc::unbounded::channel,
+    bounded_send: |tx, v| tx.send(v).await.unwrap(),
+    unbounded_send: |tx, v| tx.send(v).unwrap(),
+    recv: |rx| rx.recv().await);
+// futures' capacity is `buffer + number of senders`: buffer 1023 for 1024.
+channel!(FuturesChannel, FuturesChannelU, |c: usize| futures::channel::mpsc::channel(c - 1),
+    futures::channel::mpsc::unbounded,
+    bounded_send: |tx, v| futures::SinkExt::send(tx, v).await.unwrap(),
+    unbounded_send: |tx, v| tx.unbounded_send(v).unwrap(),
+    recv: |rx| futures::StreamExt::next(rx).await);
 
 struct AsyncChannel;
 impl Channel for AsyncChannel {
@@ -501,21 +429,21 @@ pub fn run(config: &Config) -> SuiteReport {
 
     suite
         .baseline(PING_PEERS[0], || {
-            run_local(ping_pong::<TokioSync>(MESSAGES))
+            run_local(ping_pong::<TokioSyncU>(MESSAGES))
         })
         .case(
             PING_HEARTH,
             Some(best_peer(&PING_PEERS, "best peer")),
-            || run_local(ping_pong::<HearthSync>(MESSAGES)),
+            || run_local(ping_pong::<HearthSyncU>(MESSAGES)),
         )
         .case(PING_PEERS[1], None, || {
-            run_tokio(rt, ping_pong::<TokioSync>(MESSAGES))
+            run_tokio(rt, ping_pong::<TokioSyncU>(MESSAGES))
         })
         .case(PING_PEERS[2], None, || {
-            run_local(ping_pong::<LocalSync>(MESSAGES))
+            run_local(ping_pong::<LocalSyncU>(MESSAGES))
         })
         .case(PING_PEERS[3], None, || {
-            run_local(ping_pong::<FuturesChannel>(MESSAGES))
+            run_local(ping_pong::<FuturesChannelU>(MESSAGES))
         })
         .case(PING_PEERS[4], None, || {
             run_local(ping_pong::<AsyncChannel>(MESSAGES))
@@ -551,19 +479,19 @@ pub fn run(config: &Config) -> SuiteReport {
         .case(
             UNBOUNDED_HEARTH,
             Some(best_peer(&UNBOUNDED_PEERS, "best peer")),
-            || run_local(throughput::<HearthSync>(None, MESSAGES)),
+            || run_local(throughput::<HearthSyncU>(None, MESSAGES)),
         )
         .case(UNBOUNDED_PEERS[0], None, || {
-            run_local(throughput::<TokioSync>(None, MESSAGES))
+            run_local(throughput::<TokioSyncU>(None, MESSAGES))
         })
         .case(UNBOUNDED_PEERS[1], None, || {
-            run_tokio(rt, throughput::<TokioSync>(None, MESSAGES))
+            run_tokio(rt, throughput::<TokioSyncU>(None, MESSAGES))
         })
         .case(UNBOUNDED_PEERS[2], None, || {
-            run_local(throughput::<LocalSync>(None, MESSAGES))
+            run_local(throughput::<LocalSyncU>(None, MESSAGES))
         })
         .case(UNBOUNDED_PEERS[3], None, || {
-            run_local(throughput::<FuturesChannel>(None, MESSAGES))
+            run_local(throughput::<FuturesChannelU>(None, MESSAGES))
         })
         .case(UNBOUNDED_PEERS[4], None, || {
             run_local(throughput::<AsyncChannel>(None, MESSAGES))
@@ -602,18 +530,21 @@ mod tests {
     use super::*;
 
     fn all_channels(run: &dyn Fn(Tasks)) {
-        for capacity in [Some(4), None] {
-            run(throughput::<HearthSync>(capacity, 100));
-            run(throughput::<TokioSync>(capacity, 100));
-            run(throughput::<LocalSync>(capacity, 100));
-            run(throughput::<FuturesChannel>(capacity, 100));
-            run(throughput::<AsyncChannel>(capacity, 100));
-        }
+        run(throughput::<HearthSync>(Some(4), 100));
+        run(throughput::<TokioSync>(Some(4), 100));
+        run(throughput::<LocalSync>(Some(4), 100));
+        run(throughput::<FuturesChannel>(Some(4), 100));
+        run(throughput::<AsyncChannel>(Some(4), 100));
+        run(throughput::<HearthSyncU>(None, 100));
+        run(throughput::<TokioSyncU>(None, 100));
+        run(throughput::<LocalSyncU>(None, 100));
+        run(throughput::<FuturesChannelU>(None, 100));
+        run(throughput::<AsyncChannel>(None, 100));
         run(throughput::<LocalChannel>(None, 100));
-        run(ping_pong::<HearthSync>(100));
-        run(ping_pong::<TokioSync>(100));
-        run(ping_pong::<LocalSync>(100));
-        run(ping_pong::<FuturesChannel>(100));
+        run(ping_pong::<HearthSyncU>(100));
+        run(ping_pong::<TokioSyncU>(100));
+        run(ping_pong::<LocalSyncU>(100));
+        run(ping_pong::<FuturesChannelU>(100));
         run(ping_pong::<AsyncChannel>(100));
         run(ping_pong::<LocalChannel>(100));
     }
