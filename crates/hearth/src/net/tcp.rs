@@ -12,6 +12,7 @@ use super::source::IoSource;
 /// A TCP socket listening for connections.
 ///
 /// ```
+/// # if cfg!(miri) { return; } // Miri cannot open sockets
 /// hearth::block_on(async {
 ///     let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
 ///     let addr = listener.local_addr()?;
@@ -34,6 +35,7 @@ impl TcpListener {
     /// An error if called outside a hearth executor.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     assert_ne!(listener.local_addr().unwrap().port(), 0);
@@ -54,6 +56,7 @@ impl TcpListener {
     /// and the kernel spreads incoming connections over them.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     use hearth::net::TcpListener;
     ///     let a = TcpListener::bind_reuseport("127.0.0.1:0".parse().unwrap())?;
@@ -77,6 +80,7 @@ impl TcpListener {
     /// Wraps a std listener (switched to non-blocking mode here).
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let std = std::net::TcpListener::bind("127.0.0.1:0")?;
     ///     let listener = hearth::net::TcpListener::from_std(std)?;
@@ -95,6 +99,7 @@ impl TcpListener {
     /// Accepts a connection: the stream and the peer's address.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     ///     let _client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -110,6 +115,7 @@ impl TcpListener {
     /// Polls for a connection (for hand-written futures).
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     ///     let _client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -131,6 +137,7 @@ impl TcpListener {
     /// The address this listener is bound to.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     assert!(listener.local_addr().unwrap().ip().is_loopback());
@@ -157,6 +164,7 @@ impl fmt::Debug for TcpListener {
 /// direction.
 ///
 /// ```
+/// # if cfg!(miri) { return; } // Miri cannot open sockets
 /// hearth::block_on(async {
 ///     let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
 ///     let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -194,6 +202,7 @@ impl TcpStream {
     /// An error if called outside a hearth executor.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     ///     let stream = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -230,6 +239,7 @@ impl TcpStream {
     /// Wraps a connected std stream (switched to non-blocking mode here).
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     ///     let std = std::net::TcpStream::connect(listener.local_addr()?)?;
@@ -248,6 +258,7 @@ impl TcpStream {
     /// `buf`).
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -267,6 +278,7 @@ impl TcpStream {
     /// first.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -291,6 +303,7 @@ impl TcpStream {
     /// Writes some bytes of `buf`; returns how many.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -305,6 +318,7 @@ impl TcpStream {
     /// Writes all of `buf`.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -353,6 +367,7 @@ impl TcpStream {
     /// Shuts down the read, write or both directions.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -367,6 +382,7 @@ impl TcpStream {
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm when `true`).
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -382,6 +398,7 @@ impl TcpStream {
     /// Whether `TCP_NODELAY` is set.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -396,6 +413,7 @@ impl TcpStream {
     /// The remote address.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -410,6 +428,7 @@ impl TcpStream {
     /// The local address.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -424,6 +443,7 @@ impl TcpStream {
     /// Borrowed read and write halves, usable from two futures at once.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let mut client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -441,6 +461,7 @@ impl TcpStream {
     /// [`OwnedReadHalf::reunite`] puts them back together.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -470,6 +491,7 @@ impl fmt::Debug for TcpStream {
 /// The read half of a [`TcpStream`], borrowed ([`TcpStream::split`]).
 ///
 /// ```
+/// # if cfg!(miri) { return; } // Miri cannot open sockets
 /// # hearth::block_on(async {
 /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
 /// # let mut client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -484,6 +506,7 @@ pub struct ReadHalf<'a>(&'a TcpStream);
 /// The write half of a [`TcpStream`], borrowed ([`TcpStream::split`]).
 ///
 /// ```
+/// # if cfg!(miri) { return; } // Miri cannot open sockets
 /// # hearth::block_on(async {
 /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
 /// # let mut client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -498,6 +521,7 @@ pub struct WriteHalf<'a>(&'a TcpStream);
 /// The read half of a [`TcpStream`], owned ([`TcpStream::into_split`]).
 ///
 /// ```
+/// # if cfg!(miri) { return; } // Miri cannot open sockets
 /// # hearth::block_on(async {
 /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
 /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -513,6 +537,7 @@ pub struct OwnedReadHalf(Rc<TcpStream>);
 /// Dropping it shuts down the write direction.
 ///
 /// ```
+/// # if cfg!(miri) { return; } // Miri cannot open sockets
 /// # hearth::block_on(async {
 /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
 /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -533,6 +558,7 @@ macro_rules! half_accessors {
             /// The remote address of the stream.
             ///
             /// ```
+            /// # if cfg!(miri) { return; } // Miri cannot open sockets
             /// # hearth::block_on(async {
             /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
             /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -549,6 +575,7 @@ macro_rules! half_accessors {
             /// The local address of the stream.
             ///
             /// ```
+            /// # if cfg!(miri) { return; } // Miri cannot open sockets
             /// # hearth::block_on(async {
             /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
             /// # let mut client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -577,6 +604,7 @@ impl OwnedReadHalf {
     /// come from different streams.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let a = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -607,6 +635,7 @@ impl OwnedWriteHalf {
     /// Drops the half without shutting down the write direction.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # hearth::block_on(async {
     /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
     /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
@@ -632,6 +661,7 @@ impl Drop for OwnedWriteHalf {
 /// streams; here they are back.
 ///
 /// ```
+/// # if cfg!(miri) { return; } // Miri cannot open sockets
 /// # hearth::block_on(async {
 /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
 /// # let a = hearth::net::TcpStream::connect(listener.local_addr()?).await?;

@@ -10,6 +10,7 @@ use super::source::IoSource;
 /// A UDP socket.
 ///
 /// ```
+/// # if cfg!(miri) { return; } // Miri cannot open sockets
 /// use hearth::net::UdpSocket;
 /// hearth::block_on(async {
 ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
@@ -31,6 +32,7 @@ impl UdpSocket {
     /// works). An error if called outside a hearth executor.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let s = hearth::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     ///     assert_ne!(s.local_addr().unwrap().port(), 0);
@@ -48,6 +50,7 @@ impl UdpSocket {
     /// Wraps a std socket (switched to non-blocking mode here).
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let std = std::net::UdpSocket::bind("127.0.0.1:0")?;
     ///     hearth::net::UdpSocket::from_std(std)?;
@@ -67,6 +70,7 @@ impl UdpSocket {
     /// works).
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// use hearth::net::UdpSocket;
     /// hearth::block_on(async {
     ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
@@ -84,6 +88,7 @@ impl UdpSocket {
     /// Sends `buf` to the connected peer; returns the bytes sent.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// use hearth::net::UdpSocket;
     /// hearth::block_on(async {
     ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
@@ -126,6 +131,7 @@ impl UdpSocket {
     /// The local address.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let s = hearth::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     ///     assert!(s.local_addr().unwrap().ip().is_loopback());

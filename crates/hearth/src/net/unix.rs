@@ -13,6 +13,7 @@ use super::source::IoSource;
 /// A Unix domain socket listening for connections.
 ///
 /// ```
+/// # if cfg!(miri) { return; } // Miri cannot open sockets
 /// use hearth::net::{UnixListener, UnixStream};
 /// let dir = std::env::temp_dir().join(format!("hearth-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
@@ -49,6 +50,7 @@ impl UnixListener {
     /// Wraps a std listener (switched to non-blocking mode here).
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # let path = std::env::temp_dir().join(format!("hearth-doc-std-{}.sock", std::process::id()));
     /// # let _ = std::fs::remove_file(&path);
     /// hearth::block_on(async {
@@ -75,6 +77,7 @@ impl UnixListener {
     /// The address this listener is bound to.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// # let path = std::env::temp_dir().join(format!("hearth-doc-addr-{}.sock", std::process::id()));
     /// # let _ = std::fs::remove_file(&path);
     /// hearth::block_on(async {
@@ -102,6 +105,7 @@ impl fmt::Debug for UnixListener {
 /// `tokio-io` feature).
 ///
 /// ```
+/// # if cfg!(miri) { return; } // Miri cannot open sockets
 /// hearth::block_on(async {
 ///     let (a, b) = hearth::net::UnixStream::pair()?;
 ///     a.write_all(b"ping").await?;
@@ -145,6 +149,7 @@ impl UnixStream {
     /// Wraps a connected std stream (switched to non-blocking mode here).
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let (a, _b) = std::os::unix::net::UnixStream::pair()?;
     ///     hearth::net::UnixStream::from_std(a)?;
@@ -221,6 +226,7 @@ impl UnixStream {
     /// Shuts down the read, write or both directions.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let (a, b) = hearth::net::UnixStream::pair()?;
     ///     a.shutdown(std::net::Shutdown::Write)?;
@@ -236,6 +242,7 @@ impl UnixStream {
     /// The local address.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let (a, _b) = hearth::net::UnixStream::pair()?;
     ///     assert!(a.local_addr()?.is_unnamed());
@@ -250,6 +257,7 @@ impl UnixStream {
     /// The peer's address.
     ///
     /// ```
+    /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
     ///     let (a, _b) = hearth::net::UnixStream::pair()?;
     ///     assert!(a.peer_addr()?.is_unnamed());
