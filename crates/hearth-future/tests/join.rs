@@ -221,3 +221,41 @@ fn a_child_is_polled_at_most_once_per_parent_poll() {
         }
     }
 }
+
+#[test]
+fn wakers_outliving_the_combinator_are_harmless() {
+    // A child keeps a clone of its local waker and of its `Waker`; the join
+    // is dropped; waking and dropping them afterwards (here and on another
+    // thread) does nothing, and frees the wake state once.
+    for n in [2, 70] {
+        let driver = Driver::new();
+        let kept = std::cell::RefCell::new(Vec::new());
+        let mut fut = Box::pin(join_all((0..n).map(|_| {
+            let kept = &kept;
+            std::future::poll_fn(move |cx| {
+                kept.borrow_mut().push((
+                    hearth_task::ContextExt::local_waker(cx).clone(),
+                    cx.waker().clone(),
+                ));
+                Poll::<()>::Pending
+            })
+        })));
+        assert!(driver.poll(fut.as_mut()).is_pending());
+        let wakes = driver.wakes();
+        drop(fut);
+        let kept = kept.into_inner();
+        let wakers: Vec<std::task::Waker> = kept.iter().map(|(_, w)| w.clone()).collect();
+        for (l, w) in &kept {
+            l.wake_by_ref();
+            w.wake_by_ref();
+        }
+        std::thread::spawn(move || wakers.into_iter().for_each(std::task::Waker::wake))
+            .join()
+            .unwrap();
+        assert_eq!(driver.wakes(), wakes, "no wake reaches the parent");
+        for (l, w) in kept {
+            l.wake();
+            drop(w);
+        }
+    }
+}

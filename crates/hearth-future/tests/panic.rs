@@ -73,3 +73,63 @@ fn panic_during_poll_leaves_it_droppable() {
         assert_eq!(Rc::strong_count(l), 1);
     }
 }
+
+/// A branch, a set member or a stream that panics while polled leaves its
+/// combinator droppable: every other child is dropped exactly once.
+#[test]
+fn panics_in_select_set_and_merge_leave_them_droppable() {
+    use futures::StreamExt;
+    let alive = Rc::new(());
+    let boom = || -> Poll<()> { panic!("boom") };
+    // select!
+    let a = alive.clone();
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        futures::executor::block_on(async move {
+            hearth_future::select! {
+                biased;
+                _ = std::future::pending::<()>() => {}
+                _ = std::future::poll_fn(|_| boom()) => {}
+                _ = async move { std::future::pending::<()>().await; drop(a) } => {}
+            }
+        })
+    }));
+    assert!(r.is_err());
+    // FuturesSet (above 32, so two segments) and merge (above 64: the ring).
+    for n in [40usize, 70] {
+        let mut set = hearth_future::FuturesSet::new();
+        for i in 0..n {
+            let a = alive.clone();
+            set.push(futures::future::Either::Left(async move {
+                if i == n / 2 {
+                    let _ = boom();
+                }
+                std::future::pending::<()>().await;
+                drop(a)
+            }));
+        }
+        set.push(futures::future::Either::Right(std::future::pending()));
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            let driver = Driver::new();
+            let _ = driver.poll(std::pin::Pin::new(&mut set.next()));
+        }));
+        assert!(r.is_err());
+        drop(set);
+        let mut m = hearth_future::merge((0..n).map(|i| {
+            let a = alive.clone();
+            futures::stream::poll_fn(move |_| {
+                let _ = &a;
+                if i == n / 2 {
+                    let _ = boom();
+                }
+                Poll::<Option<()>>::Pending
+            })
+        }));
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            let driver = Driver::new();
+            let _ = driver.poll(std::pin::Pin::new(&mut m.next()));
+        }));
+        assert!(r.is_err());
+        drop(m);
+    }
+    assert_eq!(Rc::strong_count(&alive), 1, "every child dropped once");
+}
