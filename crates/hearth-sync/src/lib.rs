@@ -38,6 +38,26 @@
 //! - **No needless clones.** A waiting future polled again by the same task
 //!   keeps its stored waker (`will_wake`).
 //!
+//! # How it is checked
+//!
+//! Behaviour tests per primitive (including drop-while-waiting and
+//! close-while-waiting); conformance scenarios that run once against
+//! `tokio::sync` and once against this crate; proptest models of the
+//! semaphore and the bounded channel; compile-fail tests for the `!Send` /
+//! `!Sync` promises; a test that counts zero atomic read-modify-writes for a
+//! ping-pong, locks and a oneshot under a dual-waker executor; a loom model of
+//! the [`remote`] wake protocol. All of it also runs under Miri.
+//!
+//! # Cost
+//!
+//! Suite `sync` of hearth-bench compares the channels and locks with
+//! `tokio::sync`, `local-sync`, `futures::channel`, `async-channel` and
+//! `local-channel` on one executor. In short: a ping-pong hop costs about
+//! what the executor's task switch costs plus 1–2 ns (the suite shows that
+//! floor as a row of its own); a bounded channel moves a message for a third
+//! to a half of what the fastest peer needs; the locks beat tokio's by 10–30 %
+//! under 1,000 contending tasks, where the executor is again most of the cost.
+//!
 //! # Example
 //!
 //! ```

@@ -106,6 +106,16 @@ fn run_tokio(rt: &tokio::runtime::Runtime, tasks: Vec<Pin<Box<dyn Future<Output 
     });
 }
 
+/// Runs `tasks` to completion on hearth's own executor (`hearth::block_on`).
+fn run_hearth(tasks: Tasks) {
+    hearth::block_on(async {
+        let handles: Vec<_> = tasks.into_iter().map(hearth::spawn_local).collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+}
+
 /// Yields once, waking the task through `cx.waker()` (the same for all).
 async fn yield_now() {
     let mut yielded = false;
@@ -251,6 +261,55 @@ impl Channel for LocalChannel {
     }
 }
 
+/// The least a channel can be: one value slot and one parked waker, no queue,
+/// no close. Ping-pong through it is the executor's own cost per hop.
+#[derive(Default)]
+struct Slot {
+    value: std::cell::Cell<Option<u64>>,
+    waiter: hearth_task::LocalWakerSlot,
+}
+
+impl Slot {
+    fn send(&self, v: u64) {
+        self.value.set(Some(v));
+        self.waiter.wake();
+    }
+
+    fn recv(&self) -> impl Future<Output = u64> + '_ {
+        std::future::poll_fn(move |cx| match self.value.take() {
+            Some(v) => Poll::Ready(v),
+            None => {
+                self.waiter
+                    .register(hearth_task::ContextExt::local_waker(cx));
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// Ping-pong through two [`Slot`]s: the floor under every channel.
+fn ping_pong_floor(hops: u64) -> Tasks {
+    let (a, b) = (Rc::new(Slot::default()), Rc::new(Slot::default()));
+    let (a2, b2) = (a.clone(), b.clone());
+    let ping = async move {
+        for i in 0..hops / 2 {
+            a.send(i);
+            assert_eq!(b.recv().await, i + 1);
+        }
+        a.send(u64::MAX);
+    };
+    let pong = async move {
+        loop {
+            let v = a2.recv().await;
+            if v == u64::MAX {
+                break;
+            }
+            b2.send(v + 1);
+        }
+    };
+    vec![Box::pin(ping), Box::pin(pong)]
+}
+
 /// Two tasks bounce a counter through two unbounded channels: `hops` hops.
 fn ping_pong<C: Channel>(hops: u64) -> Tasks {
     let (mut tx_a, mut rx_a) = C::new(None);
@@ -369,6 +428,7 @@ pub const PING_PEERS: [&str; 6] = [
     "ping-pong · async-channel",
     "ping-pong · local-channel",
 ];
+pub const PING_FLOOR: &str = "ping-pong · floor: one-slot channel, no queue (executor cost)";
 pub const BOUNDED_HEARTH: &str = "bounded(1024) · hearth-sync";
 pub const BOUNDED_PEERS: [&str; 5] = [
     "bounded(1024) · tokio::sync",
@@ -402,6 +462,22 @@ pub const SEM_PEERS: [&str; 3] = [
     "Semaphore(10), 1,000 tasks · tokio::sync (tokio LocalSet)",
     "Semaphore(10), 1,000 tasks · local-sync",
 ];
+
+/// Rows on hearth's own executor.
+pub const HEARTH_RT: [&str; 9] = [
+    "ping-pong · hearth-sync (hearth executor)",
+    "ping-pong · tokio::sync (hearth executor)",
+    "ping-pong · local-sync (hearth executor)",
+    "ping-pong · local-channel (hearth executor)",
+    "Mutex, 1,000 tasks · hearth-sync (hearth executor)",
+    "Mutex, 1,000 tasks · tokio::sync (hearth executor)",
+    "Semaphore(10), 1,000 tasks · hearth-sync (hearth executor)",
+    "Semaphore(10), 1,000 tasks · tokio::sync (hearth executor)",
+    "Semaphore(10), 1,000 tasks · local-sync (hearth executor)",
+];
+const HEARTH_RT_PING_PEERS: [&str; 3] = [HEARTH_RT[1], HEARTH_RT[2], HEARTH_RT[3]];
+const HEARTH_RT_MUTEX_PEERS: [&str; 1] = [HEARTH_RT[5]];
+const HEARTH_RT_SEM_PEERS: [&str; 1] = [HEARTH_RT[7]];
 
 const fn best_peer(cases: &'static [&'static str], label: &'static str) -> Target {
     Target::RatioToFastestAtMost {
@@ -450,7 +526,8 @@ pub fn run(config: &Config) -> SuiteReport {
         })
         .case(PING_PEERS[5], None, || {
             run_local(ping_pong::<LocalChannel>(MESSAGES))
-        });
+        })
+        .case(PING_FLOOR, None, || run_local(ping_pong_floor(MESSAGES)));
 
     let cap = Some(CAPACITY);
     suite
@@ -513,14 +590,47 @@ pub fn run(config: &Config) -> SuiteReport {
         .case(SEM_PEERS[1], None, || run_tokio(rt, tokio_semaphore()))
         .case(SEM_PEERS[2], None, || run_local(local_sync_semaphore()));
 
+    // The executor-bound workloads again on hearth's own executor.
+    suite
+        .case(
+            HEARTH_RT[0],
+            Some(best_peer(&HEARTH_RT_PING_PEERS, "best peer on hearth")),
+            || run_hearth(ping_pong::<HearthSyncU>(MESSAGES)),
+        )
+        .case(HEARTH_RT[1], None, || {
+            run_hearth(ping_pong::<TokioSyncU>(MESSAGES))
+        })
+        .case(HEARTH_RT[2], None, || {
+            run_hearth(ping_pong::<LocalSyncU>(MESSAGES))
+        })
+        .case(HEARTH_RT[3], None, || {
+            run_hearth(ping_pong::<LocalChannel>(MESSAGES))
+        })
+        .case(
+            HEARTH_RT[4],
+            Some(best_peer(&HEARTH_RT_MUTEX_PEERS, "tokio on hearth")),
+            || run_hearth(hearth_mutex()),
+        )
+        .case(HEARTH_RT[5], None, || run_hearth(tokio_mutex()))
+        .case(
+            HEARTH_RT[6],
+            Some(best_peer(&HEARTH_RT_SEM_PEERS, "tokio on hearth")),
+            || run_hearth(hearth_semaphore()),
+        )
+        .case(HEARTH_RT[7], None, || run_hearth(tokio_semaphore()))
+        .case(HEARTH_RT[8], None, || run_hearth(local_sync_semaphore()));
+
     suite.note(format!(
         "One run = {MESSAGES} operations: hops (ping-pong, two unbounded channels), messages (throughput), \
          acquire-yield-release rounds ({TASKS} tasks; contention). Every row runs on the same minimal executor \
          with hearth dual wakers (`DualRc`), except the rows marked *tokio LocalSet*, which run on tokio's \
-         current_thread runtime. Peers park on `cx.waker()` (an atomic count per clone/drop under dual wakers); \
+         current_thread runtime, and those marked *hearth executor*, which run on \
+         `hearth::block_on` (ping-pong and contention again, where the executor is most of the cost). Peers park on `cx.waker()` (an atomic count per clone/drop under dual wakers); \
          hearth-sync parks on `cx.local_waker()`. futures::channel's bounded channel is made with buffer 1023 \
          (its capacity is buffer + senders). local-channel has no bounded channel. Contention rounds hold the lock \
-         across one yield, so every acquire after the first waits in the queue."
+         across one yield, so every acquire after the first waits in the queue. The *floor* row is ping-pong \
+         through the least possible channel (one value slot, one parked waker): what the executor alone costs \
+         per hop, which no channel can undercut."
     ));
     suite.run()
 }
@@ -547,6 +657,7 @@ mod tests {
         run(ping_pong::<FuturesChannelU>(100));
         run(ping_pong::<AsyncChannel>(100));
         run(ping_pong::<LocalChannel>(100));
+        run(ping_pong_floor(100));
     }
 
     #[test]
@@ -556,5 +667,6 @@ mod tests {
             .build()
             .unwrap();
         all_channels(&|tasks| run_tokio(&rt, tasks));
+        all_channels(&run_hearth);
     }
 }
