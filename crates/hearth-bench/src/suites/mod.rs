@@ -6,6 +6,7 @@ use crate::harness::{Config, SuiteReport};
 pub mod combinators;
 pub mod executor;
 mod executor_peers;
+pub mod net;
 pub mod sync;
 pub mod waker;
 mod waker_targets;
@@ -42,4 +43,5 @@ pub const ALL: &[SuiteDef] = &[
         about: "hearth-sync channels and locks vs tokio::sync, local-sync, futures, async-channel, local-channel",
         run: sync::run,
     },
+    SuiteDef { name: "net", about: "servers under wrk (hyper, raw HTTP) and an echo client: hearth vs tokio vs monoio", run: net::run },
 ];

@@ -1,0 +1,818 @@
+//! Suite `net`: servers on loopback under load, 2 server workers each.
+//!
+//! - **hyper**: hyper 1.x hello-world on hearth (2 workers, one
+//!   `SO_REUSEPORT` listener each), tokio multi-thread (2 workers, one
+//!   listener) and tokio with one `current_thread` runtime per core
+//!   (`SO_REUSEPORT`); load from `wrk -t2 -c256 -d8s --latency`.
+//! - **raw**: a minimal HTTP responder (read a request, write a fixed
+//!   response, keep-alive) on hearth, tokio multi-thread and monoio (2
+//!   threads, `SO_REUSEPORT`, io_uring when the kernel has it); same wrk load.
+//! - **echo**: 1 KiB messages on 100 connections from our own client (two
+//!   threads, each a tokio `current_thread` runtime with 50 connections, the
+//!   same client for every server) against hearth, tokio multi-thread and
+//!   monoio.
+//!
+//! Every server runs in this process on threads of its own; wrk and the echo
+//! client share the machine's cores with it. Each configuration runs once
+//! (the numbers of one run are noisy: compare ratios within a run).
+//!
+//! wrk must be on `PATH` (`apt-get install -y wrk`); without it the hyper and
+//! raw rows are skipped with a message, and the rest of the run goes on.
+//! `HEARTH_BENCH_NET_SECS` overrides the 8 s per wrk run (and scales the echo
+//! runs) for quick trials.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use crate::harness::{fmt_num, Config, Row, Stats, SuiteReport, Target};
+
+// ---- row names ----
+
+pub const HYPER_TOKIO_MT: &str = "hyper · tokio multi-thread";
+pub const HYPER_TOKIO_PER_CORE: &str = "hyper · tokio current_thread per core";
+pub const HYPER_HEARTH: &str = "hyper · hearth";
+pub const RAW_TOKIO_MT: &str = "raw · tokio multi-thread";
+pub const RAW_MONOIO: &str = "raw · monoio";
+pub const RAW_HEARTH: &str = "raw · hearth";
+pub const ECHO_TOKIO_MT: &str = "echo · tokio multi-thread";
+pub const ECHO_MONOIO: &str = "echo · monoio";
+pub const ECHO_HEARTH: &str = "echo · hearth";
+
+const WORKERS: usize = 2;
+const WRK_THREADS: usize = 2;
+const WRK_CONNECTIONS: usize = 256;
+const WRK_SECS: u64 = 8;
+const ECHO_CONNECTIONS: usize = 100;
+const ECHO_CLIENT_THREADS: usize = 2;
+const ECHO_MSG: usize = 1024;
+const ECHO_SECS: f64 = 3.0;
+
+const HELLO: &[u8] = b"Hello, World!";
+const RAW_RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
+
+/// hyper on hearth: at least 1.15× the requests/s of tokio multi-thread,
+/// i.e. at most 1/1.15 of its time per request.
+const HYPER_TARGET: Target = Target::RatioAtMost(1.0 / 1.15);
+/// raw hearth: at least monoio's requests/s.
+const RAW_TARGET: Target = Target::RatioToFastestAtMost {
+    cases: &[RAW_MONOIO],
+    max: 1.0,
+    label: "monoio",
+};
+/// p99 latency no worse than tokio multi-thread's.
+const P99_TARGET: Target = Target::RatioAtMost(1.0);
+
+// ---- what one run measured ----
+
+#[derive(Clone, Debug)]
+struct Measured {
+    name: &'static str,
+    /// Requests (or echo round trips) per second.
+    per_sec: f64,
+    p50: Duration,
+    p99: Duration,
+    /// Errors reported by the load generator (wrk's socket errors and
+    /// non-2xx responses; the echo client's failed connections).
+    errors: u64,
+}
+
+pub fn run(_config: &Config) -> SuiteReport {
+    let wrk_secs = std::env::var("HEARTH_BENCH_NET_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(WRK_SECS);
+    let echo_secs = ECHO_SECS * wrk_secs as f64 / WRK_SECS as f64;
+    let mut measured = Vec::new();
+    let mut notes = Vec::new();
+
+    let wrk = wrk_version();
+    match &wrk {
+        Some(_) => {
+            type Start = fn(App) -> Server;
+            let runs: [(&'static str, App, Start); 6] = [
+                (HYPER_TOKIO_MT, App::Hyper, tokio_mt),
+                (HYPER_TOKIO_PER_CORE, App::Hyper, tokio_per_core),
+                (HYPER_HEARTH, App::Hyper, hearth_server),
+                (RAW_TOKIO_MT, App::Raw, tokio_mt),
+                (RAW_MONOIO, App::Raw, monoio_server),
+                (RAW_HEARTH, App::Raw, hearth_server),
+            ];
+            for (name, app, start) in runs {
+                let server = start(app);
+                let result = run_wrk(server.addr, wrk_secs);
+                server.stop();
+                match result {
+                    Ok((per_sec, p50, p99, errors)) => measured.push(Measured {
+                        name,
+                        per_sec,
+                        p50,
+                        p99,
+                        errors,
+                    }),
+                    Err(e) => {
+                        eprintln!("net: wrk against {name} failed: {e}");
+                        notes.push(format!("**{name}**: wrk failed: {e}"));
+                    }
+                }
+            }
+        }
+        None => {
+            eprintln!(
+                "net: `wrk` is not on PATH; skipping the hyper and raw rows. \
+                 Install it with `apt-get update && apt-get install -y wrk` (Debian/Ubuntu)."
+            );
+            notes.push(
+                "**wrk was not found on PATH**: the hyper and raw rows were skipped. \
+                 Install it with `apt-get install -y wrk`."
+                    .into(),
+            );
+        }
+    }
+
+    type Start = fn(App) -> Server;
+    let echo_runs: [(&'static str, Start); 3] = [
+        (ECHO_TOKIO_MT, tokio_mt),
+        (ECHO_MONOIO, monoio_server),
+        (ECHO_HEARTH, hearth_server),
+    ];
+    for (name, start) in echo_runs {
+        let server = start(App::Echo);
+        let m = echo_client(name, server.addr, Duration::from_secs_f64(echo_secs));
+        server.stop();
+        measured.push(m);
+    }
+
+    report(&measured, wrk.as_deref(), wrk_secs, echo_secs, notes)
+}
+
+/// The rows (ns per request and p99, each against tokio multi-thread on the
+/// same workload) and the notes with the table in requests/s.
+fn report(
+    measured: &[Measured],
+    wrk: Option<&str>,
+    wrk_secs: u64,
+    echo_secs: f64,
+    mut notes: Vec<String>,
+) -> SuiteReport {
+    let find = |name: &str| measured.iter().find(|m| m.name == name);
+    let baseline_of = |name: &str| {
+        let group = name.split(" · ").next().unwrap_or_default();
+        find(&format!("{group} · tokio multi-thread"))
+    };
+    let mut rows = Vec::new();
+    for m in measured {
+        let base = baseline_of(m.name);
+        let is_baseline = base.is_some_and(|b| b.name == m.name);
+        let ns = 1e9 / m.per_sec;
+        let p99 = m.p99.as_nanos() as f64;
+        let (ratio, p99_ratio) = match base {
+            Some(b) => (b.per_sec / m.per_sec, p99 / b.p99.as_nanos() as f64),
+            None => (f64::NAN, f64::NAN),
+        };
+        let (target, p99_target) = match m.name {
+            HYPER_HEARTH => (Some(HYPER_TARGET), Some(P99_TARGET)),
+            RAW_HEARTH => (Some(RAW_TARGET), Some(P99_TARGET)),
+            _ => (None, None),
+        };
+        let raw_median = find(RAW_MONOIO).map(|r| 1e9 / r.per_sec);
+        let met = |t: Target, ratio: f64, median: f64| match t {
+            Target::RatioAtMost(max) => ratio <= max,
+            Target::RatioToFastestAtMost { max, .. } => {
+                raw_median.is_some_and(|b| median / b <= max)
+            }
+            _ => false,
+        };
+        let flat = |x: f64| Stats {
+            median: x,
+            p25: x,
+            p75: x,
+            min: x,
+            max: x,
+        };
+        rows.push(Row {
+            name: m.name.to_owned(),
+            is_baseline,
+            stats: flat(ns),
+            ratio,
+            target: target.map(|t| (t, met(t, ratio, ns))),
+            allocs_per_op: 0.0,
+            ops_run: 0,
+        });
+        rows.push(Row {
+            name: format!("{} · p99 latency", m.name),
+            is_baseline,
+            stats: flat(p99),
+            ratio: p99_ratio,
+            target: p99_target.map(|t| (t, met(t, p99_ratio, p99))),
+            allocs_per_op: 0.0,
+            ops_run: 0,
+        });
+    }
+
+    let mut table = String::from(
+        "| case | requests/s | vs tokio multi-thread | p50 | p99 | p99 vs tokio multi-thread | errors |\n\
+         |---|--:|--:|--:|--:|--:|--:|\n",
+    );
+    for m in measured {
+        let (ratio, p99_ratio) = match baseline_of(m.name) {
+            Some(b) => (
+                format!("{:.2}×", m.per_sec / b.per_sec),
+                format!("{:.2}×", m.p99.as_secs_f64() / b.p99.as_secs_f64()),
+            ),
+            None => ("—".into(), "—".into()),
+        };
+        let _ = writeln!(
+            table,
+            "| {} | {} | {ratio} | {} | {} | {p99_ratio} | {} |",
+            m.name,
+            fmt_num(m.per_sec),
+            fmt_dur(m.p50),
+            fmt_dur(m.p99),
+            m.errors
+        );
+    }
+    notes.insert(
+        0,
+        format!(
+            "The same runs in requests per second (echo: round trips of {ECHO_MSG} bytes per second), \
+             ratios against tokio multi-thread on the same workload (higher is better for requests/s, \
+             lower for p99):\n\n{table}"
+        ),
+    );
+    notes.push(format!(
+        "Rows above: ns/op is 1 / throughput (ns per request or round trip), and the `p99 latency` rows \
+         hold the p99 in ns; ratios are against tokio multi-thread on the same workload, lower is better; \
+         allocs/op is not measured here (0). Servers: {WORKERS} worker threads each (hearth unpinned, \
+         its default; monoio on {}), in this process. Load: {} for hyper and raw ({}s per run); our echo client: \
+         {ECHO_CLIENT_THREADS} threads × {} connections, {echo_secs:.1} s per run. **The load generator \
+         shares the 2 cores with the server**, so every number is server + client work; a faster \
+         server leaves more CPU to the client.",
+        if monoio_uses_uring() { "io_uring" } else { "its epoll driver (no io_uring here)" },
+        wrk.map_or_else(
+            || "wrk (missing)".to_owned(),
+            |v| format!("`wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{wrk_secs}s --latency` ({v})")
+        ),
+        wrk_secs,
+        ECHO_CONNECTIONS / ECHO_CLIENT_THREADS,
+    ));
+    SuiteReport {
+        name: "net",
+        title: "servers on loopback under wrk and an echo client".into(),
+        baseline: "tokio multi-thread (same workload)".into(),
+        samples: 1,
+        sample_time: Duration::from_secs(wrk_secs),
+        rows,
+        notes,
+        sampling: Some(format!(
+            "One run per configuration ({wrk_secs} s of wrk; {echo_secs:.1} s of echo)"
+        )),
+    }
+}
+
+fn fmt_dur(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 1000.0 {
+        format!("{} µs", fmt_num(us))
+    } else {
+        format!("{} ms", fmt_num(us / 1e3))
+    }
+}
+
+// ---- wrk ----
+
+/// wrk's version line, or `None` if it is not on `PATH`.
+fn wrk_version() -> Option<String> {
+    // `wrk --version` prints its banner and exits with status 1.
+    let out = Command::new("wrk").arg("--version").output().ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Some(
+        text.lines()
+            .next()
+            .map(|l| l.split(" [").next().unwrap_or(l).trim().to_owned())
+            .unwrap_or_else(|| "wrk".into()),
+    )
+}
+
+/// Runs wrk against `addr`: requests/s, p50, p99, errors.
+fn run_wrk(addr: SocketAddr, secs: u64) -> Result<(f64, Duration, Duration, u64), String> {
+    let out = Command::new("wrk")
+        .args([
+            format!("-t{WRK_THREADS}"),
+            format!("-c{WRK_CONNECTIONS}"),
+            format!("-d{secs}s"),
+            "--latency".into(),
+            format!("http://{addr}/"),
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("{}: {text}", out.status));
+    }
+    parse_wrk(&text).ok_or_else(|| format!("cannot parse wrk's output:\n{text}"))
+}
+
+/// Parses `Requests/sec:`, the `--latency` distribution's 50% and 99% lines,
+/// socket errors and non-2xx responses.
+fn parse_wrk(text: &str) -> Option<(f64, Duration, Duration, u64)> {
+    let mut rps = None;
+    let mut p50 = None;
+    let mut p99 = None;
+    let mut errors = 0;
+    for line in text.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("Requests/sec:") {
+            rps = v.trim().parse().ok();
+        } else if let Some(v) = line.strip_prefix("50%") {
+            p50 = parse_latency(v.trim());
+        } else if let Some(v) = line.strip_prefix("99%") {
+            p99 = parse_latency(v.trim());
+        } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            errors += v.trim().parse::<u64>().unwrap_or(0);
+        } else if let Some(v) = line.strip_prefix("Socket errors:") {
+            // "connect 0, read 0, write 0, timeout 0"
+            errors += v
+                .split(',')
+                .filter_map(|part| part.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    Some((rps?, p50?, p99?, errors))
+}
+
+/// `"1.23ms"`, `"456.00us"`, `"1.02s"`, `"2.00m"`.
+fn parse_latency(v: &str) -> Option<Duration> {
+    let split = v.find(|c: char| c.is_ascii_alphabetic())?;
+    let (num, unit) = v.split_at(split);
+    let num: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "us" => num / 1e6,
+        "ms" => num / 1e3,
+        "s" => num,
+        "m" => num * 60.0,
+        "h" => num * 3600.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+// ---- servers ----
+
+#[derive(Clone, Copy, Debug)]
+enum App {
+    Hyper,
+    Raw,
+    Echo,
+}
+
+/// A running server and how to stop it.
+struct Server {
+    addr: SocketAddr,
+    stop: Box<dyn FnOnce()>,
+}
+
+impl Server {
+    fn stop(self) {
+        (self.stop)();
+    }
+}
+
+/// `n` listeners on one loopback port with `SO_REUSEPORT` (the first picks
+/// the port); non-blocking, backlog 1024.
+fn listeners(n: usize) -> (SocketAddr, Vec<std::net::TcpListener>) {
+    use socket2::{Domain, Socket, Type};
+    let mut addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let ls = (0..n)
+        .map(|_| {
+            let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            s.set_reuse_address(true).unwrap();
+            s.set_reuse_port(true).unwrap();
+            s.set_nonblocking(true).unwrap();
+            s.bind(&addr.into()).unwrap();
+            s.listen(1024).unwrap();
+            addr = s.local_addr().unwrap().as_socket().unwrap();
+            s.into()
+        })
+        .collect();
+    (addr, ls)
+}
+
+/// Counts the complete requests (`\r\n\r\n`-terminated heads; no bodies) in
+/// `data`; `matched` carries a partial terminator over from the previous read.
+fn count_requests(matched: &mut u8, data: &[u8]) -> usize {
+    const END: &[u8; 4] = b"\r\n\r\n";
+    let mut n = 0;
+    for &b in data {
+        if b == END[*matched as usize] {
+            *matched += 1;
+            if *matched == 4 {
+                n += 1;
+                *matched = 0;
+            }
+        } else {
+            *matched = u8::from(b == b'\r');
+        }
+    }
+    n
+}
+
+/// The bytes answering `n` requests.
+fn responses(n: usize) -> std::borrow::Cow<'static, [u8]> {
+    if n == 1 {
+        RAW_RESPONSE.into()
+    } else {
+        RAW_RESPONSE.repeat(n).into()
+    }
+}
+
+async fn hello(
+    _req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<hyper::body::Bytes>>, std::convert::Infallible> {
+    Ok(hyper::Response::new(http_body_util::Full::new(
+        hyper::body::Bytes::from_static(HELLO),
+    )))
+}
+
+/// hyper's HTTP/1.1 server on any tokio-style stream.
+async fn serve_hyper<S>(stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, hyper::service::service_fn(hello))
+        .await;
+}
+
+// ---- hearth: one Runtime, 2 workers, a SO_REUSEPORT listener on each ----
+
+fn hearth_server(app: App) -> Server {
+    let (addr, ls) = listeners(WORKERS);
+    let rt = hearth::Runtime::builder().workers(WORKERS).build().unwrap();
+    for (worker, l) in ls.into_iter().enumerate() {
+        rt.spawn_on(worker, move || async move {
+            let listener = hearth::net::TcpListener::from_std(l).unwrap();
+            loop {
+                let Ok((s, _)) = listener.accept().await else {
+                    continue;
+                };
+                let _ = s.set_nodelay(true);
+                drop(hearth::spawn_local(hearth_conn(app, s)));
+            }
+        })
+        .unwrap();
+    }
+    Server {
+        addr,
+        stop: Box::new(move || rt.shutdown()),
+    }
+}
+
+async fn hearth_conn(app: App, s: hearth::net::TcpStream) {
+    match app {
+        App::Hyper => serve_hyper(s).await,
+        App::Raw => {
+            let mut buf = vec![0; 4096];
+            let mut matched = 0;
+            loop {
+                let n = match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let k = count_requests(&mut matched, &buf[..n]);
+                if k > 0 && s.write_all(&responses(k)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        App::Echo => {
+            let mut buf = vec![0; 16 * 1024];
+            loop {
+                let n = match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                if s.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+// ---- tokio ----
+
+async fn tokio_conn(app: App, mut s: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    match app {
+        App::Hyper => serve_hyper(s).await,
+        App::Raw => {
+            let mut buf = vec![0; 4096];
+            let mut matched = 0;
+            loop {
+                let n = match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let k = count_requests(&mut matched, &buf[..n]);
+                if k > 0 && s.write_all(&responses(k)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        App::Echo => {
+            let mut buf = vec![0; 16 * 1024];
+            loop {
+                let n = match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                if s.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn tokio_accept_loop(app: App, l: std::net::TcpListener) {
+    let listener = tokio::net::TcpListener::from_std(l).unwrap();
+    loop {
+        let Ok((s, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = s.set_nodelay(true);
+        tokio::spawn(tokio_conn(app, s));
+    }
+}
+
+/// tokio's multi-thread runtime, 2 workers, one listener.
+fn tokio_mt(app: App) -> Server {
+    let (addr, mut ls) = listeners(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .unwrap();
+    let l = ls.pop().unwrap();
+    rt.spawn(async move { tokio_accept_loop(app, l).await });
+    Server {
+        addr,
+        stop: Box::new(move || rt.shutdown_timeout(Duration::from_secs(1))),
+    }
+}
+
+/// One tokio `current_thread` runtime per core, each with a `SO_REUSEPORT`
+/// listener.
+fn tokio_per_core(app: App) -> Server {
+    let (addr, ls) = listeners(WORKERS);
+    let mut stops = Vec::new();
+    let mut threads = Vec::new();
+    for l in ls {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        stops.push(tx);
+        threads.push(std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                tokio::select! {
+                    _ = tokio_accept_loop(app, l) => {}
+                    _ = rx => {}
+                }
+            });
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }));
+    }
+    Server {
+        addr,
+        stop: Box::new(move || {
+            drop(stops);
+            for t in threads {
+                t.join().unwrap();
+            }
+        }),
+    }
+}
+
+// ---- monoio: 2 threads, a SO_REUSEPORT listener each ----
+
+/// Whether monoio runs on io_uring here (else its epoll driver).
+fn monoio_uses_uring() -> bool {
+    monoio::utils::detect_uring()
+}
+
+fn monoio_server(app: App) -> Server {
+    let (addr, ls) = listeners(WORKERS);
+    let mut stops = Vec::new();
+    let mut threads = Vec::new();
+    for l in ls {
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        stops.push(tx);
+        threads.push(std::thread::spawn(move || {
+            let serve = async move {
+                let accept = std::pin::pin!(monoio_accept_loop(app, l));
+                futures::future::select(accept, rx).await;
+            };
+            // io_uring when the kernel has it, else epoll.
+            monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+                .build()
+                .unwrap()
+                .block_on(serve);
+        }));
+    }
+    Server {
+        addr,
+        stop: Box::new(move || {
+            drop(stops);
+            for t in threads {
+                t.join().unwrap();
+            }
+        }),
+    }
+}
+
+async fn monoio_accept_loop(app: App, l: std::net::TcpListener) {
+    let listener = monoio::net::TcpListener::from_std(l).unwrap();
+    loop {
+        let Ok((s, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = s.set_nodelay(true);
+        monoio::spawn(monoio_conn(app, s));
+    }
+}
+
+async fn monoio_conn(app: App, mut s: monoio::net::TcpStream) {
+    use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+    let size = if matches!(app, App::Echo) {
+        16 * 1024
+    } else {
+        4096
+    };
+    let mut buf = Vec::with_capacity(size);
+    let mut matched = 0;
+    loop {
+        let (res, b) = s.read(buf).await;
+        buf = b;
+        let n = match res {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        match app {
+            App::Raw | App::Hyper => {
+                let k = count_requests(&mut matched, &buf[..n]);
+                if k > 0 {
+                    let out = match responses(k) {
+                        std::borrow::Cow::Borrowed(b) => s.write_all(b).await.0,
+                        std::borrow::Cow::Owned(v) => s.write_all(v).await.0,
+                    };
+                    if out.is_err() {
+                        return;
+                    }
+                }
+                buf.clear();
+            }
+            App::Echo => {
+                let (res, b) = s.write_all(buf).await;
+                buf = b;
+                if res.is_err() {
+                    return;
+                }
+                buf.clear();
+            }
+        }
+    }
+}
+
+// ---- the echo client ----
+
+/// `ECHO_CONNECTIONS` connections, each sending a 1 KiB message and reading
+/// it back in a loop for `time`; round trips per second and their latency.
+fn echo_client(name: &'static str, addr: SocketAddr, time: Duration) -> Measured {
+    let per_thread = ECHO_CONNECTIONS / ECHO_CLIENT_THREADS;
+    let barrier = Arc::new(Barrier::new(ECHO_CLIENT_THREADS + 1));
+    let threads: Vec<_> = (0..ECHO_CLIENT_THREADS)
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut conns = Vec::new();
+                    for _ in 0..per_thread {
+                        let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                        s.set_nodelay(true).unwrap();
+                        conns.push(s);
+                    }
+                    // Connected everywhere: start together.
+                    let barrier = barrier.clone();
+                    tokio::task::spawn_blocking(move || barrier.wait())
+                        .await
+                        .unwrap();
+                    let deadline = Instant::now() + time;
+                    let tasks: Vec<_> = conns
+                        .into_iter()
+                        .map(|mut s| {
+                            tokio::spawn(async move {
+                                let msg = vec![0x5a; ECHO_MSG];
+                                let mut back = vec![0; ECHO_MSG];
+                                let mut lat = Vec::new();
+                                loop {
+                                    let t0 = Instant::now();
+                                    if t0 >= deadline {
+                                        return Ok::<_, std::io::Error>(lat);
+                                    }
+                                    s.write_all(&msg).await?;
+                                    s.read_exact(&mut back).await?;
+                                    lat.push(t0.elapsed().as_nanos() as u32);
+                                    assert_eq!(back, msg, "echo returned other bytes");
+                                }
+                            })
+                        })
+                        .collect();
+                    let mut lat = Vec::new();
+                    let mut errors = 0u64;
+                    for t in tasks {
+                        match t.await.unwrap() {
+                            Ok(l) => lat.extend(l),
+                            Err(_) => errors += 1,
+                        }
+                    }
+                    (lat, errors)
+                })
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in threads {
+        let (l, e) = t.join().unwrap();
+        lat.extend(l);
+        errors += e;
+    }
+    let elapsed = start.elapsed().max(time);
+    lat.sort_unstable();
+    let pct = |q: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * q) as usize)
+            .map_or(Duration::ZERO, |&ns| Duration::from_nanos(u64::from(ns)))
+    };
+    Measured {
+        name,
+        per_sec: lat.len() as f64 / elapsed.as_secs_f64(),
+        p50: pct(0.5),
+        p99: pct(0.99),
+        errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_wrk_output() {
+        let text = "Running 8s test @ http://127.0.0.1:8080/
+  2 threads and 256 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.61ms  512.55us  16.36ms   83.43%
+    Req/Sec    49.27k     3.12k   55.52k    69.38%
+  Latency Distribution
+     50%    2.55ms
+     75%    2.80ms
+     90%    3.12ms
+     99%  950.00us
+  784431 requests in 8.00s, 94.26MB read
+  Socket errors: connect 0, read 3, write 0, timeout 2
+  Non-2xx or 3xx responses: 1
+Requests/sec:  98038.52
+Transfer/sec:     11.78MB
+";
+        let (rps, p50, p99, errors) = parse_wrk(text).unwrap();
+        assert_eq!(rps, 98038.52);
+        assert_eq!(p50, Duration::from_micros(2550));
+        assert_eq!(p99, Duration::from_micros(950));
+        assert_eq!(errors, 6);
+    }
+
+    #[test]
+    fn counts_requests_across_reads() {
+        let mut m = 0;
+        assert_eq!(
+            count_requests(&mut m, b"GET / HTTP/1.1\r\nHost: x\r\n\r"),
+            0
+        );
+        assert_eq!(count_requests(&mut m, b"\nGET / HTTP/1.1\r\n\r\nGET"), 2);
+        assert_eq!(count_requests(&mut m, b" / HTTP/1.1\r\r\n\r\n"), 1);
+    }
+}

@@ -1,0 +1,281 @@
+//! The examples' servers (`examples/*.rs`, included here with `#[path]`) on
+//! loopback with ephemeral ports, checked with real clients; and the load
+//! test: 200 keep-alive connections × 1,000 requests against the `http`
+//! example on 2 workers, every response checked.
+// Miri cannot run epoll. `echo` and `http` each include
+// `examples/common/mod.rs`, as they do when built as examples.
+#![cfg(not(miri))]
+#![allow(clippy::duplicate_mod)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+#[path = "../examples/echo.rs"]
+mod echo;
+
+#[path = "../examples/chat.rs"]
+mod chat;
+
+#[cfg(feature = "tokio-io")]
+#[path = "../examples/http.rs"]
+mod http;
+
+const ANY: &str = "127.0.0.1:0";
+
+fn runtime(workers: usize) -> hearth::Runtime {
+    hearth::Runtime::builder().workers(workers).build().unwrap()
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+#[test]
+fn echo_serves_many_clients_on_every_worker() {
+    let rt = runtime(2);
+    let addr = echo::start(rt.handle(), ANY.parse().unwrap()).unwrap();
+    assert_ne!(addr.port(), 0);
+    let clients: Vec<_> = (0..16)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut s = connect(addr);
+                for round in 0..50u32 {
+                    // Sizes up to 40 KiB: more than one read on the server.
+                    let len = 1 + (i * 997 + round as usize * 131) % 40_000;
+                    let msg: Vec<u8> = (0..len).map(|b| (b as u32 ^ round) as u8).collect();
+                    s.write_all(&msg).unwrap();
+                    let mut back = vec![0; len];
+                    s.read_exact(&mut back).unwrap();
+                    assert_eq!(back, msg);
+                }
+                // Half-close: the server sees EOF and closes its side.
+                s.shutdown(std::net::Shutdown::Write).unwrap();
+                let mut rest = Vec::new();
+                s.read_to_end(&mut rest).unwrap();
+                assert!(rest.is_empty());
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    rt.shutdown();
+}
+
+#[test]
+fn echo_listens_on_every_worker() {
+    // SO_REUSEPORT: binding the same port again works, and a server that
+    // bound every worker keeps answering while connections come and go.
+    let rt = runtime(2);
+    let addr = echo::start(rt.handle(), ANY.parse().unwrap()).unwrap();
+    for _ in 0..64 {
+        let mut s = connect(addr);
+        s.write_all(b"ping").unwrap();
+        let mut buf = [0; 4];
+        s.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ping");
+    }
+    // A reset peer does not take the server down.
+    let mut s = connect(addr);
+    s.write_all(&[0; 1024]).unwrap();
+    drop(s);
+    let mut s = connect(addr);
+    s.write_all(b"pong").unwrap();
+    let mut buf = [0; 4];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"pong");
+    rt.shutdown();
+}
+
+fn read_line(r: &mut BufReader<TcpStream>) -> String {
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    line
+}
+
+#[test]
+fn chat_broadcasts_to_every_other_member() {
+    let rt = runtime(1);
+    let addr = chat::start(rt.handle(), ANY.parse().unwrap()).unwrap();
+    let mut members: Vec<_> = (0..3).map(|_| BufReader::new(connect(addr))).collect();
+    // Connections are accepted in order, and the welcome means "joined".
+    for (id, m) in members.iter_mut().enumerate() {
+        assert_eq!(read_line(m), format!("welcome, you are user {id}\n"));
+    }
+
+    members[0].get_mut().write_all(b"hello\n").unwrap();
+    assert_eq!(read_line(&mut members[1]), "user 0: hello\n");
+    assert_eq!(read_line(&mut members[2]), "user 0: hello\n");
+
+    // Two lines in one write; the sender never hears itself.
+    members[1].get_mut().write_all(b"one\ntwo\n").unwrap();
+    for m in [0, 2] {
+        assert_eq!(read_line(&mut members[m]), "user 1: one\n");
+        assert_eq!(read_line(&mut members[m]), "user 1: two\n");
+    }
+    members[2].get_mut().write_all(b"bye\n").unwrap();
+    assert_eq!(read_line(&mut members[0]), "user 2: bye\n");
+    assert_eq!(read_line(&mut members[1]), "user 2: bye\n");
+
+    // A member that leaves gets nothing more, the others go on.
+    let gone = members.remove(2);
+    drop(gone);
+    let mut late = BufReader::new(connect(addr));
+    assert_eq!(read_line(&mut late), "welcome, you are user 3\n");
+    members[0].get_mut().write_all(b"still here\n").unwrap();
+    assert_eq!(read_line(&mut members[1]), "user 0: still here\n");
+    assert_eq!(read_line(&mut late), "user 0: still here\n");
+    rt.shutdown();
+}
+
+/// An HTTP/1.1 client on a hearth socket: keep-alive requests, each response
+/// parsed and checked (status line, `content-length`, body).
+#[cfg(feature = "tokio-io")]
+mod client {
+    use std::io;
+
+    use hearth::net::TcpStream;
+
+    pub const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+    pub struct Client {
+        stream: TcpStream,
+        buf: Vec<u8>,
+        len: usize,
+    }
+
+    fn invalid(msg: String) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, msg)
+    }
+
+    impl Client {
+        pub async fn connect(addr: std::net::SocketAddr) -> io::Result<Client> {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            Ok(Client {
+                stream,
+                buf: vec![0; 4096],
+                len: 0,
+            })
+        }
+
+        /// Sends one request and checks its response; returns the body.
+        pub async fn get(&mut self) -> io::Result<Vec<u8>> {
+            self.stream.write_all(REQUEST).await?;
+            loop {
+                if let Some(end) = find(&self.buf[..self.len], b"\r\n\r\n") {
+                    let head = std::str::from_utf8(&self.buf[..end])
+                        .map_err(|e| invalid(e.to_string()))?;
+                    let mut lines = head.split("\r\n");
+                    let status = lines.next().unwrap_or_default();
+                    if status != "HTTP/1.1 200 OK" {
+                        return Err(invalid(format!("status line {status:?}")));
+                    }
+                    let length: usize = lines
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        .and_then(|(_, v)| v.trim().parse().ok())
+                        .ok_or_else(|| invalid(format!("no content-length in {head:?}")))?;
+                    let total = end + 4 + length;
+                    if self.len >= total {
+                        let body = self.buf[end + 4..total].to_vec();
+                        self.buf.copy_within(total..self.len, 0);
+                        self.len -= total;
+                        if self.len != 0 {
+                            return Err(invalid("a response nobody asked for".into()));
+                        }
+                        return Ok(body);
+                    }
+                }
+                if self.len == self.buf.len() {
+                    return Err(invalid("response too large".into()));
+                }
+                let n = self.stream.read(&mut self.buf[self.len..]).await?;
+                if n == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                self.len += n;
+            }
+        }
+    }
+
+    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+}
+
+#[cfg(feature = "tokio-io")]
+#[test]
+fn http_answers_hello_world_with_keep_alive() {
+    let rt = runtime(2);
+    let addr = http::start(rt.handle(), ANY.parse().unwrap()).unwrap();
+    rt.block_on(async {
+        let mut c = client::Client::connect(addr).await.unwrap();
+        for _ in 0..10 {
+            assert_eq!(c.get().await.unwrap(), http::BODY);
+        }
+    });
+    rt.shutdown();
+}
+
+/// The load test: 200 concurrent keep-alive connections × 1,000
+/// requests against the `http` example on 2 workers, every response checked,
+/// within a deadline. The client runs on a hearth runtime of its own (2
+/// workers, 100 connections each) with raw TCP.
+#[cfg(feature = "tokio-io")]
+#[test]
+fn http_load_200_connections_x_1000_requests() {
+    const CONNECTIONS: usize = 200;
+    const REQUESTS: usize = 1_000;
+    const DEADLINE: Duration = Duration::from_secs(50);
+
+    let server = runtime(2);
+    let addr = http::start(server.handle(), ANY.parse().unwrap()).unwrap();
+    let client = runtime(2);
+    let start = std::time::Instant::now();
+    let per_worker = CONNECTIONS / client.workers();
+    let handles = client
+        .spawn_on_all(move |_worker| async move {
+            let conns: Vec<_> = (0..per_worker)
+                .map(|_| {
+                    hearth::spawn_local(async move {
+                        let mut c = client::Client::connect(addr).await?;
+                        for _ in 0..REQUESTS {
+                            let body = c.get().await?;
+                            if body != http::BODY {
+                                return Err(std::io::Error::other(format!("body {body:?}")));
+                            }
+                        }
+                        std::io::Result::Ok(REQUESTS)
+                    })
+                })
+                .collect();
+            let mut done = 0;
+            for c in conns {
+                done += c.await.expect("client task panicked")?;
+            }
+            std::io::Result::Ok(done)
+        })
+        .unwrap();
+    let total: usize = client
+        .block_on(hearth::time::timeout(DEADLINE, async {
+            let mut total = 0;
+            for h in handles {
+                total += h.await.unwrap().unwrap();
+            }
+            total
+        }))
+        .unwrap_or_else(|_| panic!("load test exceeded {DEADLINE:?}"));
+    let took = start.elapsed();
+    assert_eq!(total, CONNECTIONS * REQUESTS);
+    eprintln!(
+        "load test: {total} requests in {took:.2?} ({:.0} req/s)",
+        total as f64 / took.as_secs_f64()
+    );
+    client.shutdown();
+    server.shutdown();
+}
