@@ -1,4 +1,4 @@
-//! FuturesSet and race: outputs, precise polling, budget, push while polling.
+//! FuturesSet and race: outputs, precise polling, yielding, push while polling.
 
 mod common;
 
@@ -63,7 +63,7 @@ fn push_while_polling_and_slot_reuse() {
 }
 
 #[test]
-fn a_busy_set_yields_after_its_budget() {
+fn a_busy_set_yields_to_its_task() {
     // Futures that always wake themselves: one poll_next must return.
     let driver = Driver::new();
     let mut set: FuturesSet<_> = (0..10)
