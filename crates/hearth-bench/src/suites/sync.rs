@@ -632,6 +632,14 @@ pub fn run(config: &Config) -> SuiteReport {
          through the least possible channel (one value slot, one parked waker): what the executor alone costs \
          per hop, which no channel can undercut."
     ));
+    suite.note(
+        "Targets: ≤ 0.5× the best peer (ping-pong, throughput), ≤ 0.5× tokio (contention). Ping-pong and \
+         contention are bounded below by the executor: the floor row is the executor's own cost per hop, \
+         hearth-sync adds a nanosecond or two to it and the local peers a few more (their `Waker` clone and drop), \
+         so half the best peer is below the floor on any one executor. Unbounded throughput with a producer that \
+         never yields is mostly growing a 10,000,000-element buffer: a push and a pop per message, the same for \
+         hearth-sync, local-sync and local-channel.",
+    );
     suite.run()
 }
 
