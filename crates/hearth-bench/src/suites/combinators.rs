@@ -89,7 +89,13 @@ impl Future for Child {
 /// N children and their counter.
 fn leaves(n: usize, local: bool, polls: &Rc<Cell<u64>>) -> Vec<Rc<Leaf>> {
     (0..n)
-        .map(|_| Rc::new(Leaf { parked: std::cell::RefCell::new(Parked::None), local, polls: polls.clone() }))
+        .map(|_| {
+            Rc::new(Leaf {
+                parked: std::cell::RefCell::new(Parked::None),
+                local,
+                polls: polls.clone(),
+            })
+        })
         .collect()
 }
 
@@ -102,7 +108,12 @@ struct Bench {
     poll: Box<dyn FnMut(&mut Context<'_>)>,
 }
 
-fn future_case<F: Future + 'static>(name: String, leaves: Vec<Rc<Leaf>>, polls: Rc<Cell<u64>>, f: F) -> Bench {
+fn future_case<F: Future + 'static>(
+    name: String,
+    leaves: Vec<Rc<Leaf>>,
+    polls: Rc<Cell<u64>>,
+    f: F,
+) -> Bench {
     let mut f = Box::pin(f);
     Bench {
         name,
@@ -115,7 +126,12 @@ fn future_case<F: Future + 'static>(name: String, leaves: Vec<Rc<Leaf>>, polls: 
     }
 }
 
-fn stream_case<S: Stream + 'static>(name: String, leaves: Vec<Rc<Leaf>>, polls: Rc<Cell<u64>>, s: S) -> Bench {
+fn stream_case<S: Stream + 'static>(
+    name: String,
+    leaves: Vec<Rc<Leaf>>,
+    polls: Rc<Cell<u64>>,
+    s: S,
+) -> Bench {
     let mut s = Box::pin(s);
     Bench {
         name,
@@ -164,7 +180,12 @@ fn name(case: &str, n: usize) -> String {
 }
 
 pub fn run(config: &Config) -> SuiteReport {
-    let parent = DualRc::new(Parent { woken: Cell::new(0) }, AtomicUsize::new(0));
+    let parent = DualRc::new(
+        Parent {
+            woken: Cell::new(0),
+        },
+        AtomicUsize::new(0),
+    );
     let pw = parent.waker_ref();
     let mut benches: Vec<Bench> = Vec::new();
     for n in NS {
@@ -219,10 +240,19 @@ pub fn run(config: &Config) -> SuiteReport {
         }
     }
 
-    let mut suite = Suite::new("combinators", "Precise combinators: one wake, one child poll", config);
-    let bench_cells: Vec<Rc<std::cell::RefCell<Bench>>> =
-        benches.into_iter().map(|b| Rc::new(std::cell::RefCell::new(b))).collect();
-    let names: Vec<String> = bench_cells.iter().map(|b| b.borrow().name.clone()).collect();
+    let mut suite = Suite::new(
+        "combinators",
+        "Precise combinators: one wake, one child poll",
+        config,
+    );
+    let bench_cells: Vec<Rc<std::cell::RefCell<Bench>>> = benches
+        .into_iter()
+        .map(|b| Rc::new(std::cell::RefCell::new(b)))
+        .collect();
+    let names: Vec<String> = bench_cells
+        .iter()
+        .map(|b| b.borrow().name.clone())
+        .collect();
     for (i, b) in bench_cells.iter().enumerate() {
         let b = b.clone();
         let parent = &parent;
@@ -259,7 +289,9 @@ pub fn run(config: &Config) -> SuiteReport {
     suite.case(ready_futures, None, || {
         let w = parent.waker_ref();
         let mut cx = Context::from_waker(&w);
-        let mut f = std::pin::pin!(futures::future::join_all((0..READY).map(std::future::ready)));
+        let mut f = std::pin::pin!(futures::future::join_all(
+            (0..READY).map(std::future::ready)
+        ));
         match f.as_mut().poll(&mut cx) {
             Poll::Ready(v) => assert_eq!(black_box(v).len(), READY),
             Poll::Pending => unreachable!(),
@@ -283,9 +315,15 @@ pub fn run(config: &Config) -> SuiteReport {
     for n in NS {
         let floor = report.row(&name(FLOOR, n)).stats.median;
         let over = |case: &str| -> Option<f64> {
-            names.iter().any(|x| x == &name(case, n)).then(|| report.row(&name(case, n)).stats.median - floor)
+            names
+                .iter()
+                .any(|x| x == &name(case, n))
+                .then(|| report.row(&name(case, n)).stats.median - floor)
         };
-        let best = PEERS.iter().filter_map(|p| over(p)).fold(f64::INFINITY, f64::min);
+        let best = PEERS
+            .iter()
+            .filter_map(|p| over(p))
+            .fold(f64::INFINITY, f64::min);
         for (b, nm) in bench_cells.iter().zip(&names) {
             if !nm.ends_with(&format!(", N={n}")) {
                 continue;
@@ -293,7 +331,11 @@ pub fn run(config: &Config) -> SuiteReport {
             let row = report.row(nm);
             let polls = b.borrow().polls.get() as f64 / row.ops_run as f64;
             let o = row.stats.median - floor;
-            let vs = if nm.starts_with("floor") { String::new() } else { format!("{:.2}×", o / best) };
+            let vs = if nm.starts_with("floor") {
+                String::new()
+            } else {
+                format!("{:.2}×", o / best)
+            };
             table.push_str(&format!(
                 "| {n} | {} | {} | {:.2} | {} | {vs} |\n",
                 nm.trim_end_matches(&format!(", N={n}")),
@@ -308,7 +350,11 @@ pub fn run(config: &Config) -> SuiteReport {
             fmt_num(local),
             fmt_num(best),
             local / best,
-            if local / best <= 0.35 { "met" } else { "missed" }
+            if local / best <= 0.35 {
+                "met"
+            } else {
+                "missed"
+            }
         ));
     }
     let cost8 = report.row(&name(H_LOCAL, 8)).stats.median;
@@ -316,7 +362,11 @@ pub fn run(config: &Config) -> SuiteReport {
     summary.push_str(&format!(
         "Growth of hearth's local cost per round from N=8 to N=1024: {:.2}× (target ≤ 1.3×: {}). ",
         cost1024 / cost8,
-        if cost1024 / cost8 <= 1.3 { "met" } else { "missed" }
+        if cost1024 / cost8 <= 1.3 {
+            "met"
+        } else {
+            "missed"
+        }
     ));
     let rh = report.row(ready_hearth).stats.median;
     let rf = report.row(ready_futures).stats.median;
