@@ -330,3 +330,89 @@ fn a_socket_on_another_executor_errors_instead_of_hanging() {
     assert_eq!(r.unwrap_err().kind(), ErrorKind::Other);
     drop(client);
 }
+
+// A short read or write clears the direction's readiness (no `WouldBlock`
+// syscall before waiting): later data, a FIN that came with the data, and
+// send-buffer space freed later must all still be seen.
+
+#[test]
+fn short_read_then_later_data_is_seen() {
+    run(async {
+        let (client, server) = pair().await?;
+        client.write_all(b"ab").await?;
+        let mut buf = [0; 64];
+        assert_eq!(server.read(&mut buf).await?, 2); // short: readiness cleared
+        let writer = hearth::spawn_local(async move {
+            sleep(Duration::from_millis(20)).await;
+            client.write_all(b"cd").await?;
+            sleep(Duration::from_millis(20)).await;
+            client.write_all(b"ef").await?;
+            io::Result::Ok(client)
+        });
+        let n = timeout(Duration::from_secs(5), server.read(&mut buf))
+            .await
+            .unwrap()?;
+        assert_eq!(&buf[..n], b"cd");
+        let n = timeout(Duration::from_secs(5), server.read(&mut buf))
+            .await
+            .unwrap()?;
+        assert_eq!(&buf[..n], b"ef");
+        drop(writer.await.unwrap()?);
+        let n = timeout(Duration::from_secs(5), server.read(&mut buf))
+            .await
+            .unwrap()?;
+        assert_eq!(n, 0);
+        Ok(())
+    });
+}
+
+#[test]
+fn short_read_with_fin_in_the_same_edge_reaches_eof() {
+    run(async {
+        let (client, server) = pair().await?;
+        client.write_all(b"last words").await?;
+        client.shutdown(Shutdown::Write)?;
+        // Data and FIN are both there before the first read.
+        sleep(Duration::from_millis(20)).await;
+        let mut buf = [0; 64];
+        assert_eq!(server.read(&mut buf).await?, 10);
+        let n = timeout(Duration::from_secs(5), server.read(&mut buf))
+            .await
+            .unwrap()?;
+        assert_eq!(
+            n, 0,
+            "EOF after a short read must not wait for another edge"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn short_write_then_drained_peer_lets_writes_finish() {
+    run(async {
+        let (client, server) = pair().await?;
+        let total = 8 << 20; // far beyond loopback's socket buffers
+        let reader = hearth::spawn_local(async move {
+            sleep(Duration::from_millis(50)).await; // let the writer fill up
+            let mut buf = vec![0; 64 * 1024];
+            let mut got = 0;
+            loop {
+                match server.read(&mut buf).await? {
+                    0 => return io::Result::Ok(got),
+                    n => got += n,
+                }
+            }
+        });
+        let data = vec![7u8; total];
+        timeout(Duration::from_secs(20), client.write_all(&data))
+            .await
+            .unwrap()?;
+        client.shutdown(Shutdown::Write)?;
+        let got = timeout(Duration::from_secs(20), reader)
+            .await
+            .unwrap()
+            .unwrap()?;
+        assert_eq!(got, total);
+        Ok(())
+    });
+}

@@ -19,7 +19,8 @@
 //! wrk must be on `PATH` (`apt-get install -y wrk`); without it the hyper and
 //! raw rows are skipped with a message, and the rest of the run goes on.
 //! `HEARTH_BENCH_NET_SECS` overrides the 8 s per wrk run (and scales the echo
-//! runs) for quick trials.
+//! runs) for quick trials; `HEARTH_BENCH_NET_ONLY=hearth` runs only the
+//! configurations whose name contains that text (e.g. to profile one).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -48,7 +49,7 @@ const WRK_SECS: u64 = 8;
 const ECHO_CONNECTIONS: usize = 100;
 const ECHO_CLIENT_THREADS: usize = 2;
 const ECHO_MSG: usize = 1024;
-const ECHO_SECS: f64 = 3.0;
+const ECHO_SECS: f64 = 2.0;
 
 const HELLO: &[u8] = b"Hello, World!";
 const RAW_RESPONSE: &[u8] =
@@ -86,6 +87,8 @@ pub fn run(_config: &Config) -> SuiteReport {
         .and_then(|s| s.parse().ok())
         .unwrap_or(WRK_SECS);
     let echo_secs = ECHO_SECS * wrk_secs as f64 / WRK_SECS as f64;
+    let only = std::env::var("HEARTH_BENCH_NET_ONLY").unwrap_or_default();
+    let selected = |name: &str| name.contains(only.as_str());
     let mut measured = Vec::new();
     let mut notes = Vec::new();
 
@@ -101,7 +104,7 @@ pub fn run(_config: &Config) -> SuiteReport {
                 (RAW_MONOIO, App::Raw, monoio_server),
                 (RAW_HEARTH, App::Raw, hearth_server),
             ];
-            for (name, app, start) in runs {
+            for (name, app, start) in runs.into_iter().filter(|r| selected(r.0)) {
                 let server = start(app);
                 let result = run_wrk(server.addr, wrk_secs);
                 server.stop();
@@ -139,7 +142,7 @@ pub fn run(_config: &Config) -> SuiteReport {
         (ECHO_MONOIO, monoio_server),
         (ECHO_HEARTH, hearth_server),
     ];
-    for (name, start) in echo_runs {
+    for (name, start) in echo_runs.into_iter().filter(|r| selected(r.0)) {
         let server = start(App::Echo);
         let m = echo_client(name, server.addr, Duration::from_secs_f64(echo_secs));
         server.stop();

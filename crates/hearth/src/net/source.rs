@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use hearth_task::ContextExt;
 
-use super::reactor::{Reactor, ScheduledIo, READ};
+use super::reactor::{Reactor, ScheduledIo, READ, READABLE, WRITABLE};
 use crate::executor::{coop, with_current};
 
 /// A socket registered with the reactor of the executor that created it.
@@ -88,6 +88,29 @@ impl<S: mio::event::Source> IoSource<S> {
                 result => return Poll::Ready(result),
             }
         }
+    }
+
+    /// [`poll_io`](Self::poll_io) for a stream read or write of up to `len`
+    /// bytes. A short transfer (`0 < n < len`) drained the socket's receive
+    /// buffer (or filled its send buffer), so the direction's readiness bit
+    /// is cleared (not the closed and error bits, which are final): the next
+    /// call waits for the next edge (epoll reports every later arrival)
+    /// instead of spending a syscall on `WouldBlock`. tokio does the same.
+    pub(crate) fn poll_transfer(
+        &self,
+        cx: &mut Context<'_>,
+        dir: u8,
+        len: usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let result = self.poll_io(cx, dir, op);
+        if let Poll::Ready(Ok(n)) = result {
+            if n > 0 && n < len {
+                let bit = if dir == READ { READABLE } else { WRITABLE };
+                self.sched.readiness.set(self.sched.readiness.get() & !bit);
+            }
+        }
+        result
     }
 
     /// Runs `op` as [`poll_io`](Self::poll_io) does, as a future.

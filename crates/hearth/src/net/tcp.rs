@@ -341,11 +341,13 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, READ, |mut s| s.read(buf))
+        self.io
+            .poll_transfer(cx, READ, buf.len(), |mut s| s.read(buf))
     }
 
     pub(crate) fn write_poll(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, WRITE, |mut s| s.write(buf))
+        self.io
+            .poll_transfer(cx, WRITE, buf.len(), |mut s| s.write(buf))
     }
 
     pub(crate) fn write_vectored_poll(
@@ -353,7 +355,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, WRITE, |mut s| s.write_vectored(bufs))
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.io
+            .poll_transfer(cx, WRITE, len, |mut s| s.write_vectored(bufs))
     }
 
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
