@@ -39,6 +39,15 @@
 //!
 //! A test counts these through the `count-atomics` facade.
 //!
+//! # Lifetime
+//!
+//! Only `DualRc` handles and owned twins keep the target alive; a `Waker`
+//! keeps the *memory* alive (so waking it is always harmless) but not the
+//! target. A runtime must therefore hold a `DualRc` for every task that can
+//! still be woken, not only for queued ones: a task parked behind a stored
+//! `Waker` with no `DualRc` left is dropped, and later wakes find nothing to
+//! wake.
+//!
 //! # Waking
 //!
 //! A wake through a twin, or through the `Waker` on the owner thread while the

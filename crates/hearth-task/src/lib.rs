@@ -79,57 +79,79 @@
 //! only when someone uses it.
 //!
 //! ```
-//! use std::cell::RefCell;
+//! use std::cell::{Cell, RefCell};
 //! use std::collections::VecDeque;
 //! use std::future::Future;
 //! use std::pin::Pin;
+//! use std::rc::Rc;
 //! use std::sync::{Arc, Mutex};
-//! use std::task::{Context, Poll, Waker};
+//! use std::task::{Context, Waker};
+//! use std::thread::{self, Thread};
 //! use hearth_task::dual::{DualRc, DualWake};
 //!
 //! type Queue = Rc<RefCell<VecDeque<DualRc<Task>>>>;
-//! use std::rc::Rc;
 //!
 //! struct Task {
 //!     future: RefCell<Option<Pin<Box<dyn Future<Output = ()>>>>>,
 //!     queue: Queue,
 //! }
 //!
+//! /// What other threads can reach: where their wakes go, and who to unpark.
+//! struct Remote {
+//!     wakes: Mutex<Vec<Waker>>,
+//!     thread: Thread,
+//! }
+//!
 //! impl DualWake for Task {
-//!     /// Wakes from other threads land here; a real runtime would also
-//!     /// unpark its thread.
-//!     type Shared = Arc<Mutex<Vec<Waker>>>;
+//!     type Shared = Arc<Remote>;
 //!     fn wake_local(this: &DualRc<Self>) {
 //!         this.queue.borrow_mut().push_back(this.clone());
 //!     }
-//!     fn wake_remote(remote: &Self::Shared, waker: &Waker) {
-//!         remote.lock().unwrap().push(waker.clone());
+//!     fn wake_remote(remote: &Arc<Remote>, waker: &Waker) {
+//!         remote.wakes.lock().unwrap().push(waker.clone());
+//!         remote.thread.unpark();
 //!     }
 //! }
 //!
 //! let queue: Queue = Default::default();
-//! let remote: Arc<Mutex<Vec<Waker>>> = Default::default();
-//! let task = DualRc::new(
-//!     Task { future: RefCell::new(Some(Box::pin(async { /* work */ }))), queue: queue.clone() },
+//! let remote = Arc::new(Remote { wakes: Mutex::new(Vec::new()), thread: thread::current() });
+//! let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+//! let done = Rc::new(Cell::new(false));
+//! let d = done.clone();
+//! let future = async move {
+//!     assert_eq!(rx.await, Ok(7)); // woken from another thread
+//!     d.set(true);
+//! };
+//! // The runtime owns every task until it completes: a `Waker` alone does not
+//! // keep its target alive (only `DualRc`s and owned twins do).
+//! let mut live = vec![DualRc::new(
+//!     Task { future: RefCell::new(Some(Box::pin(future))), queue: queue.clone() },
 //!     remote.clone(),
-//! );
-//! queue.borrow_mut().push_back(task);
-//! loop {
-//!     // Wakes from other threads come back through the Waker: on this thread
-//!     // it takes the local path and requeues the task.
-//!     for w in remote.lock().unwrap().drain(..) {
-//!         w.wake();
-//!     }
-//!     let Some(task) = queue.borrow_mut().pop_front() else { break };
+//! )];
+//! queue.borrow_mut().push_back(live[0].clone());
+//! thread::spawn(move || tx.send(7).unwrap());
+//!
+//! while !live.is_empty() {
+//!     // Wakes from other threads come back as `Waker`s: woken here, on the
+//!     // owner thread, they take the local path and requeue their task.
+//!     let wakes = std::mem::take(&mut *remote.wakes.lock().unwrap());
+//!     wakes.into_iter().for_each(Waker::wake);
+//!     let next = queue.borrow_mut().pop_front();
+//!     let Some(task) = next else {
+//!         thread::park(); // a remote wake unparks us (also if it came first)
+//!         continue;
+//!     };
 //!     let waker = task.waker_ref();
 //!     let mut cx = Context::from_waker(&waker);
 //!     let mut slot = task.future.borrow_mut();
 //!     if let Some(fut) = slot.as_mut() {
 //!         if fut.as_mut().poll(&mut cx).is_ready() {
 //!             *slot = None;
+//!             live.retain(|t| !DualRc::ptr_eq(t, &task));
 //!         }
 //!     }
 //! }
+//! assert!(done.get());
 //! ```
 //!
 //! # Features
