@@ -416,3 +416,25 @@ fn short_write_then_drained_peer_lets_writes_finish() {
         Ok(())
     });
 }
+
+/// tokio's `AsyncRead` reads into the unfilled part without initialising it
+/// first (no memset of the whole buffer per read): after a read, exactly the
+/// bytes read are initialised and filled.
+#[cfg(feature = "tokio-io")]
+#[test]
+fn tokio_read_does_not_initialise_the_whole_buffer() {
+    use std::mem::MaybeUninit;
+    run(async {
+        let (client, mut server) = pair().await?;
+        client.write_all(b"hello").await?;
+        let mut storage = [MaybeUninit::<u8>::uninit(); 8192];
+        let mut buf = tokio::io::ReadBuf::uninit(&mut storage);
+        std::future::poll_fn(|cx| {
+            tokio::io::AsyncRead::poll_read(std::pin::Pin::new(&mut server), cx, &mut buf)
+        })
+        .await?;
+        assert_eq!(buf.filled(), b"hello");
+        assert_eq!(buf.initialized().len(), 5);
+        Ok(())
+    });
+}
