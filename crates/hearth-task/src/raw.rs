@@ -131,6 +131,7 @@ impl DualHeader {
     ///   (invariant 3 of the module docs). The header never drops `local`.
     /// - `vtable`'s functions must uphold the [`RawWakerVTable`] contract for
     ///   a `Waker` whose data is this header's address, from any thread.
+    #[inline]
     pub unsafe fn new(local: LocalWaker, vtable: &'static DualVTable) -> Self {
         DualHeader {
             local: ManuallyDrop::new(local),
@@ -144,6 +145,7 @@ impl DualHeader {
     /// The result is only a pair of pointers; the caller decides which
     /// reference it owns (typically: one count of the `Waker` face, taken in
     /// the vtable's `clone`).
+    #[inline]
     pub fn raw_waker(this: *const DualHeader) -> RawWaker {
         RawWaker::new(this.cast(), &DUAL)
     }
