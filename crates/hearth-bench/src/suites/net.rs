@@ -43,6 +43,25 @@ pub const ECHO_MONOIO: &str = "echo · monoio";
 pub const ECHO_HEARTH: &str = "echo · hearth";
 
 const WORKERS: usize = 2;
+
+/// Whether every server pins its thread `i` to CPU `i` (hearth's
+/// `pin_to_cores`, and the same by hand for tokio and monoio); wrk and the
+/// echo client stay unpinned. `HEARTH_BENCH_NET_PIN=0` turns it off.
+fn pin() -> bool {
+    std::env::var("HEARTH_BENCH_NET_PIN").map_or(true, |v| v != "0")
+}
+
+/// Pins the calling thread to CPU `i` (mod the CPUs there are), if pinning.
+fn pin_thread(i: usize) {
+    if !pin() {
+        return;
+    }
+    if let Some(cores) = core_affinity::get_core_ids() {
+        if !cores.is_empty() {
+            core_affinity::set_for_current(cores[i % cores.len()]);
+        }
+    }
+}
 const WRK_THREADS: usize = 2;
 const WRK_CONNECTIONS: usize = 256;
 const WRK_SECS: u64 = 8;
@@ -249,11 +268,15 @@ fn report(
     notes.push(format!(
         "Rows above: ns/op is 1 / throughput (ns per request or round trip), and the `p99 latency` rows \
          hold the p99 in ns; ratios are against tokio multi-thread on the same workload, lower is better; \
-         allocs/op is not measured here (0). Servers: {WORKERS} worker threads each (hearth unpinned, \
-         its default; monoio on {}), in this process. Load: {} for hyper and raw ({}s per run); our echo client: \
+         allocs/op is not measured here (0). Servers: {WORKERS} worker threads each, {}; monoio on {}; in this process. Load: {} for hyper and raw ({}s per run); our echo client: \
          {ECHO_CLIENT_THREADS} threads × {} connections, {echo_secs:.1} s per run. **The load generator \
          shares the 2 cores with the server**, so every number is server + client work; a faster \
          server leaves more CPU to the client.",
+        if pin() {
+            "thread i pinned to CPU i for every runtime (HEARTH_BENCH_NET_PIN=0: unpinned)"
+        } else {
+            "unpinned"
+        },
         if monoio_uses_uring() { "io_uring" } else { "its epoll driver (no io_uring here)" },
         wrk.map_or_else(
             || "wrk (missing)".to_owned(),
@@ -455,7 +478,11 @@ where
 
 fn hearth_server(app: App) -> Server {
     let (addr, ls) = listeners(WORKERS);
-    let rt = hearth::Runtime::builder().workers(WORKERS).build().unwrap();
+    let rt = hearth::Runtime::builder()
+        .workers(WORKERS)
+        .pin_to_cores(pin())
+        .build()
+        .unwrap();
     for (worker, l) in ls.into_iter().enumerate() {
         rt.spawn_on(worker, move || async move {
             let listener = hearth::net::TcpListener::from_std(l).unwrap();
@@ -556,8 +583,12 @@ async fn tokio_accept_loop(app: App, l: std::net::TcpListener) {
 /// tokio's multi-thread runtime, 2 workers, one listener.
 fn tokio_mt(app: App) -> Server {
     let (addr, mut ls) = listeners(1);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
+        .on_thread_start(move || {
+            pin_thread(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+        })
         .enable_all()
         .build()
         .unwrap();
@@ -575,10 +606,11 @@ fn tokio_per_core(app: App) -> Server {
     let (addr, ls) = listeners(WORKERS);
     let mut stops = Vec::new();
     let mut threads = Vec::new();
-    for l in ls {
+    for (i, l) in ls.into_iter().enumerate() {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         stops.push(tx);
         threads.push(std::thread::spawn(move || {
+            pin_thread(i);
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -614,10 +646,11 @@ fn monoio_server(app: App) -> Server {
     let (addr, ls) = listeners(WORKERS);
     let mut stops = Vec::new();
     let mut threads = Vec::new();
-    for l in ls {
+    for (i, l) in ls.into_iter().enumerate() {
         let (tx, rx) = futures::channel::oneshot::channel::<()>();
         stops.push(tx);
         threads.push(std::thread::spawn(move || {
+            pin_thread(i);
             let serve = async move {
                 let accept = std::pin::pin!(monoio_accept_loop(app, l));
                 futures::future::select(accept, rx).await;
