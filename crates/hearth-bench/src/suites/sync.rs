@@ -36,8 +36,10 @@ pub const MESSAGES: u64 = 10_000_000;
 pub const TASKS: u64 = 1_000;
 /// Capacity of the bounded channels.
 pub const CAPACITY: usize = 1024;
-/// Samples per case (each sample is one run).
-const SAMPLES: usize = 5;
+/// Samples per case (each sample is one run of 10,000,000 operations). Three
+/// keep the whole `cargo run --release -p hearth-bench` under three minutes
+/// next to the `net` suite's wrk runs.
+const SAMPLES: usize = 3;
 
 // ---- the executor every peer runs on ----
 
