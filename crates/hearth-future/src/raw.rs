@@ -361,10 +361,11 @@ pub struct WakeSet {
     n: usize,
 }
 
-// SAFETY: in shared mode the `Cell`s are only reached through `&mut WakeSet`
-// (no twins exist), so moving the handle moves their only user; in local mode
-// every use first checks that the calling thread owns the state and abandons
-// it otherwise (module docs), so no two threads touch them.
+// In shared mode the `Cell`s are only reached through `&mut WakeSet` (no twins
+// exist), so moving the handle moves their only user; in local mode every use
+// first checks that the calling thread owns the state and abandons it
+// otherwise (module docs).
+// SAFETY: by the above, no two threads touch the `Cell`s.
 unsafe impl Send for WakeSet {}
 // SAFETY: no `&self` method touches the state.
 unsafe impl Sync for WakeSet {}
@@ -593,10 +594,11 @@ unsafe fn init_slot(p: *const Inner, i: usize) {
     let this = unsafe { &*p };
     // SAFETY: in bounds; the pointer keeps the allocation's provenance.
     let s = unsafe { this.slots.add(i) }.cast_mut();
-    // SAFETY: the twin's vtable functions are valid on this thread for as
-    // long as the allocation lives, also after release (they check
-    // `is_released`); the face's functions are thread-safe and follow the
-    // `RawWakerVTable` contract for a `Waker` whose data is `s`.
+    // The twin's vtable functions are valid on this thread for as long as the
+    // allocation lives, also after release (they check `is_released`); the
+    // face's functions are thread-safe and follow the `RawWakerVTable`
+    // contract for a `Waker` whose data is `s`.
+    // SAFETY: the contract of `DualHeader::new`, as shown above.
     let header = unsafe { DualHeader::new(LocalWaker::new(s.cast_const().cast(), &TWIN), &FACE) };
     // SAFETY: in bounds, uninitialised (per the contract), written once.
     unsafe {

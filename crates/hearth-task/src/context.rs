@@ -279,11 +279,12 @@ mod builder {
             } else {
                 &LOCAL_ONLY
             };
-            // SAFETY: the header's twin is a bitwise view of `local`, which
-            // outlives the header (both live for the builder's 'a; the header
-            // is only reachable through the returned `Context`, which borrows
-            // the builder); the header never drops it. `FORWARD`/`LOCAL_ONLY`
+            // The header's twin is a bitwise view of `local`, which outlives
+            // the header (both live for the builder's 'a; the header is only
+            // reachable through the returned `Context`, which borrows the
+            // builder); the header never drops it. `FORWARD`/`LOCAL_ONLY`
             // are thread-safe and own no counts.
+            // SAFETY: the contract of `DualHeader::new`, as shown above.
             let header = unsafe { DualHeader::new(ptr::read(local), vtable) };
             let storage = self.storage.insert(Storage {
                 header: BuiltHeader {
@@ -293,9 +294,10 @@ mod builder {
                 waker: ManuallyDrop::new(Waker::noop().clone()),
             });
             let header: *const BuiltHeader = &storage.header;
-            // SAFETY: a dual waker over the header above, which lives as long as
-            // the borrow of `self` the `Context` holds; it owns no count and is
-            // never dropped (`ManuallyDrop`).
+            // A dual waker over the header above, which lives as long as the
+            // borrow of `self` the `Context` holds.
+            // SAFETY: it owns no count and is never dropped (`ManuallyDrop`), so
+            // the vtable's reference rules hold.
             storage.waker =
                 ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(header.cast())) });
             from_parts(&storage.waker, local)

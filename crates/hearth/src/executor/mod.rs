@@ -78,14 +78,14 @@ pub(crate) struct Core {
     driver: NonNull<Driver>,
 }
 
-// SAFETY: `Core` lives in an `Arc` shared by the `Executor` (owner thread)
-// and by the tasks that have a thread-safe `Waker` (any thread). Other threads
-// only ever touch `remote` (thread-safe). Every other field is touched only on
-// the owner thread, and only while the executor is alive (tasks check
-// `COMPLETE` first; the executor completes every task when it drops). When the
-// executor drops it empties the run queue and the task list, so if the last
-// `Arc` goes on another thread, dropping `Core` there drops only empty
-// containers.
+// `Core` lives in an `Arc` shared by the `Executor` (owner thread) and by the
+// tasks that have a thread-safe `Waker` (any thread). Other threads only ever
+// touch `remote` (thread-safe). Every other field is touched only on the owner
+// thread, and only while the executor is alive (tasks check `COMPLETE` first;
+// the executor completes every task when it drops). When the executor drops it
+// empties the run queue and the task list, so if the last `Arc` goes on
+// another thread, dropping `Core` there drops only empty containers.
+// SAFETY: by the above, `Core` may be sent and shared.
 unsafe impl Send for Core {}
 // SAFETY: as above.
 unsafe impl Sync for Core {}

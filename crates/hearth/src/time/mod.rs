@@ -349,10 +349,11 @@ impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `value` is structurally pinned: it is never moved out of a
-        // pinned `Timeout` (`into_inner` takes `self` by value, which needs
+        // `value` is structurally pinned: it is never moved out of a pinned
+        // `Timeout` (`into_inner` takes `self` by value, which needs
         // `Timeout: Unpin`, i.e. `F: Unpin`; `get_mut` needs `F: Unpin`),
         // `Timeout` has no `Drop` impl, and `delay` is `Unpin`.
+        // SAFETY: by the above, projecting the pin is sound.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above.
         let value = unsafe { Pin::new_unchecked(&mut this.value) };
