@@ -41,7 +41,7 @@ use core::task::{Context, Poll, Waker};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hearth_task::dual::{DualRc, DualWake};
-use hearth_task::ContextExt;
+use hearth_task::{ContextExt, LocalWaker};
 
 pub use coop::consume_budget;
 pub use join::{JoinError, JoinHandle};
@@ -76,6 +76,8 @@ pub(crate) struct Core {
     /// Timers and I/O: points into the `Executor`'s box; owner thread only,
     /// while the executor lives.
     driver: NonNull<Driver>,
+    /// Woken when the last unfinished task completes ([`poll_no_tasks`]).
+    idle_waiter: Cell<Option<LocalWaker>>,
 }
 
 // `Core` lives in an `Arc` shared by the `Executor` (owner thread) and by the
@@ -83,8 +85,9 @@ pub(crate) struct Core {
 // touch `remote` (thread-safe). Every other field is touched only on the owner
 // thread, and only while the executor is alive (tasks check `COMPLETE` first;
 // the executor completes every task when it drops). When the executor drops it
-// empties the run queue and the task list, so if the last `Arc` goes on
-// another thread, dropping `Core` there drops only empty containers.
+// empties the run queue, the task list and the idle waiter, so if the last
+// `Arc` goes on another thread, dropping `Core` there drops only empty
+// containers.
 // SAFETY: by the above, `Core` may be sent and shared.
 unsafe impl Send for Core {}
 // SAFETY: as above.
@@ -120,6 +123,11 @@ impl Core {
     fn complete(&self, task: &TaskRef) {
         task.mark_complete();
         drop(self.tasks.remove(task.slab_index()));
+        if self.tasks.len() == 0 {
+            if let Some(waiter) = self.idle_waiter.take() {
+                waiter.wake();
+            }
+        }
     }
 
     fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
@@ -288,6 +296,7 @@ impl Executor {
                 remote: Remote::new(crate::sync::current()),
                 running: Cell::new(false),
                 polling: Cell::new(None),
+                idle_waiter: Cell::new(None),
             }),
             _driver: driver,
             _not_send: core::marker::PhantomData,
@@ -389,6 +398,9 @@ impl Drop for Executor {
     fn drop(&mut self) {
         let core = &*self.core;
         core.remote.close();
+        // It may be the main future's waker, which holds the core: drop it
+        // here, or the two would keep each other alive.
+        drop(core.idle_waiter.take());
         // Dropping a future may spawn more tasks: sweep until none is left.
         while core.tasks.len() > 0 {
             for index in 0..core.tasks.slots() {
@@ -412,6 +424,23 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
         // executor on this thread.
         (!core.is_null()).then(|| f(unsafe { &*core }))
     })
+}
+
+/// `Ready` when the executor running on this thread (if any) has no
+/// unfinished task; otherwise the caller's local waker is woken when the last
+/// one completes. One waiter at a time (the runtime's worker loop): a later
+/// registration replaces the earlier one.
+pub(crate) fn poll_no_tasks(cx: &mut Context<'_>) -> Poll<()> {
+    with_current(|core| {
+        if core.tasks.len() == 0 {
+            Poll::Ready(())
+        } else {
+            core.idle_waiter
+                .set(Some(ContextExt::local_waker(cx).clone()));
+            Poll::Pending
+        }
+    })
+    .unwrap_or(Poll::Ready(()))
 }
 
 /// Spawns a task on the executor running on this thread.

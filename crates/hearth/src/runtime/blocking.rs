@@ -19,12 +19,14 @@
 //! cancelled `JoinError`) and tells idle threads to exit. Jobs already
 //! running are not interrupted, and shutdown does not wait for them: each
 //! finishes on its own thread, delivers its result, and that thread exits.
+//! The **graceful** shutdown ([`Pool::drain`]) lets the queued jobs run too
+//! and waits for the threads up to a deadline before it cancels what is left.
 
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::join::RemoteJoinHandle;
 use crate::executor::JoinError;
@@ -34,6 +36,8 @@ type Job = Box<dyn FnOnce() + Send>;
 pub(crate) struct Pool {
     state: Mutex<State>,
     cond: Condvar,
+    /// Notified when a thread exits (a graceful shutdown waits on it).
+    exited: Condvar,
     max_threads: usize,
     keep_alive: Duration,
 }
@@ -55,6 +59,7 @@ impl Pool {
         Arc::new(Pool {
             state: Mutex::new(State::default()),
             cond: Condvar::new(),
+            exited: Condvar::new(),
             max_threads,
             keep_alive,
         })
@@ -72,9 +77,14 @@ impl Pool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let (tx, handle) = RemoteJoinHandle::new();
+        let (tx, abort, handle) = RemoteJoinHandle::new();
         let job: Job = Box::new(move || {
-            let result = catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panic);
+            // Aborted before it started: never run it.
+            let result = if abort.is_aborted() {
+                Err(JoinError::cancelled())
+            } else {
+                catch_unwind(AssertUnwindSafe(f)).map_err(JoinError::panic)
+            };
             // The handle may be gone (detached): then the result just drops.
             let _ = tx.send(result);
         });
@@ -140,6 +150,8 @@ impl Pool {
             }
         }
         state.threads -= 1;
+        drop(state);
+        self.exited.notify_all();
     }
 
     /// Cancels the jobs that have not started and lets the threads go.
@@ -152,6 +164,35 @@ impl Pool {
         self.cond.notify_all();
         // Outside the lock: a job's drop may run arbitrary code.
         drop(jobs);
+    }
+
+    /// The graceful shutdown: no new jobs; the queued ones still run; waits
+    /// until `deadline` for every thread to finish and exit. Then cancels the
+    /// jobs still queued. Returns how many were cancelled and how many were
+    /// still running (they finish on their own, unwaited).
+    pub(crate) fn drain(&self, deadline: Instant) -> (usize, usize) {
+        let mut state = self.lock();
+        state.shutdown = true;
+        // Idle threads run what is queued, then exit.
+        self.cond.notify_all();
+        while state.threads > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state = self
+                .exited
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        let jobs = std::mem::take(&mut state.queue);
+        // Every thread left is busy with a job (idle ones exit at shutdown).
+        let running = state.threads;
+        drop(state);
+        let cancelled = jobs.len();
+        drop(jobs);
+        (cancelled, running)
     }
 
     #[cfg(test)]
@@ -198,6 +239,55 @@ mod tests {
         assert!(err.is_panic());
         assert_eq!(crate::block_on(pool.spawn(|| 3)).unwrap(), 3);
         pool.shutdown();
+    }
+
+    #[test]
+    fn drain_runs_queued_jobs_and_waits_for_them() {
+        let pool = Pool::new(1, Duration::from_secs(5));
+        let slow = pool.spawn(|| std::thread::sleep(Duration::from_millis(50)));
+        let queued = pool.spawn(|| 5);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        assert_eq!(pool.drain(deadline), (0, 0));
+        assert_eq!(pool.threads(), 0);
+        crate::block_on(slow).unwrap();
+        assert_eq!(crate::block_on(queued).unwrap(), 5);
+        assert!(crate::block_on(pool.spawn(|| 1))
+            .unwrap_err()
+            .is_cancelled());
+    }
+
+    #[test]
+    fn drain_past_its_deadline_cancels_the_queue() {
+        let pool = Pool::new(1, Duration::from_secs(5));
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let running = pool.spawn(move || {
+            started_tx.send(()).unwrap();
+            go_rx.recv().is_ok()
+        });
+        started_rx.recv().unwrap();
+        let queued = pool.spawn(|| 5);
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert_eq!(pool.drain(deadline), (1, 1));
+        assert!(crate::block_on(queued).unwrap_err().is_cancelled());
+        go_tx.send(()).unwrap();
+        assert!(crate::block_on(running).unwrap());
+    }
+
+    #[test]
+    fn abort_before_start_never_runs() {
+        let pool = Pool::new(1, Duration::from_secs(5));
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let first = pool.spawn(move || go_rx.recv().is_ok());
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = ran.clone();
+        let second = pool.spawn(move || r.store(true, std::sync::atomic::Ordering::SeqCst));
+        second.abort();
+        go_tx.send(()).unwrap();
+        assert!(crate::block_on(first).unwrap());
+        assert!(crate::block_on(second).unwrap_err().is_cancelled());
+        pool.shutdown();
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[test]

@@ -2,12 +2,15 @@
 
 use core::fmt;
 use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::pin::{pin, Pin};
+use core::task::{Context, Poll, Waker};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hearth_sync::remote;
+use hearth_task::atomic::{AtomicBool, Ordering};
 
 use crate::executor::JoinError;
+use crate::sync::{Arc, Mutex};
 
 /// The sending half: the thread that runs the work sends its result here.
 pub(crate) type Completion<T> = remote::UnboundedSender<Result<T, JoinError>>;
@@ -27,6 +30,7 @@ pub(crate) type Completion<T> = remote::UnboundedSender<Result<T, JoinError>>;
 /// worker stopped before the work started. Dropping the handle detaches the
 /// work: it keeps running and its output is dropped. Polling the handle again
 /// after it returned `Ready` yields a cancelled `JoinError`.
+/// [`abort`](Self::abort) cancels the work from any thread.
 ///
 /// # Examples
 ///
@@ -38,13 +42,45 @@ pub(crate) type Completion<T> = remote::UnboundedSender<Result<T, JoinError>>;
 /// ```
 pub struct RemoteJoinHandle<T> {
     rx: remote::Receiver<Result<T, JoinError>>,
+    abort: Arc<AbortState>,
 }
 
 impl<T: Send> RemoteJoinHandle<T> {
-    /// A handle and the sender its work completes through.
-    pub(crate) fn new() -> (Completion<T>, RemoteJoinHandle<T>) {
+    /// A handle, the sender its work completes through, and the abort state
+    /// the work checks.
+    pub(crate) fn new() -> (Completion<T>, Arc<AbortState>, RemoteJoinHandle<T>) {
         let (tx, rx) = remote::unbounded_channel();
-        (tx, RemoteJoinHandle { rx })
+        let abort = Arc::new(AbortState::new());
+        (tx, abort.clone(), RemoteJoinHandle { rx, abort })
+    }
+}
+
+impl<T> RemoteJoinHandle<T> {
+    /// Cancels the work, from any thread; awaiting the handle then yields a
+    /// cancelled [`JoinError`] (unless the work had already finished: then
+    /// its output or panic stays).
+    ///
+    /// - A task started with [`spawn_on`](super::Handle::spawn_on) is
+    ///   dropped on its worker, at its next turn there (or never started, if
+    ///   its closure has not run yet).
+    /// - A [`spawn_blocking`](super::Handle::spawn_blocking) closure that has
+    ///   not started never runs. One that is running cannot be interrupted:
+    ///   it finishes, and its output is dropped.
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+    /// let forever = rt.spawn_on(0, || std::future::pending::<()>()).unwrap();
+    /// forever.abort();
+    /// assert!(rt.block_on(forever).unwrap_err().is_cancelled());
+    ///
+    /// let done = rt.spawn_on(0, || async { 7 }).unwrap();
+    /// std::thread::sleep(std::time::Duration::from_millis(50));
+    /// done.abort(); // too late: it finished
+    /// # // (a slow machine may not have run it yet; both outcomes are valid)
+    /// # let _ = rt.block_on(done);
+    /// ```
+    pub fn abort(&self) {
+        self.abort.abort();
     }
 }
 
@@ -63,6 +99,134 @@ impl<T> fmt::Debug for RemoteJoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteJoinHandle")
             .field("ready", &!self.rx.is_empty())
+            .field("aborted", &self.abort.is_aborted())
             .finish()
+    }
+}
+
+/// An abort request, shared by a [`RemoteJoinHandle`] (any thread) and its
+/// work (the worker or pool thread that runs it).
+///
+/// The protocol: `abort` sets the flag, then takes the registered waker under
+/// the lock and wakes it. The work registers its waker under the lock, then
+/// reads the flag. Either the work's read sees the flag, or the registration
+/// came first and `abort` finds the waker; the lock orders the two. Checked by
+/// a loom model (`tests` below).
+pub(crate) struct AbortState {
+    aborted: AtomicBool,
+    /// The `Waker` of the task running the work; `None` before its first
+    /// poll and after it finished.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl AbortState {
+    fn new() -> AbortState {
+        AbortState {
+            aborted: AtomicBool::new(false),
+            waker: Mutex::new(None),
+        }
+    }
+
+    fn lock(&self) -> impl core::ops::DerefMut<Target = Option<Waker>> + '_ {
+        // Nothing panics while holding the lock (a `Waker` clone might, and
+        // leaves `None` or the old waker: still consistent).
+        self.waker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+        let waker = self.lock().take();
+        // Outside the lock: the wake may run arbitrary code.
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+
+    /// Registers the work's waker; `true` if the work is aborted (read after
+    /// registering, so a later `abort` wakes it).
+    fn register(&self, waker: &Waker) -> bool {
+        *self.lock() = Some(waker.clone());
+        self.is_aborted()
+    }
+
+    /// The work is done: forget its waker (it would keep the task's memory).
+    fn unregister(&self) {
+        drop(self.lock().take());
+    }
+}
+
+/// Runs `future` (on the worker, as a task) and sends its output, its panic
+/// or its cancellation to `tx`. One task per `spawn_on`.
+///
+/// An abort drops the future before the handle hears of it. A panic is
+/// caught here (so its payload reaches the handle); the future is dropped
+/// then too.
+pub(crate) async fn run_remote<F: Future>(
+    future: F,
+    tx: Completion<F::Output>,
+    abort: Arc<AbortState>,
+) {
+    let mut future = pin!(Some(future));
+    let mut registered = false;
+    let result = core::future::poll_fn(|cx| {
+        let aborted = if registered {
+            abort.is_aborted()
+        } else {
+            // The task's `Waker` identity never changes: register once.
+            registered = true;
+            abort.register(cx.waker())
+        };
+        if aborted {
+            return Poll::Ready(Err(JoinError::cancelled()));
+        }
+        let Some(running) = future.as_mut().as_pin_mut() else {
+            return Poll::Ready(Err(JoinError::cancelled()));
+        };
+        match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(JoinError::panic(payload))),
+        }
+    })
+    .await;
+    future.set(None);
+    abort.unregister();
+    // The handle may be gone (detached): then the result just drops.
+    let _ = tx.send(result);
+}
+
+#[cfg(all(test, loom))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// An abort from another thread racing the work's registration: the
+    /// work either sees the flag when it registers, or is woken.
+    #[test]
+    fn abort_races_registration() {
+        loom::model(|| {
+            let state = Arc::new(AbortState::new());
+            let wakes = std::sync::Arc::new(CountWakes(AtomicUsize::new(0)));
+            let waker = Waker::from(wakes.clone());
+            let remote = state.clone();
+            let th = loom::thread::spawn(move || remote.abort());
+            let saw = state.register(&waker);
+            th.join().unwrap();
+            let woken = wakes.0.load(std::sync::atomic::Ordering::SeqCst) > 0;
+            assert!(saw || woken, "abort lost: neither seen nor woken");
+        });
     }
 }

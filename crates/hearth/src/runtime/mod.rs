@@ -26,17 +26,25 @@
 //! and the future may borrow from the caller's stack. Inside it,
 //! [`Handle::current`] is the runtime (and [`current_worker`] is `None`).
 //!
-//! # Shutdown cancels, like tokio's
+//! # Shutdown: cancel now, or drain first
 //!
-//! [`Runtime::shutdown`] (or dropping the [`Runtime`]) makes every later
-//! spawn fail with [`SpawnError::ShutDown`], asks every worker to stop, and
-//! joins the worker threads. A stopping worker drops the work still queued
-//! for it and then every unfinished task: each future is dropped **on its own
-//! worker thread**, and its handle yields a cancelled
-//! [`JoinError`]. Blocking jobs that have not started are
-//! dropped too; running ones are not interrupted or waited for (see
-//! [`Handle::spawn_blocking`]). To let tasks finish, await their handles
-//! before shutting down.
+//! [`Runtime::shutdown`] (or dropping the [`Runtime`]) cancels, like
+//! tokio's: it makes every later spawn fail with [`SpawnError::ShutDown`],
+//! asks every worker to stop, and joins the worker threads. A stopping worker
+//! drops the work still queued for it and then every unfinished task: each
+//! future is dropped **on its own worker thread**, and its handle yields a
+//! cancelled [`JoinError`]. Blocking jobs that have not started are dropped
+//! too; running ones are not interrupted or waited for (see
+//! [`Handle::spawn_blocking`]).
+//!
+//! [`Runtime::shutdown_graceful`] drains first. Spawns fail from its start
+//! (`spawn_local` inside the workers still works), and every worker's
+//! [`shutdown_signal`] fires: an accept loop awaits it beside `accept` and
+//! stops taking connections, while the connections it already has run to
+//! their end. Each worker keeps serving until it has no task left, then
+//! stops; the blocking pool then runs its queued jobs and waits for its
+//! threads. Whatever is still unfinished at the deadline is cancelled as
+//! above, and the call reports it as a [`ShutdownTimedOut`] error.
 //!
 //! A task that panics does not take its worker down: the executor catches
 //! the panic and gives it to the task's handle, and the worker goes on
@@ -80,7 +88,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hearth_sync::remote;
 
@@ -178,6 +186,139 @@ impl fmt::Display for SpawnError {
 }
 
 impl std::error::Error for SpawnError {}
+
+/// A graceful shutdown ([`Runtime::shutdown_graceful`]) reached its deadline
+/// with work unfinished, and cancelled it.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+/// rt.spawn_on(0, || std::future::pending::<()>()).unwrap();
+/// let err = rt.shutdown_graceful(Duration::from_millis(10)).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "hearth::Runtime: graceful shutdown timed out after 10ms: 1 unfinished task cancelled, \
+///      0 queued blocking jobs cancelled, 0 blocking jobs still running"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShutdownTimedOut {
+    timeout: Duration,
+    cancelled_tasks: usize,
+    cancelled_blocking: usize,
+    running_blocking: usize,
+}
+
+impl ShutdownTimedOut {
+    /// Tasks still unfinished at the deadline, cancelled on their workers
+    /// (their handles yield a cancelled [`JoinError`]).
+    pub fn cancelled_tasks(&self) -> usize {
+        self.cancelled_tasks
+    }
+
+    /// Blocking jobs that had not started by the deadline, cancelled.
+    pub fn cancelled_blocking_jobs(&self) -> usize {
+        self.cancelled_blocking
+    }
+
+    /// Blocking jobs still running at the deadline: they cannot be
+    /// interrupted, so they finish on their own threads, unwaited.
+    pub fn running_blocking_jobs(&self) -> usize {
+        self.running_blocking
+    }
+}
+
+impl fmt::Display for ShutdownTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        write!(
+            f,
+            "hearth::Runtime: graceful shutdown timed out after {:?}: {} unfinished task{} \
+             cancelled, {} queued blocking job{} cancelled, {} blocking job{} still running",
+            self.timeout,
+            self.cancelled_tasks,
+            plural(self.cancelled_tasks),
+            self.cancelled_blocking,
+            plural(self.cancelled_blocking),
+            self.running_blocking,
+            plural(self.running_blocking),
+        )
+    }
+}
+
+impl std::error::Error for ShutdownTimedOut {}
+
+/// Completes when the graceful shutdown of the runtime of the calling
+/// worker begins ([`Runtime::shutdown_graceful`]); at once if it has begun.
+///
+/// Await it beside `accept` (or any source of new work) to stop taking work
+/// and let the work in hand finish. Off the runtime's workers (for example
+/// inside [`Runtime::block_on`], which cannot overlap a shutdown), it never
+/// completes. A plain [`shutdown`](Runtime::shutdown) does not fire it: it
+/// cancels the tasks instead.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use hearth::runtime::shutdown_signal;
+///
+/// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+/// let waiter = rt.spawn_on(0, || async {
+///     shutdown_signal().await;
+///     "told to stop"
+/// }).unwrap();
+/// rt.shutdown_graceful(Duration::from_secs(10)).unwrap();
+/// assert_eq!(hearth::block_on(waiter).unwrap(), "told to stop");
+/// ```
+pub fn shutdown_signal() -> ShutdownSignal {
+    let receiver = worker::shutdown_receiver();
+    ShutdownSignal {
+        wait: Box::pin(async move {
+            match receiver {
+                // Err: the worker is stopping (its sender is gone): also fire.
+                Some(mut rx) => drop(rx.wait_for(|&draining| draining).await),
+                None => core::future::pending().await,
+            }
+        }),
+    }
+}
+
+/// `true` on a worker whose runtime has begun a graceful shutdown
+/// ([`shutdown_signal`] has fired); `false` anywhere else.
+///
+/// ```
+/// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+/// let now = rt.spawn_on(0, || async { hearth::runtime::is_shutting_down() }).unwrap();
+/// assert!(!rt.block_on(now).unwrap());
+/// ```
+pub fn is_shutting_down() -> bool {
+    worker::shutdown_receiver().is_some_and(|rx| *rx.borrow())
+}
+
+/// The future of [`shutdown_signal`]. `!Send`: it belongs to its worker.
+#[must_use = "futures do nothing unless awaited"]
+pub struct ShutdownSignal {
+    wait: core::pin::Pin<Box<dyn Future<Output = ()>>>,
+}
+
+impl Future for ShutdownSignal {
+    type Output = ();
+
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        self.wait.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for ShutdownSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownSignal").finish_non_exhaustive()
+    }
+}
 
 /// Configures and starts a [`Runtime`].
 ///
@@ -351,12 +492,12 @@ impl Builder {
                     if let Some(core) = core {
                         if let Err(err) = affinity::pin_current(index, core) {
                             let _ = ready.send(Err(err));
-                            return;
+                            return 0;
                         }
                     }
                     let _ = ready.send(Ok(()));
                     drop(ready);
-                    worker::run(index, handle, inbox);
+                    worker::run(index, handle, inbox)
                 })?; // `runtime` drops here: the workers started so far stop.
             runtime.threads.push(thread);
         }
@@ -515,18 +656,17 @@ impl Handle {
         if self.shared.stopping.load(Ordering::Acquire) {
             return Err(SpawnError::ShutDown);
         }
-        let (tx, handle) = RemoteJoinHandle::new();
-        let job = Box::new(move || match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(future) => {
-                // A second task forwards the first one's result, panic
-                // included (the executor catches it into the JoinHandle).
-                let task = crate::spawn_local(future);
-                drop(crate::spawn_local(async move {
-                    let _ = tx.send(task.await);
-                }));
+        let (tx, abort, handle) = RemoteJoinHandle::new();
+        let job = Box::new(move || {
+            if abort.is_aborted() {
+                let _ = tx.send(Err(JoinError::cancelled()));
+                return;
             }
-            Err(payload) => {
-                let _ = tx.send(Err(JoinError::panic(payload)));
+            match catch_unwind(AssertUnwindSafe(f)) {
+                Ok(future) => drop(crate::spawn_local(join::run_remote(future, tx, abort))),
+                Err(payload) => {
+                    let _ = tx.send(Err(JoinError::panic(payload)));
+                }
             }
         });
         inbox
@@ -619,7 +759,7 @@ impl fmt::Debug for Handle {
 pub struct Runtime {
     handle: Handle,
     /// The worker threads, joined by shutdown.
-    threads: Vec<thread::JoinHandle<()>>,
+    threads: Vec<thread::JoinHandle<usize>>,
 }
 
 impl Runtime {
@@ -700,6 +840,104 @@ impl Runtime {
     /// ```
     pub fn shutdown(mut self) {
         self.stop();
+    }
+
+    /// Shuts the runtime down gracefully: lets the work in flight finish,
+    /// for up to `timeout`, then stops every worker; see the
+    /// [module docs](self#shutdown-cancel-now-or-drain-first).
+    ///
+    /// 1. Every later spawn fails with [`SpawnError::ShutDown`]; closures
+    ///    already sent to a worker still run.
+    /// 2. Every worker's [`shutdown_signal`] fires, so its tasks can stop
+    ///    taking new work (an accept loop drops its listener, and new
+    ///    connections are refused).
+    /// 3. Each worker serves until its last task finishes, then stops.
+    /// 4. The blocking pool runs its queued jobs and its threads exit.
+    ///
+    /// What is still unfinished when `timeout` has passed is cancelled as
+    /// [`shutdown`](Self::shutdown) does, and the call returns it in the
+    /// error. Either way, every worker thread has been joined on return.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownTimedOut`] if something had to be cancelled or was still
+    /// running at the deadline.
+    ///
+    /// # Examples
+    ///
+    /// A server that stops accepting at the signal and finishes the request
+    /// it is serving:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hearth::runtime::shutdown_signal;
+    ///
+    /// let rt = hearth::Runtime::builder().workers(1).build()?;
+    /// let served = rt.spawn_on(0, || async {
+    ///     let mut signal = std::pin::pin!(shutdown_signal());
+    ///     let mut served = 0;
+    ///     // Stand-in for `accept` beside the signal: a "request" every 10 ms.
+    ///     loop {
+    ///         let request = std::pin::pin!(hearth::time::sleep(Duration::from_millis(10)));
+    ///         match hearth::time::timeout(Duration::from_millis(10), signal.as_mut()).await {
+    ///             Ok(()) => return served,    // shutting down: stop accepting
+    ///             Err(_elapsed) => request.await,
+    ///         }
+    ///         // A request in flight when the signal fires still completes.
+    ///         hearth::spawn_local(hearth::time::sleep(Duration::from_millis(30)));
+    ///         served += 1;
+    ///     }
+    /// })?;
+    /// std::thread::sleep(Duration::from_millis(50));
+    /// rt.shutdown_graceful(Duration::from_secs(10))?; // nothing was cut short
+    /// assert!(hearth::block_on(served).unwrap() > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// A task that ignores the signal is cancelled at the deadline:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+    /// let stuck = rt.spawn_on(1, || std::future::pending::<()>()).unwrap();
+    /// let err = rt.shutdown_graceful(Duration::from_millis(50)).unwrap_err();
+    /// assert_eq!(err.cancelled_tasks(), 1);
+    /// assert!(hearth::block_on(stuck).unwrap_err().is_cancelled());
+    /// ```
+    pub fn shutdown_graceful(mut self, timeout: Duration) -> Result<(), ShutdownTimedOut> {
+        let start = Instant::now();
+        // A timeout too large for the clock means "no deadline".
+        let deadline = start
+            .checked_add(timeout)
+            .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600));
+        let shared = &self.handle.shared;
+        shared.stopping.store(true, Ordering::Release);
+        for inbox in &shared.inboxes {
+            // Fails only if the worker is gone already.
+            let _ = inbox.send(Message::Drain(deadline));
+        }
+        let mut cancelled_tasks = 0;
+        let me = thread::current().id();
+        for thread in self.threads.drain(..) {
+            // Called on one of its own workers (the runtime was moved into a
+            // task): that worker drains once this call returns; not waited for.
+            if thread.thread().id() != me {
+                // Worker threads do not panic (tasks' panics are caught).
+                cancelled_tasks += thread.join().unwrap_or(0);
+            }
+        }
+        let (cancelled_blocking, running_blocking) = shared.blocking.drain(deadline);
+        if cancelled_tasks + cancelled_blocking + running_blocking == 0 {
+            Ok(())
+        } else {
+            Err(ShutdownTimedOut {
+                timeout,
+                cancelled_tasks,
+                cancelled_blocking,
+                running_blocking,
+            })
+        }
     }
 
     fn stop(&mut self) {

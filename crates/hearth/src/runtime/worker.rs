@@ -11,11 +11,21 @@
 //! the worker then drops its inbox (queued messages are dropped there, their
 //! handles yield cancelled) and its executor (every unfinished task's future is
 //! dropped on this thread), and the thread exits.
+//!
+//! [`Message::Drain`] (the graceful shutdown) first fires the worker's
+//! shutdown signal ([`super::shutdown_signal`]), then keeps serving: it runs
+//! the closures still queued and waits until the executor has no task left or
+//! the deadline passes. Only then does it stop as above; the thread's result
+//! is the number of tasks that were still unfinished and got cancelled.
 
+use core::future::Future;
+use core::pin::pin;
+use core::task::Poll;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
-use hearth_sync::remote;
+use hearth_sync::{remote, watch};
 
 use super::Handle;
 use crate::Executor;
@@ -26,12 +36,26 @@ pub(crate) enum Message {
     Run(Box<dyn FnOnce() + Send>),
     /// Stop serving: cancel every task and exit.
     Stop,
+    /// Fire the shutdown signal, let the tasks finish until the deadline,
+    /// then stop.
+    Drain(Instant),
 }
 
 std::thread_local! {
     /// The runtime this thread belongs to, and its worker index (`None` on a
     /// thread inside `Runtime::block_on`).
     static CONTEXT: RefCell<Option<(Handle, Option<usize>)>> = const { RefCell::new(None) };
+
+    /// On a worker thread: `true` once its graceful shutdown has begun.
+    static SHUTDOWN: RefCell<Option<watch::Sender<bool>>> = const { RefCell::new(None) };
+}
+
+/// A receiver of this worker's shutdown flag, or `None` off the workers.
+pub(crate) fn shutdown_receiver() -> Option<watch::Receiver<bool>> {
+    SHUTDOWN
+        .try_with(|s| s.borrow().as_ref().map(watch::Sender::subscribe))
+        .ok()
+        .flatten()
 }
 
 /// Makes `handle` (and `worker`) this thread's runtime context until dropped.
@@ -72,26 +96,74 @@ pub(crate) fn current_worker() -> Option<usize> {
         .flatten()
 }
 
-/// The body of worker thread `index`.
-pub(crate) fn run(index: usize, handle: Handle, inbox: remote::Receiver<Message>) {
+/// The body of worker thread `index`; returns the number of tasks cancelled
+/// when it stopped.
+pub(crate) fn run(index: usize, handle: Handle, inbox: remote::Receiver<Message>) -> usize {
     let _context = EnterContext::new(handle, Some(index));
+    SHUTDOWN.with(|s| *s.borrow_mut() = Some(watch::channel(false).0));
     let executor = Executor::new();
     executor.run_until(serve(inbox));
+    let cancelled = executor.task_count();
     // Cancels what is left, dropping each future here, inside the context.
     drop(executor);
+    SHUTDOWN.with(|s| s.borrow_mut().take());
+    cancelled
 }
 
 /// The worker's main future: runs what arrives until told to stop.
 async fn serve(mut inbox: remote::Receiver<Message>) {
     while let Some(message) = inbox.recv().await {
         match message {
-            // A panicking closure must not take the worker down; the closures
-            // we send report their own panics to their handles.
-            Message::Run(job) => drop(catch_unwind(AssertUnwindSafe(job))),
+            Message::Run(job) => run_job(job),
             Message::Stop => break,
+            Message::Drain(deadline) => {
+                drain(&mut inbox, deadline).await;
+                break;
+            }
         }
         // A flood of sends must not starve the worker's tasks: `recv` stays
         // ready while the queue is not empty.
         crate::consume_budget().await;
     }
+}
+
+fn run_job(job: Box<dyn FnOnce() + Send>) {
+    // A panicking closure must not take the worker down; the closures we
+    // send report their own panics to their handles.
+    drop(catch_unwind(AssertUnwindSafe(job)));
+}
+
+/// The graceful part of a shutdown: signal the tasks, then serve until no
+/// task is left or `deadline` passes.
+async fn drain(inbox: &mut remote::Receiver<Message>, deadline: Instant) {
+    SHUTDOWN.with(|s| {
+        if let Some(flag) = s.borrow().as_ref() {
+            flag.send_replace(true);
+        }
+    });
+    let mut timer = pin!(crate::time::sleep_until(deadline));
+    core::future::poll_fn(|cx| {
+        // Closures sent before the shutdown began still run: their handles
+        // were handed out. (Later ones cannot arrive: spawns fail by now.)
+        let mut budget = 64;
+        loop {
+            match inbox.poll_recv(cx) {
+                Poll::Ready(Some(Message::Run(job))) => run_job(job),
+                Poll::Ready(Some(Message::Stop)) => return Poll::Ready(()),
+                Poll::Ready(Some(Message::Drain(_))) => {}
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+            budget -= 1;
+            if budget == 0 {
+                // Let the tasks run; come back on the next turn.
+                hearth_task::ContextExt::local_waker(cx).wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        if crate::executor::poll_no_tasks(cx).is_ready() || timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    })
+    .await
 }
