@@ -66,6 +66,42 @@ fn echo_serves_many_clients_on_every_worker() {
     rt.shutdown();
 }
 
+/// A graceful shutdown with live connections: the echo server stops
+/// accepting, keeps serving the connections it has until their clients
+/// close, and only then do the workers stop.
+#[test]
+fn echo_drains_live_connections_on_a_graceful_shutdown() {
+    let rt = runtime(2);
+    let addr = echo::start(rt.handle(), ANY.parse().unwrap()).unwrap();
+    let mut live: Vec<_> = (0..8).map(|_| connect(addr)).collect();
+    for s in &mut live {
+        s.write_all(b"before").unwrap();
+        let mut back = [0; 6];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"before");
+    }
+    let shutdown = std::thread::spawn(move || rt.shutdown_graceful(Duration::from_secs(60)));
+    // Once the listeners are gone, new connections are refused...
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "still accepting");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // ...while the live connections are still served.
+    for s in &mut live {
+        s.write_all(b"during").unwrap();
+        let mut back = [0; 6];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(&back, b"during");
+    }
+    assert!(!shutdown.is_finished(), "stopped with connections open");
+    drop(live);
+    shutdown
+        .join()
+        .unwrap()
+        .expect("drained before the deadline");
+}
+
 #[test]
 fn echo_listens_on_every_worker() {
     // SO_REUSEPORT: binding the same port again works, and a server that

@@ -11,6 +11,11 @@ use hearth::runtime::Handle;
 /// Binds one `SO_REUSEPORT` listener on each worker (created on the worker:
 /// sockets belong to the reactor of the thread that makes them), all on the
 /// port the first one got, and spawns `serve(listener)` there.
+///
+/// `serve` runs until the runtime's graceful shutdown begins
+/// ([`hearth::runtime::shutdown_signal`]): then it is dropped with its
+/// listener, so new connections are refused, while the connection tasks it
+/// spawned finish what they are doing.
 pub fn serve_on_all_workers<F, Fut>(
     rt: &Handle,
     addr: SocketAddr,
@@ -33,7 +38,9 @@ where
             });
             async move {
                 if let Ok(listener) = listener {
-                    serve(listener).await;
+                    let serving = std::pin::pin!(serve(listener));
+                    let signal = hearth::runtime::shutdown_signal();
+                    futures::future::select(serving, signal).await;
                 }
             }
         })
