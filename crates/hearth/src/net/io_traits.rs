@@ -1,5 +1,6 @@
 //! `futures_io` (and, with `tokio-io`, tokio) `AsyncRead`/`AsyncWrite` impls
-//! for every stream type, through its stream's `read_poll`/`write_poll`.
+//! for every stream type, through the `read_poll`/`write_poll` of its
+//! [`Stream`](super::stream::Stream).
 
 /// `impl_async_io!(read|write, [generics] Type, this => stream_expr)`.
 macro_rules! impl_async_io {

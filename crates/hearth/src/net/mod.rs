@@ -8,7 +8,12 @@
 //!
 //! Streams implement `futures_io::AsyncRead`/`AsyncWrite` and, with the
 //! `tokio-io` feature, tokio's `AsyncRead`/`AsyncWrite` (so hyper 1.x runs on
-//! them through hyper-util's `TokioIo`). Errors are `std::io::Error`s; a
+//! them through hyper-util's `TokioIo`), and split into read and write
+//! halves: [`TcpStream`]'s are in this module ([`ReadHalf`], [`OwnedReadHalf`]
+//! ...), [`UnixStream`]'s in [`unix`]. For hand-written futures there are
+//! `poll_*` forms: the streams' `AsyncRead`/`AsyncWrite`,
+//! [`TcpListener::poll_accept`] and [`UdpSocket`]'s `poll_send_to`,
+//! `poll_recv_from` and the like. Errors are `std::io::Error`s; a
 //! reset or half-closed peer is an error or an end of file, never a panic.
 //! Creating a socket outside of an executor is an error, not a panic.
 //!
@@ -40,14 +45,17 @@
 mod io_traits;
 pub(crate) mod reactor;
 mod source;
+#[macro_use]
+mod stream;
 mod tcp;
 mod udp;
-mod unix;
+pub mod unix;
 
 pub use tcp::{
     OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream, WriteHalf,
 };
 pub use udp::UdpSocket;
+#[doc(inline)]
 pub use unix::{UnixListener, UnixStream};
 
 use std::io;
@@ -75,7 +83,8 @@ where
     }))
 }
 
-macro_rules! impl_fd {
+/// `AsRawFd`, `AsFd` and `Debug` (the mio socket's) for each socket type.
+macro_rules! impl_socket_traits {
     ($($ty:ty),*) => {$(
         impl std::os::fd::AsRawFd for $ty {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
@@ -88,7 +97,13 @@ macro_rules! impl_fd {
                 self.io.get_ref().as_fd()
             }
         }
+
+        impl core::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Debug::fmt(self.io.get_ref(), f)
+            }
+        }
     )*};
 }
 
-impl_fd!(TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream);
+impl_socket_traits!(TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream);

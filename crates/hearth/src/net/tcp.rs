@@ -1,13 +1,12 @@
 //! TCP: [`TcpListener`], [`TcpStream`] and its read/write halves.
 
-use core::fmt;
 use core::task::{Context, Poll};
-use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::rc::Rc;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 
 use super::reactor::{READ, WRITE};
 use super::source::IoSource;
+use super::stream::Stream;
 
 /// A TCP socket listening for connections.
 ///
@@ -148,12 +147,6 @@ impl TcpListener {
     }
 }
 
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
-
 /// A TCP connection.
 ///
 /// Reads and writes take `&self`: one task may read while another writes
@@ -186,13 +179,13 @@ impl fmt::Debug for TcpListener {
 /// .unwrap();
 /// ```
 pub struct TcpStream {
-    pub(super) io: IoSource<mio::net::TcpStream>,
+    pub(super) io: Stream<mio::net::TcpStream>,
 }
 
 impl TcpStream {
     fn new(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            io: IoSource::new(stream)?,
+            io: Stream::new(stream)?,
         })
     }
 
@@ -218,6 +211,7 @@ impl TcpStream {
             // other (mio's documented protocol).
             stream
                 .io
+                .source()
                 .io(WRITE, |s| {
                     if let Some(e) = s.take_error()? {
                         return Err(e);
@@ -252,135 +246,6 @@ impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         TcpStream::new(mio::net::TcpStream::from_std(stream))
-    }
-
-    /// Reads some bytes into `buf`; `Ok(0)` at end of file (or for an empty
-    /// `buf`).
-    ///
-    /// ```
-    /// # if cfg!(miri) { return; } // Miri cannot open sockets
-    /// # hearth::block_on(async {
-    /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// # let (server, _) = listener.accept().await?;
-    /// client.write_all(b"hi").await?;
-    /// let mut buf = [0; 2];
-    /// let n = server.read(&mut buf).await?;
-    /// assert!(n > 0);
-    /// # std::io::Result::Ok(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        core::future::poll_fn(|cx| self.read_poll(cx, buf)).await
-    }
-
-    /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the stream ends
-    /// first.
-    ///
-    /// ```
-    /// # if cfg!(miri) { return; } // Miri cannot open sockets
-    /// # hearth::block_on(async {
-    /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// # let (server, _) = listener.accept().await?;
-    /// client.write_all(b"hello").await?;
-    /// let mut buf = [0; 5];
-    /// server.read_exact(&mut buf).await?;
-    /// assert_eq!(&buf, b"hello");
-    /// # std::io::Result::Ok(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes some bytes of `buf`; returns how many.
-    ///
-    /// ```
-    /// # if cfg!(miri) { return; } // Miri cannot open sockets
-    /// # hearth::block_on(async {
-    /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// assert_eq!(client.write(b"x").await?, 1);
-    /// # std::io::Result::Ok(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        core::future::poll_fn(|cx| self.write_poll(cx, buf)).await
-    }
-
-    /// Writes all of `buf`.
-    ///
-    /// ```
-    /// # if cfg!(miri) { return; } // Miri cannot open sockets
-    /// # hearth::block_on(async {
-    /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// client.write_all(b"all of it").await?;
-    /// # std::io::Result::Ok(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn read_poll(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_transfer(cx, READ, buf.len(), |mut s| s.read(buf))
-    }
-
-    pub(crate) fn write_poll(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_transfer(cx, WRITE, buf.len(), |mut s| s.write(buf))
-    }
-
-    pub(crate) fn write_vectored_poll(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let len = bufs.iter().map(|b| b.len()).sum();
-        self.io
-            .poll_transfer(cx, WRITE, len, |mut s| s.write_vectored(bufs))
-    }
-
-    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
-        match self.shutdown(Shutdown::Write) {
-            // The peer is gone already: nothing left to close.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            r => r,
-        }
-    }
-
-    /// Shuts down the read, write or both directions.
-    ///
-    /// ```
-    /// # if cfg!(miri) { return; } // Miri cannot open sockets
-    /// # hearth::block_on(async {
-    /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// client.shutdown(std::net::Shutdown::Write)?; // the peer reads end of file
-    /// # std::io::Result::Ok(())
-    /// # }).unwrap();
-    /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
     }
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm when `true`).
@@ -443,254 +308,12 @@ impl TcpStream {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
     }
-
-    /// Borrowed read and write halves, usable from two futures at once.
-    ///
-    /// ```
-    /// # if cfg!(miri) { return; } // Miri cannot open sockets
-    /// # hearth::block_on(async {
-    /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// # let mut client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// let (read, write) = client.split();
-    /// let _ = (read.peer_addr()?, write.local_addr()?);
-    /// # std::io::Result::Ok(())
-    /// # }).unwrap();
-    /// ```
-    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        (ReadHalf(self), WriteHalf(self))
-    }
-
-    /// Owned read and write halves, e.g. for two tasks. Dropping the write
-    /// half shuts down the write direction;
-    /// [`OwnedReadHalf::reunite`] puts them back together.
-    ///
-    /// ```
-    /// # if cfg!(miri) { return; } // Miri cannot open sockets
-    /// # hearth::block_on(async {
-    /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// let (read, write) = client.into_split();
-    /// let client = read.reunite(write).unwrap();
-    /// # std::io::Result::Ok(())
-    /// # }).unwrap();
-    /// ```
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        let stream = Rc::new(self);
-        (
-            OwnedReadHalf(stream.clone()),
-            OwnedWriteHalf {
-                stream,
-                shutdown_on_drop: true,
-            },
-        )
-    }
 }
 
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
-
-/// The read half of a [`TcpStream`], borrowed ([`TcpStream::split`]).
-///
-/// ```
-/// # if cfg!(miri) { return; } // Miri cannot open sockets
-/// # hearth::block_on(async {
-/// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-/// # let mut client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-/// let (read, _write) = client.split();
-/// let _: hearth::net::ReadHalf<'_> = read;
-/// # std::io::Result::Ok(())
-/// # }).unwrap();
-/// ```
-#[derive(Debug)]
-pub struct ReadHalf<'a>(&'a TcpStream);
-
-/// The write half of a [`TcpStream`], borrowed ([`TcpStream::split`]).
-///
-/// ```
-/// # if cfg!(miri) { return; } // Miri cannot open sockets
-/// # hearth::block_on(async {
-/// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-/// # let mut client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-/// let (_read, write) = client.split();
-/// let _: hearth::net::WriteHalf<'_> = write;
-/// # std::io::Result::Ok(())
-/// # }).unwrap();
-/// ```
-#[derive(Debug)]
-pub struct WriteHalf<'a>(&'a TcpStream);
-
-/// The read half of a [`TcpStream`], owned ([`TcpStream::into_split`]).
-///
-/// ```
-/// # if cfg!(miri) { return; } // Miri cannot open sockets
-/// # hearth::block_on(async {
-/// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-/// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-/// let (read, _write) = client.into_split();
-/// let _: hearth::net::OwnedReadHalf = read;
-/// # std::io::Result::Ok(())
-/// # }).unwrap();
-/// ```
-#[derive(Debug)]
-pub struct OwnedReadHalf(Rc<TcpStream>);
-
-/// The write half of a [`TcpStream`], owned ([`TcpStream::into_split`]).
-/// Dropping it shuts down the write direction.
-///
-/// ```
-/// # if cfg!(miri) { return; } // Miri cannot open sockets
-/// # hearth::block_on(async {
-/// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-/// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-/// let (_read, write) = client.into_split();
-/// let _: hearth::net::OwnedWriteHalf = write;
-/// # std::io::Result::Ok(())
-/// # }).unwrap();
-/// ```
-#[derive(Debug)]
-pub struct OwnedWriteHalf {
-    stream: Rc<TcpStream>,
-    shutdown_on_drop: bool,
-}
-
-macro_rules! half_accessors {
-    ($($ty:ty => |$s:ident| $stream:expr;)*) => {$(
-        impl $ty {
-            /// The remote address of the stream.
-            ///
-            /// ```
-            /// # if cfg!(miri) { return; } // Miri cannot open sockets
-            /// # hearth::block_on(async {
-            /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-            /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-            /// let (read, write) = client.into_split();
-            /// assert_eq!(read.peer_addr()?, write.peer_addr()?);
-            /// # std::io::Result::Ok(())
-            /// # }).unwrap();
-            /// ```
-            pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-                let $s = self;
-                $stream.peer_addr()
-            }
-
-            /// The local address of the stream.
-            ///
-            /// ```
-            /// # if cfg!(miri) { return; } // Miri cannot open sockets
-            /// # hearth::block_on(async {
-            /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-            /// # let mut client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-            /// let (read, write) = client.split();
-            /// assert_eq!(read.local_addr()?, write.local_addr()?);
-            /// # std::io::Result::Ok(())
-            /// # }).unwrap();
-            /// ```
-            pub fn local_addr(&self) -> io::Result<SocketAddr> {
-                let $s = self;
-                $stream.local_addr()
-            }
-        }
-    )*};
-}
-
-half_accessors! {
-    ReadHalf<'_> => |s| s.0;
-    WriteHalf<'_> => |s| s.0;
-    OwnedReadHalf => |s| s.0;
-    OwnedWriteHalf => |s| s.stream;
-}
-
-impl OwnedReadHalf {
-    /// Puts the halves of one stream back together; gives them back if they
-    /// come from different streams.
-    ///
-    /// ```
-    /// # if cfg!(miri) { return; } // Miri cannot open sockets
-    /// # hearth::block_on(async {
-    /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// # let a = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// # let b = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// let (ra, wa) = a.into_split();
-    /// let (rb, wb) = b.into_split();
-    /// let err = ra.reunite(wb).unwrap_err(); // not the same stream
-    /// let (ra, wb) = (err.0, err.1);
-    /// assert!(ra.reunite(wa).is_ok());
-    /// # drop((rb, wb));
-    /// # std::io::Result::Ok(())
-    /// # }).unwrap();
-    /// ```
-    pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
-        if !Rc::ptr_eq(&self.0, &other.stream) {
-            return Err(ReuniteError(self, other));
-        }
-        let mut write = other;
-        write.shutdown_on_drop = false;
-        let stream = write.stream.clone();
-        drop(write);
-        drop(self);
-        Ok(Rc::into_inner(stream).expect("both halves were given up"))
-    }
-}
-
-impl OwnedWriteHalf {
-    /// Drops the half without shutting down the write direction.
-    ///
-    /// ```
-    /// # if cfg!(miri) { return; } // Miri cannot open sockets
-    /// # hearth::block_on(async {
-    /// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// # let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// let (_read, write) = client.into_split();
-    /// write.forget();
-    /// # std::io::Result::Ok(())
-    /// # }).unwrap();
-    /// ```
-    pub fn forget(mut self) {
-        self.shutdown_on_drop = false;
-    }
-}
-
-impl Drop for OwnedWriteHalf {
-    fn drop(&mut self) {
-        if self.shutdown_on_drop {
-            let _ = self.stream.shutdown_write();
-        }
-    }
-}
-
-/// The halves given to [`OwnedReadHalf::reunite`] came from different
-/// streams; here they are back.
-///
-/// ```
-/// # if cfg!(miri) { return; } // Miri cannot open sockets
-/// # hearth::block_on(async {
-/// # let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
-/// # let a = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-/// # let b = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
-/// let err = a.into_split().0.reunite(b.into_split().1).unwrap_err();
-/// assert_eq!(err.to_string(), "tried to reunite halves that are not from the same socket");
-/// # std::io::Result::Ok(())
-/// # }).unwrap();
-/// ```
-#[derive(Debug)]
-pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
-
-impl fmt::Display for ReuniteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("tried to reunite halves that are not from the same socket")
-    }
-}
-
-impl std::error::Error for ReuniteError {}
-
-impl_async_io!(read, [] TcpStream, s => s);
-impl_async_io!(write, [] TcpStream, s => s);
-impl_async_io!(read, ['a] &'a TcpStream, s => *s);
-impl_async_io!(write, ['a] &'a TcpStream, s => *s);
-impl_async_io!(read, ['a] ReadHalf<'a>, s => s.0);
-impl_async_io!(write, ['a] WriteHalf<'a>, s => s.0);
-impl_async_io!(read, [] OwnedReadHalf, s => s.0);
-impl_async_io!(write, [] OwnedWriteHalf, s => s.stream);
+stream_api!(
+    TcpStream,
+    SocketAddr,
+    setup = r#"# let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await?;
+# let client = hearth::net::TcpStream::connect(listener.local_addr()?).await?;
+# let (server, _) = listener.accept().await?;"#
+);

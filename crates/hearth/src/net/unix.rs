@@ -1,14 +1,13 @@
-//! Unix domain sockets: [`UnixListener`], [`UnixStream`].
+//! Unix domain sockets: [`UnixListener`], [`UnixStream`] and its read/write
+//! halves.
 
-use core::fmt;
-use core::task::{Context, Poll};
-use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
+use std::io;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use super::reactor::{READ, WRITE};
 use super::source::IoSource;
+use super::stream::Stream;
 
 /// A Unix domain socket listening for connections.
 ///
@@ -93,16 +92,14 @@ impl UnixListener {
     }
 }
 
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
-
 /// A Unix domain stream socket.
 ///
-/// Implements `futures_io::AsyncRead`/`AsyncWrite` (and tokio's with the
-/// `tokio-io` feature).
+/// Reads and writes take `&self`: one task may read while another writes
+/// (through `&UnixStream`, [`split`](Self::split) or
+/// [`into_split`](Self::into_split)). It implements `futures_io::AsyncRead`
+/// and `AsyncWrite` (tokio's too, with the `tokio-io` feature); closing the
+/// write side (`poll_close` / `poll_shutdown`) shuts down the write
+/// direction.
 ///
 /// ```
 /// # if cfg!(miri) { return; } // Miri cannot open sockets
@@ -117,13 +114,13 @@ impl fmt::Debug for UnixListener {
 /// .unwrap();
 /// ```
 pub struct UnixStream {
-    pub(super) io: IoSource<mio::net::UnixStream>,
+    pub(super) io: Stream<mio::net::UnixStream>,
 }
 
 impl UnixStream {
     fn new(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            io: IoSource::new(stream)?,
+            io: Stream::new(stream)?,
         })
     }
 
@@ -132,6 +129,7 @@ impl UnixStream {
         let stream = UnixStream::new(mio::net::UnixStream::connect(path)?)?;
         stream
             .io
+            .source()
             .io(WRITE, |s| match s.take_error()? {
                 Some(e) => Err(e),
                 None => Ok(()),
@@ -160,87 +158,6 @@ impl UnixStream {
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         stream.set_nonblocking(true)?;
         UnixStream::new(mio::net::UnixStream::from_std(stream))
-    }
-
-    /// Reads some bytes; `Ok(0)` at end of file. See [`TcpStream::read`].
-    ///
-    /// [`TcpStream::read`]: super::TcpStream::read
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        core::future::poll_fn(|cx| self.read_poll(cx, buf)).await
-    }
-
-    /// Reads exactly `buf.len()` bytes. See the [type's example](UnixStream).
-    pub async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes some bytes; returns how many.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        core::future::poll_fn(|cx| self.write_poll(cx, buf)).await
-    }
-
-    /// Writes all of `buf`. See the [type's example](UnixStream).
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn read_poll(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_transfer(cx, READ, buf.len(), |mut s| s.read(buf))
-    }
-
-    pub(crate) fn write_poll(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_transfer(cx, WRITE, buf.len(), |mut s| s.write(buf))
-    }
-
-    pub(crate) fn write_vectored_poll(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let len = bufs.iter().map(|b| b.len()).sum();
-        self.io
-            .poll_transfer(cx, WRITE, len, |mut s| s.write_vectored(bufs))
-    }
-
-    pub(crate) fn shutdown_write(&self) -> io::Result<()> {
-        match self.shutdown(Shutdown::Write) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            r => r,
-        }
-    }
-
-    /// Shuts down the read, write or both directions.
-    ///
-    /// ```
-    /// # if cfg!(miri) { return; } // Miri cannot open sockets
-    /// hearth::block_on(async {
-    ///     let (a, b) = hearth::net::UnixStream::pair()?;
-    ///     a.shutdown(std::net::Shutdown::Write)?;
-    ///     assert_eq!(b.read(&mut [0; 4]).await?, 0); // end of file
-    ///     std::io::Result::Ok(())
-    /// })
-    /// .unwrap();
-    /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
     }
 
     /// The local address.
@@ -274,13 +191,8 @@ impl UnixStream {
     }
 }
 
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.get_ref().fmt(f)
-    }
-}
-
-impl_async_io!(read, [] UnixStream, s => s);
-impl_async_io!(write, [] UnixStream, s => s);
-impl_async_io!(read, ['a] &'a UnixStream, s => *s);
-impl_async_io!(write, ['a] &'a UnixStream, s => *s);
+stream_api!(
+    UnixStream,
+    SocketAddr,
+    setup = "# let (client, server) = hearth::net::UnixStream::pair()?;"
+);
