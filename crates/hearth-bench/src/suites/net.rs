@@ -98,6 +98,9 @@ struct Measured {
     /// Errors reported by the load generator (wrk's socket errors and
     /// non-2xx responses; the echo client's failed connections).
     errors: u64,
+    /// On-CPU time of this process's threads (the server's) per request,
+    /// for the wrk runs (the echo client runs in this process: `None`).
+    cpu_per_request: Option<Duration>,
 }
 
 pub fn run(_config: &Config) -> SuiteReport {
@@ -125,15 +128,20 @@ pub fn run(_config: &Config) -> SuiteReport {
             ];
             for (name, app, start) in runs.into_iter().filter(|r| selected(r.0)) {
                 let server = start(app);
+                let before = thread_cpu_times();
                 let result = run_wrk(server.addr, wrk_secs);
+                let cpu = cpu_since(&before);
                 server.stop();
                 match result {
-                    Ok((per_sec, p50, p99, errors)) => measured.push(Measured {
+                    Ok(w) => measured.push(Measured {
                         name,
-                        per_sec,
-                        p50,
-                        p99,
-                        errors,
+                        per_sec: w.per_sec,
+                        p50: w.p50,
+                        p99: w.p99,
+                        errors: w.errors,
+                        cpu_per_request: cpu
+                            .filter(|_| w.requests > 0)
+                            .map(|c| c / w.requests as u32),
                     }),
                     Err(e) => {
                         eprintln!("net: wrk against {name} failed: {e}");
@@ -236,20 +244,26 @@ fn report(
     }
 
     let mut table = String::from(
-        "| case | requests/s | vs tokio multi-thread | p50 | p99 | p99 vs tokio multi-thread | errors |\n\
-         |---|--:|--:|--:|--:|--:|--:|\n",
+        "| case | requests/s | vs tokio multi-thread | p50 | p99 | p99 vs tokio multi-thread | server CPU per request | vs tokio multi-thread | errors |\n\
+         |---|--:|--:|--:|--:|--:|--:|--:|--:|\n",
     );
     for m in measured {
-        let (ratio, p99_ratio) = match baseline_of(m.name) {
+        let base = baseline_of(m.name);
+        let (ratio, p99_ratio) = match base {
             Some(b) => (
                 format!("{:.2}×", m.per_sec / b.per_sec),
                 format!("{:.2}×", m.p99.as_secs_f64() / b.p99.as_secs_f64()),
             ),
             None => ("—".into(), "—".into()),
         };
+        let cpu = m.cpu_per_request.map_or("—".into(), fmt_dur);
+        let cpu_ratio = match (m.cpu_per_request, base.and_then(|b| b.cpu_per_request)) {
+            (Some(c), Some(b)) => format!("{:.2}×", c.as_secs_f64() / b.as_secs_f64()),
+            _ => "—".into(),
+        };
         let _ = writeln!(
             table,
-            "| {} | {} | {ratio} | {} | {} | {p99_ratio} | {} |",
+            "| {} | {} | {ratio} | {} | {} | {p99_ratio} | {cpu} | {cpu_ratio} | {} |",
             m.name,
             fmt_num(m.per_sec),
             fmt_dur(m.p50),
@@ -262,7 +276,10 @@ fn report(
         format!(
             "The same runs in requests per second (echo: round trips of {ECHO_MSG} bytes per second), \
              ratios against tokio multi-thread on the same workload (higher is better for requests/s, \
-             lower for p99):\n\n{table}"
+             lower for p99 and CPU). *Server CPU per request* is the on-CPU time of the server's \
+             threads (kernel time of their syscalls included) over the wrk run divided by the requests \
+             wrk completed: what a request costs the server, whatever share of the cores wrk took \
+             (not measured for echo, whose client runs in this process):\n\n{table}"
         ),
     );
     notes.push(format!(
@@ -325,7 +342,49 @@ fn wrk_version() -> Option<String> {
 }
 
 /// Runs wrk against `addr`: requests/s, p50, p99, errors.
-fn run_wrk(addr: SocketAddr, secs: u64) -> Result<(f64, Duration, Duration, u64), String> {
+/// What one wrk run reports.
+struct Wrk {
+    per_sec: f64,
+    /// Requests completed in the run.
+    requests: u64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+/// The on-CPU time so far of each thread of this process (Linux:
+/// `/proc/self/task/*/schedstat`, nanoseconds), by thread id; empty elsewhere.
+fn thread_cpu_times() -> std::collections::HashMap<u64, u64> {
+    let mut times = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return times;
+    };
+    for entry in dir.flatten() {
+        let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        let on_cpu = std::fs::read_to_string(entry.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok());
+        if let Some(ns) = on_cpu {
+            times.insert(tid, ns);
+        }
+    }
+    times
+}
+
+/// The on-CPU time this process's threads spent since `before`, counting
+/// the threads alive at both ends (the server's threads live through a run).
+fn cpu_since(before: &std::collections::HashMap<u64, u64>) -> Option<Duration> {
+    let after = thread_cpu_times();
+    let ns: u64 = after
+        .iter()
+        .filter_map(|(tid, end)| Some(end.saturating_sub(*before.get(tid)?)))
+        .sum();
+    (ns > 0).then(|| Duration::from_nanos(ns))
+}
+
+fn run_wrk(addr: SocketAddr, secs: u64) -> Result<Wrk, String> {
     let out = Command::new("wrk")
         .args([
             format!("-t{WRK_THREADS}"),
@@ -343,15 +402,18 @@ fn run_wrk(addr: SocketAddr, secs: u64) -> Result<(f64, Duration, Duration, u64)
     parse_wrk(&text).ok_or_else(|| format!("cannot parse wrk's output:\n{text}"))
 }
 
-/// Parses `Requests/sec:`, the `--latency` distribution's 50% and 99% lines,
-/// socket errors and non-2xx responses.
-fn parse_wrk(text: &str) -> Option<(f64, Duration, Duration, u64)> {
+/// Parses `Requests/sec:`, `N requests in`, the `--latency` distribution's
+/// 50% and 99% lines, socket errors and non-2xx responses.
+fn parse_wrk(text: &str) -> Option<Wrk> {
+    let mut requests = None;
     let mut rps = None;
     let mut p50 = None;
     let mut p99 = None;
     let mut errors = 0;
     for line in text.lines().map(str::trim) {
-        if let Some(v) = line.strip_prefix("Requests/sec:") {
+        if let Some((n, _)) = line.split_once(" requests in ") {
+            requests = n.trim().parse().ok();
+        } else if let Some(v) = line.strip_prefix("Requests/sec:") {
             rps = v.trim().parse().ok();
         } else if let Some(v) = line.strip_prefix("50%") {
             p50 = parse_latency(v.trim());
@@ -367,7 +429,13 @@ fn parse_wrk(text: &str) -> Option<(f64, Duration, Duration, u64)> {
                 .sum::<u64>();
         }
     }
-    Some((rps?, p50?, p99?, errors))
+    Some(Wrk {
+        per_sec: rps?,
+        requests: requests?,
+        p50: p50?,
+        p99: p99?,
+        errors,
+    })
 }
 
 /// `"1.23ms"`, `"456.00us"`, `"1.02s"`, `"2.00m"`.
@@ -809,6 +877,7 @@ fn echo_client(name: &'static str, addr: SocketAddr, time: Duration) -> Measured
         p50: pct(0.5),
         p99: pct(0.99),
         errors,
+        cpu_per_request: None,
     }
 }
 
@@ -834,11 +903,25 @@ mod tests {
 Requests/sec:  98038.52
 Transfer/sec:     11.78MB
 ";
-        let (rps, p50, p99, errors) = parse_wrk(text).unwrap();
-        assert_eq!(rps, 98038.52);
-        assert_eq!(p50, Duration::from_micros(2550));
-        assert_eq!(p99, Duration::from_micros(950));
-        assert_eq!(errors, 6);
+        let w = parse_wrk(text).unwrap();
+        assert_eq!(w.per_sec, 98038.52);
+        assert_eq!(w.requests, 784431);
+        assert_eq!(w.p50, Duration::from_micros(2550));
+        assert_eq!(w.p99, Duration::from_micros(950));
+        assert_eq!(w.errors, 6);
+    }
+
+    #[test]
+    fn counts_this_process_cpu_time() {
+        let before = thread_cpu_times();
+        assert!(!before.is_empty(), "no /proc/self/task/*/schedstat");
+        let t = std::time::Instant::now();
+        let mut x = 1u64;
+        while t.elapsed() < Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_mul(3) ^ 7);
+        }
+        let spent = cpu_since(&before).unwrap();
+        assert!(spent >= Duration::from_millis(10), "{spent:?}");
     }
 
     #[test]
