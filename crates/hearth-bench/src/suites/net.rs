@@ -14,7 +14,9 @@
 //!
 //! Every server runs in this process on threads of its own; wrk and the echo
 //! client share the machine's cores with it. Each configuration runs once
-//! (the numbers of one run are noisy: compare ratios within a run).
+//! (the numbers of one run are noisy: compare ratios within a run);
+//! `HEARTH_BENCH_NET_ROUNDS=N` runs N rounds of every configuration and
+//! reports the medians, plus each round's hearth ratios.
 //!
 //! wrk must be on `PATH` (`apt-get install -y wrk`); without it the hyper and
 //! raw rows are skipped with a message, and the rest of the run goes on.
@@ -108,17 +110,39 @@ pub fn run(_config: &Config) -> SuiteReport {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(WRK_SECS);
+    let rounds: usize = std::env::var("HEARTH_BENCH_NET_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1);
     let echo_secs = ECHO_SECS * wrk_secs as f64 / WRK_SECS as f64;
     let only = std::env::var("HEARTH_BENCH_NET_ONLY").unwrap_or_default();
     let selected = |name: &str| name.contains(only.as_str());
-    let mut measured = Vec::new();
+    // Every round runs every configuration once, in the same order; the
+    // report takes each configuration's median over the rounds.
+    let mut runs: Vec<Vec<Measured>> = Vec::new();
+    let mut record = |m: Measured| match runs.iter_mut().find(|r| r[0].name == m.name) {
+        Some(r) => r.push(m),
+        None => runs.push(vec![m]),
+    };
     let mut notes = Vec::new();
 
     let wrk = wrk_version();
-    match &wrk {
-        Some(_) => {
-            type Start = fn(App) -> Server;
-            let runs: [(&'static str, App, Start); 6] = [
+    if wrk.is_none() {
+        eprintln!(
+            "net: `wrk` is not on PATH; skipping the hyper and raw rows. \
+             Install it with `apt-get update && apt-get install -y wrk` (Debian/Ubuntu)."
+        );
+        notes.push(
+            "**wrk was not found on PATH**: the hyper and raw rows were skipped. \
+             Install it with `apt-get install -y wrk`."
+                .into(),
+        );
+    }
+    type Start = fn(App) -> Server;
+    for _ in 0..rounds {
+        if wrk.is_some() {
+            let wrk_runs: [(&'static str, App, Start); 6] = [
                 (HYPER_TOKIO_MT, App::Hyper, tokio_mt),
                 (HYPER_TOKIO_PER_CORE, App::Hyper, tokio_per_core),
                 (HYPER_HEARTH, App::Hyper, hearth_server),
@@ -126,14 +150,14 @@ pub fn run(_config: &Config) -> SuiteReport {
                 (RAW_MONOIO, App::Raw, monoio_server),
                 (RAW_HEARTH, App::Raw, hearth_server),
             ];
-            for (name, app, start) in runs.into_iter().filter(|r| selected(r.0)) {
+            for (name, app, start) in wrk_runs.into_iter().filter(|r| selected(r.0)) {
                 let server = start(app);
                 let before = thread_cpu_times();
                 let result = run_wrk(server.addr, wrk_secs);
                 let cpu = cpu_since(&before);
                 server.stop();
                 match result {
-                    Ok(w) => measured.push(Measured {
+                    Ok(w) => record(Measured {
                         name,
                         per_sec: w.per_sec,
                         p50: w.p50,
@@ -150,33 +174,77 @@ pub fn run(_config: &Config) -> SuiteReport {
                 }
             }
         }
-        None => {
-            eprintln!(
-                "net: `wrk` is not on PATH; skipping the hyper and raw rows. \
-                 Install it with `apt-get update && apt-get install -y wrk` (Debian/Ubuntu)."
-            );
-            notes.push(
-                "**wrk was not found on PATH**: the hyper and raw rows were skipped. \
-                 Install it with `apt-get install -y wrk`."
-                    .into(),
-            );
+        let echo_runs: [(&'static str, Start); 3] = [
+            (ECHO_TOKIO_MT, tokio_mt),
+            (ECHO_MONOIO, monoio_server),
+            (ECHO_HEARTH, hearth_server),
+        ];
+        for (name, start) in echo_runs.into_iter().filter(|r| selected(r.0)) {
+            let server = start(App::Echo);
+            let m = echo_client(name, server.addr, Duration::from_secs_f64(echo_secs));
+            server.stop();
+            record(m);
         }
     }
 
-    type Start = fn(App) -> Server;
-    let echo_runs: [(&'static str, Start); 3] = [
-        (ECHO_TOKIO_MT, tokio_mt),
-        (ECHO_MONOIO, monoio_server),
-        (ECHO_HEARTH, hearth_server),
-    ];
-    for (name, start) in echo_runs.into_iter().filter(|r| selected(r.0)) {
-        let server = start(App::Echo);
-        let m = echo_client(name, server.addr, Duration::from_secs_f64(echo_secs));
-        server.stop();
-        measured.push(m);
+    if rounds > 1 {
+        notes.push(per_round_ratios(&runs));
     }
+    let measured: Vec<Measured> = runs.iter().map(|r| median_of(r)).collect();
+    report(
+        &measured,
+        wrk.as_deref(),
+        wrk_secs,
+        echo_secs,
+        rounds,
+        notes,
+    )
+}
 
-    report(&measured, wrk.as_deref(), wrk_secs, echo_secs, notes)
+/// One configuration's runs as one: the median of each figure on its own.
+fn median_of(runs: &[Measured]) -> Measured {
+    fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        v[v.len() / 2]
+    }
+    let cpu: Vec<Duration> = runs.iter().filter_map(|m| m.cpu_per_request).collect();
+    Measured {
+        name: runs[0].name,
+        per_sec: median(runs.iter().map(|m| m.per_sec).collect()),
+        p50: median(runs.iter().map(|m| m.p50).collect()),
+        p99: median(runs.iter().map(|m| m.p99).collect()),
+        errors: runs.iter().map(|m| m.errors).sum(),
+        cpu_per_request: (!cpu.is_empty()).then(|| median(cpu)),
+    }
+}
+
+/// A note listing, round by round, each hearth configuration's requests/s
+/// and p99 against tokio multi-thread in the same round: how much the
+/// ratios move between rounds.
+fn per_round_ratios(runs: &[Vec<Measured>]) -> String {
+    let group = |name: &str| name.split(" · ").next().unwrap_or_default().to_owned();
+    let mut out = String::from(
+        "Each round's ratios against tokio multi-thread in the same round (requests/s, p99):\n",
+    );
+    for hearth in runs.iter().filter(|r| r[0].name.ends_with("· hearth")) {
+        let base = format!("{} · tokio multi-thread", group(hearth[0].name));
+        let Some(base) = runs.iter().find(|r| r[0].name == base) else {
+            continue;
+        };
+        let rounds: Vec<String> = hearth
+            .iter()
+            .zip(base)
+            .map(|(h, b)| {
+                format!(
+                    "{:.2}× / {:.2}×",
+                    h.per_sec / b.per_sec,
+                    h.p99.as_secs_f64() / b.p99.as_secs_f64()
+                )
+            })
+            .collect();
+        let _ = write!(out, "\n- {}: {}", hearth[0].name, rounds.join(", "));
+    }
+    out
 }
 
 /// The rows (ns per request and p99, each against tokio multi-thread on the
@@ -186,6 +254,7 @@ fn report(
     wrk: Option<&str>,
     wrk_secs: u64,
     echo_secs: f64,
+    rounds: usize,
     mut notes: Vec<String>,
 ) -> SuiteReport {
     let find = |name: &str| measured.iter().find(|m| m.name == name);
@@ -306,13 +375,19 @@ fn report(
         name: "net",
         title: "servers on loopback under wrk and an echo client".into(),
         baseline: "tokio multi-thread (same workload)".into(),
-        samples: 1,
+        samples: rounds,
         sample_time: Duration::from_secs(wrk_secs),
         rows,
         notes,
-        sampling: Some(format!(
-            "One run per configuration ({wrk_secs} s of wrk; {echo_secs:.1} s of echo)"
-        )),
+        sampling: Some(if rounds == 1 {
+            format!("One run per configuration ({wrk_secs} s of wrk; {echo_secs:.1} s of echo)")
+        } else {
+            format!(
+                "{rounds} rounds, each running every configuration once ({wrk_secs} s of wrk; \
+                 {echo_secs:.1} s of echo); each figure is the median over the rounds \
+                 (HEARTH_BENCH_NET_ROUNDS={rounds})"
+            )
+        }),
     }
 }
 
