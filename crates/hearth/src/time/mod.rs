@@ -10,7 +10,9 @@
 //!
 //! Guarantees: a timer never fires before its deadline (deadlines are rounded
 //! *up* to the next millisecond); timers that come due together wake their
-//! tasks in deadline order; dropping a [`Sleep`] cancels it in O(1).
+//! tasks in deadline order; dropping a [`Sleep`] cancels it in O(1)
+//! (amortized: a wheel slot is compacted once its cancelled timers
+//! outnumber its live ones twice over).
 //!
 //! Timers must be polled inside a hearth executor (a task, [`block_on`],
 //! [`Executor::run_until`]); they may be created anywhere.
@@ -114,7 +116,8 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// The future of [`sleep`] and [`sleep_until`].
 ///
 /// It registers with the timer wheel of the executor that polls it, on its
-/// first poll. Dropping it cancels the timer in O(1). It is `Unpin`.
+/// first poll. Dropping it cancels the timer in O(1) (amortized). It is
+/// `Unpin`.
 ///
 /// ```
 /// use std::time::Duration;

@@ -6,22 +6,61 @@
 //! ahead of `elapsed`; a later timer waits in the top level and is placed
 //! again when that slot comes round.
 //!
-//! # Entries
+//! # Layout
 //!
-//! Entries live in one `Vec` (a slab with a free list) and are addressed by a
-//! [`Key`]; each slot is a doubly linked list through the entries (`prev`,
-//! `next` indices), so insert, cancel and reset are O(1) and the wheel never
-//! allocates per timer once the slab has grown. An entry is owned by exactly
-//! one `Sleep`, which removes it on drop: a key is never used after removal.
+//! A pending timer is an [`Item`] (tick, deadline, waker, key) stored *in*
+//! its slot: a slot is a chain of fixed-size chunks of items, in arrival
+//! order, and all chunks come from one arena with a free list. A [`Key`]
+//! indexes `locs`, which says where the key's item is (4 bytes a timer, so
+//! the table stays small and in cache). So:
+//!
+//! - insert appends to the slot's tail chunk;
+//! - cancel finds the item through `locs`, takes its waker and leaves a
+//!   tombstone (`key == NIL`). A slot whose tombstones outnumber its timers
+//!   twice over is compacted, so cancel is O(1) amortized and a slot's
+//!   tombstones stay bounded by its timers (plus one chunk);
+//! - a slot that comes due is drained chunk by chunk, reading its items in
+//!   sequence: due timers fire, the others move to a lower slot (a write of
+//!   the item and of its `loc`). Each drained chunk goes back to the free
+//!   list, to be the next one written, while it is still in cache.
+//!
+//! Cascading and firing thus stream through memory instead of chasing one
+//! pointer per timer, and firing needs nothing but the item.
+//!
+//! A timer is owned by exactly one `Sleep`, which removes it on drop: a key
+//! is never used after removal.
 //!
 //! # Invariants
 //!
-//! - A *pending* entry has `when > elapsed` and sits in the slot
-//!   `level_for(elapsed, when)` chose when it was (re)linked; `occupied` has a
-//!   bit for every non-empty slot.
-//! - [`advance`](Wheel::advance) to tick `now` fires every pending entry with
-//!   `when <= now` and leaves only entries with `when > now`. A timer's `when`
-//!   is its deadline rounded *up* to a tick, so it never fires early.
+//! - A *pending* key's `loc` is the arena index (`chunk * CHUNK + offset`) of
+//!   the one item with that key; the item's `pos` names its slot
+//!   (`level * 64 + slot`), the slot `level_for(elapsed, when)` chose when
+//!   it was last placed. `Slot::live` counts a slot's items with a key,
+//!   `Slot::dead` its tombstones; a slot has chunks only while `live > 0`,
+//!   and then a bit in `occupied`; `pending` is the sum of `live`.
+//! - A *fired* key (`FIRED`) and a *free* key (`FREE_BIT`) have no item.
+//! - Items not in use (in free chunks, or past `tail_len` in a tail chunk)
+//!   are never read and hold no waker, so writing over one drops nothing.
+//! - [`advance`](Wheel::advance) to tick `now` fires every pending timer with
+//!   `when <= now` and leaves only timers with `when > now`. A timer's `when`
+//!   is its deadline rounded *up* to a tick, so it never fires early. Timers
+//!   due in the same tick are handed out in the wheel's order; the driver
+//!   sorts them by their exact deadline.
+//!
+//! # Performance
+//!
+//! `cargo test -p hearth --release --lib one_million_timers -- --nocapture`:
+//! 1,000,000 pending timers, deadlines spread evenly over an hour (so most
+//! cascade three times); "fire" is, per timer, what the driver and a `Sleep`
+//! do: advance to each next expiration, sort by deadline, wake, see it
+//! fired, remove it. Medians of 3 interleaved runs on a 2-vCPU AMD EPYC VM
+//! (where single runs swing by up to 1.5x): with intrusive lists, insert
+//! 33.4 ns, cancel 17.2 ns, fire 299 ns; with chunks, insert 38.3 ns, cancel
+//! 18.9 ns, fire 60.0 ns. The lists made cascading and firing walk each
+//! slot through 48-byte entries in random memory order: one dependent cache
+//! miss per timer per level, and a profile put 82% of the time on that one
+//! load. Chunks are read in sequence instead. Insert pays for initializing
+//! fresh chunks (safe Rust); a grown arena reuses them.
 
 use hearth_task::LocalWaker;
 
@@ -34,38 +73,114 @@ const SLOT_BITS: u32 = 6;
 const SLOTS: usize = 1 << SLOT_BITS;
 /// The farthest tick ahead of `elapsed` the levels can tell apart.
 const MAX_SPAN: u64 = (1 << (SLOT_BITS as usize * LEVELS)) - 1;
+/// Items per chunk (5 KiB): long enough runs for the prefetcher.
+const CHUNK: usize = 128;
 
-/// `Entry::pos` of an entry that has fired (its `Sleep` is done).
-const FIRED: u16 = u16::MAX;
-/// `Entry::pos` of a free slab entry (`next` links the free list).
-const FREE: u16 = u16::MAX - 1;
+/// Where a key's timer is: while pending, the arena index of its item
+/// (`chunk * CHUNK + offset`, below `FREE_BIT`); `FIRED`; or, while free,
+/// `FREE_BIT | next free key`.
+type Loc = u32;
+/// `Loc` of a timer that has fired (its `Sleep` is done).
+const FIRED: Loc = u32::MAX;
+/// Tags the `Loc` of a free key.
+const FREE_BIT: Loc = 1 << 31;
+/// Ends the free list of keys (and bounds keys): `FREE_BIT | NO_KEY` is not
+/// `FIRED`.
+const NO_KEY: u32 = FREE_BIT - 2;
 
-struct Entry {
+/// A pending timer, or a tombstone (`key == NIL`), in a chunk.
+///
+/// `repr(C)`: what cancel touches (waker, key, slot) comes first, so it
+/// seldom spans two cache lines.
+#[repr(C)]
+struct Item {
+    /// The task to wake; `None` until the first poll registers it.
+    waker: Option<LocalWaker>,
+    /// Its key, for `locs[key]` to follow it when it moves; `NIL` once
+    /// cancelled.
+    key: Key,
+    /// Its slot (`level * 64 + slot`), so cancel reads no other line.
+    pos: u16,
     /// The tick it fires at (deadline rounded up).
     when: u64,
     /// The exact deadline (ns since the driver started): the firing order
     /// within a tick.
     deadline_ns: u64,
-    /// The task to wake; `None` until the first poll registers it.
-    waker: Option<LocalWaker>,
-    prev: u32,
+}
+
+impl Item {
+    const EMPTY: Item = Item {
+        when: 0,
+        deadline_ns: 0,
+        waker: None,
+        key: NIL,
+        pos: 0,
+    };
+}
+
+/// A run of one slot's items, in arrival order; only the slot's tail chunk
+/// is partly used.
+struct Chunk {
+    /// Items in use: all of them, but only `..tail_len` in the slot's tail
+    /// chunk. The others were moved out or never used, and hold no waker.
+    items: [Item; CHUNK],
+    /// The slot's next chunk, or the next free chunk; `NIL` at the end.
     next: u32,
-    /// `level * 64 + slot` while pending, or `FIRED` / `FREE`.
-    pos: u16,
+}
+
+/// A slot: a chain of chunks.
+#[derive(Clone, Copy)]
+struct Slot {
+    /// First chunk, or `NIL` when the slot has none.
+    head: u32,
+    /// Last chunk (the one appended to).
+    tail: u32,
+    /// Items in use in `tail` (timers and tombstones); `CHUNK` when the
+    /// slot has no chunk, so the next append takes one.
+    tail_len: u32,
+    /// Timers in the slot.
+    live: u32,
+    /// Tombstones in the slot.
+    dead: u32,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        head: NIL,
+        tail: NIL,
+        tail_len: CHUNK as u32,
+        live: 0,
+        dead: 0,
+    };
+
+    /// Items in use in `chunk`, one of this slot's chunks.
+    fn len_of(&self, chunk: u32) -> usize {
+        if chunk == self.tail {
+            self.tail_len as usize
+        } else {
+            CHUNK
+        }
+    }
 }
 
 /// A hierarchical timer wheel of [`LocalWaker`]s.
 pub(crate) struct Wheel {
     /// The tick up to which every timer has fired.
     elapsed: u64,
-    entries: Vec<Entry>,
-    /// Head of the free list of `entries`.
+    /// Per key: where its timer is. Written on insert, fire, remove, and
+    /// whenever its item moves (cascade, compaction).
+    locs: Vec<Loc>,
+    /// Head of the free list of keys.
     free: u32,
-    /// One bit per non-empty slot, per level.
+    /// The chunk arena: every slot's chunks, and free ones.
+    chunks: Vec<Chunk>,
+    /// Head of the free list of `chunks` (most recently freed first).
+    free_chunk: u32,
+    /// `slots[level * 64 + slot]`.
+    slots: [Slot; LEVELS * SLOTS],
+    /// One bit per slot with a timer, per level.
     occupied: [u64; LEVELS],
-    heads: [[u32; SLOTS]; LEVELS],
-    tails: [[u32; SLOTS]; LEVELS],
-    /// Pending entries.
+    /// Pending timers.
     pending: usize,
 }
 
@@ -85,11 +200,12 @@ impl Wheel {
     pub(crate) fn new() -> Wheel {
         Wheel {
             elapsed: 0,
-            entries: Vec::new(),
-            free: NIL,
+            locs: Vec::new(),
+            free: NO_KEY,
+            chunks: Vec::new(),
+            free_chunk: NIL,
+            slots: [Slot::EMPTY; LEVELS * SLOTS],
             occupied: [0; LEVELS],
-            heads: [[NIL; SLOTS]; LEVELS],
-            tails: [[NIL; SLOTS]; LEVELS],
             pending: 0,
         }
     }
@@ -109,86 +225,83 @@ impl Wheel {
     /// Adds a timer firing at tick `when`. A timer already due
     /// (`when <= elapsed`) is created fired.
     pub(crate) fn insert(&mut self, when: u64, deadline_ns: u64, waker: Option<LocalWaker>) -> Key {
-        let entry = Entry {
-            when,
-            deadline_ns,
-            waker,
-            prev: NIL,
-            next: NIL,
-            pos: FIRED,
-        };
-        let key = if self.free != NIL {
+        let key = if self.free != NO_KEY {
             let key = self.free;
-            self.free = self.entries[key as usize].next;
-            self.entries[key as usize] = entry;
+            self.free = self.locs[key as usize] & !FREE_BIT;
+            self.locs[key as usize] = FIRED;
             key
         } else {
-            let key = u32::try_from(self.entries.len())
+            let key = u32::try_from(self.locs.len())
                 .ok()
-                .filter(|&k| k != NIL)
-                .expect("hearth: more than 4 billion timers on one executor");
-            self.entries.push(entry);
+                .filter(|&k| k < NO_KEY)
+                .expect("hearth: more than 2 billion timers on one executor");
+            self.locs.push(FIRED);
             key
         };
         if when > self.elapsed {
-            self.link(key);
-        } else {
-            self.entries[key as usize].waker = None;
+            self.link(Item {
+                when,
+                deadline_ns,
+                waker,
+                key,
+                pos: 0,
+            });
         }
         key
     }
 
     /// Whether the timer has fired.
     pub(crate) fn is_fired(&self, key: Key) -> bool {
-        self.entries[key as usize].pos == FIRED
+        self.locs[key as usize] == FIRED
     }
 
-    /// The tick the timer fires at.
+    /// The tick a pending timer fires at.
     #[cfg(test)]
     pub(crate) fn when(&self, key: Key) -> u64 {
-        self.entries[key as usize].when
+        let loc = self.locs[key as usize] as usize;
+        self.chunks[loc / CHUNK].items[loc % CHUNK].when
     }
 
-    /// Stores the task to wake, skipping the clone when the stored waker
-    /// already wakes the same task.
+    /// Stores the task a pending timer wakes, skipping the clone when the
+    /// stored waker already wakes the same task. A fired timer keeps no
+    /// waker (the driver registers none: its `poll` sees it fired); reset
+    /// into the future, it needs a new `register`.
     pub(crate) fn register(&mut self, key: Key, waker: &LocalWaker) {
-        let slot = &mut self.entries[key as usize].waker;
-        match slot {
+        let Some(item) = self.item_mut(key) else {
+            return;
+        };
+        match &item.waker {
             Some(old) if old.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
+            _ => item.waker = Some(waker.clone()),
         }
     }
 
-    /// Removes the timer (fired or not) and frees its key. O(1).
+    /// Removes the timer (fired or not) and frees its key. O(1) amortized.
     pub(crate) fn remove(&mut self, key: Key) {
-        if self.entries[key as usize].pos != FIRED {
-            self.unlink(key);
-        }
-        let entry = &mut self.entries[key as usize];
-        entry.pos = FREE;
-        entry.next = self.free;
-        // Dropping a waker runs foreign code: take it out of the entry first.
-        let waker = entry.waker.take();
+        let waker = self.unlink(key);
+        self.locs[key as usize] = FREE_BIT | self.free;
         self.free = key;
+        // Dropping a waker runs foreign code: only once the wheel is consistent.
         drop(waker);
     }
 
-    /// Moves the timer to a new deadline, keeping its waker. Returns the waker
-    /// to wake if the new deadline is already due.
+    /// Moves the timer to a new deadline, keeping its waker if it is pending.
+    /// Returns the waker to wake if the new deadline is already due.
     #[must_use]
     pub(crate) fn reset(&mut self, key: Key, when: u64, deadline_ns: u64) -> Option<LocalWaker> {
-        if self.entries[key as usize].pos != FIRED {
-            self.unlink(key);
-        }
-        let entry = &mut self.entries[key as usize];
-        entry.when = when;
-        entry.deadline_ns = deadline_ns;
+        let waker = self.unlink(key);
         if when > self.elapsed {
-            self.link(key);
+            self.link(Item {
+                when,
+                deadline_ns,
+                waker,
+                key,
+                pos: 0,
+            });
             None
         } else {
-            entry.pos = FIRED;
-            entry.waker.take()
+            self.locs[key as usize] = FIRED;
+            waker
         }
     }
 
@@ -199,11 +312,18 @@ impl Wheel {
     }
 
     fn next_slot(&self) -> Option<(usize, usize, u64)> {
+        let now = self.elapsed;
+        if self.occupied[0] != 0 {
+            // Level 0 never wraps: its timers lie in `now`'s 64-tick block,
+            // after `now`. The common case when many timers are pending.
+            debug_assert!(self.occupied[0].trailing_zeros() as u64 > now % SLOTS as u64);
+            let slot = (self.occupied[0] >> (now % SLOTS as u64)).trailing_zeros() as u64;
+            return Some((0, (now % SLOTS as u64 + slot) as usize, now + slot));
+        }
         if self.pending == 0 {
             return None;
         }
-        let now = self.elapsed;
-        for level in 0..LEVELS {
+        for level in 1..LEVELS {
             let occupied = self.occupied[level];
             if occupied == 0 {
                 continue;
@@ -216,7 +336,7 @@ impl Wheel {
             let slot = ((zeros + now_slot) as usize) % SLOTS;
             let level_start = now & !(level_range - 1);
             let mut deadline = level_start + slot as u64 * slot_range;
-            if deadline <= now && level > 0 {
+            if deadline <= now {
                 // Only the top level wraps: its slot lies in the next round.
                 deadline += level_range;
             }
@@ -234,65 +354,183 @@ impl Wheel {
                 break;
             }
             self.elapsed = self.elapsed.max(deadline);
-            let mut key = self.heads[level][slot];
-            self.heads[level][slot] = NIL;
-            self.tails[level][slot] = NIL;
-            self.occupied[level] &= !(1 << slot);
-            while key != NIL {
-                let entry = &mut self.entries[key as usize];
-                let next = entry.next;
-                self.pending -= 1;
-                if entry.when <= self.elapsed {
-                    entry.pos = FIRED;
-                    if let Some(waker) = entry.waker.take() {
-                        fired.push((entry.deadline_ns, waker));
-                    }
-                } else {
-                    self.link(key);
-                }
-                key = next;
-            }
+            self.drain(level * SLOTS + slot, fired);
         }
         self.elapsed = self.elapsed.max(now);
     }
 
-    fn link(&mut self, key: Key) {
-        let when = self.entries[key as usize].when;
-        let level = level_for(self.elapsed, when);
-        let slot = slot_for(self.elapsed, when, level);
-        let tail = self.tails[level][slot];
-        let entry = &mut self.entries[key as usize];
-        entry.pos = (level * SLOTS + slot) as u16;
-        entry.prev = tail;
-        entry.next = NIL;
-        if tail == NIL {
-            self.heads[level][slot] = key;
-        } else {
-            self.entries[tail as usize].next = key;
+    /// Empties the slot at `pos`, which is due: fires its due timers into
+    /// `fired` and moves the others to the slot their `when` falls in now
+    /// (lower down; past the top level's reach, back up top, possibly into
+    /// this very slot, which starts afresh).
+    fn drain(&mut self, pos: usize, fired: &mut Vec<(u64, LocalWaker)>) {
+        let slot = self.take_slot(pos);
+        let elapsed = self.elapsed;
+        let mut chunk = slot.head;
+        while chunk != NIL {
+            let c = chunk as usize;
+            for i in 0..slot.len_of(chunk) {
+                let item = &mut self.chunks[c].items[i];
+                if item.key == NIL {
+                    continue;
+                }
+                let (when, deadline_ns, key) = (item.when, item.deadline_ns, item.key);
+                let waker = item.waker.take();
+                if when <= elapsed {
+                    self.locs[key as usize] = FIRED;
+                    self.pending -= 1;
+                    if let Some(waker) = waker {
+                        fired.push((deadline_ns, waker));
+                    }
+                } else {
+                    let to = self.slot_for_now(when);
+                    self.append(
+                        to,
+                        Item {
+                            when,
+                            deadline_ns,
+                            waker,
+                            key,
+                            pos: 0,
+                        },
+                    );
+                }
+            }
+            chunk = self.free_chunk(c);
         }
-        self.tails[level][slot] = key;
-        self.occupied[level] |= 1 << slot;
+    }
+
+    /// Rebuilds the slot at `pos` without its tombstones (and without
+    /// chunks if it has no timers). O(items).
+    fn compact(&mut self, pos: usize) {
+        let slot = self.take_slot(pos);
+        let mut chunk = slot.head;
+        while chunk != NIL {
+            let c = chunk as usize;
+            for i in 0..slot.len_of(chunk) {
+                let item = core::mem::replace(&mut self.chunks[c].items[i], Item::EMPTY);
+                if item.key != NIL {
+                    self.append(pos, item);
+                }
+            }
+            chunk = self.free_chunk(c);
+        }
+    }
+
+    /// Empties the slot at `pos`, returning what it held.
+    fn take_slot(&mut self, pos: usize) -> Slot {
+        self.occupied[pos / SLOTS] &= !(1 << (pos % SLOTS));
+        core::mem::replace(&mut self.slots[pos], Slot::EMPTY)
+    }
+
+    /// Puts a fully read chunk on the free list (to be the next one
+    /// written) and returns the chunk that followed it in its slot.
+    fn free_chunk(&mut self, c: usize) -> u32 {
+        let next = core::mem::replace(&mut self.chunks[c].next, self.free_chunk);
+        self.free_chunk = c as u32;
+        next
+    }
+
+    /// The item of a pending timer; `None` if it has fired.
+    fn item_mut(&mut self, key: Key) -> Option<&mut Item> {
+        let loc = self.locs[key as usize];
+        debug_assert!(
+            loc == FIRED || loc & FREE_BIT == 0,
+            "hearth: timer key used after removal"
+        );
+        if loc == FIRED {
+            return None;
+        }
+        Some(&mut self.chunks[loc as usize / CHUNK].items[loc as usize % CHUNK])
+    }
+
+    /// The slot (`level * 64 + slot`) a timer firing at `when` goes to now.
+    fn slot_for_now(&self, when: u64) -> usize {
+        let level = level_for(self.elapsed, when);
+        level * SLOTS + slot_for(self.elapsed, when, level)
+    }
+
+    /// Adds a pending timer to the slot its `when` falls in now.
+    #[inline(always)]
+    fn link(&mut self, item: Item) {
+        let to = self.slot_for_now(item.when);
+        self.append(to, item);
         self.pending += 1;
     }
 
-    fn unlink(&mut self, key: Key) {
-        let entry = &self.entries[key as usize];
-        let (prev, next, pos) = (entry.prev, entry.next, entry.pos as usize);
-        let (level, slot) = (pos / SLOTS, pos % SLOTS);
-        if prev == NIL {
-            self.heads[level][slot] = next;
+    /// Appends a timer's item to the slot at `pos` and points its `loc` there.
+    #[inline(always)]
+    fn append(&mut self, pos: usize, mut item: Item) {
+        if self.slots[pos].tail_len as usize == CHUNK {
+            self.add_chunk(pos);
+        }
+        let slot = &mut self.slots[pos];
+        let (chunk, offset) = (slot.tail as usize, slot.tail_len as usize);
+        slot.tail_len += 1;
+        slot.live += 1;
+        item.pos = pos as u16;
+        self.locs[item.key as usize] = (chunk * CHUNK + offset) as Loc;
+        // What is there was moved out or never used: no waker to drop, and
+        // not reading it saves a wait on a line about to be overwritten.
+        core::mem::forget(core::mem::replace(
+            &mut self.chunks[chunk].items[offset],
+            item,
+        ));
+    }
+
+    /// Gives the slot at `pos` a new, empty tail chunk: off the free list
+    /// (the most recently drained, likely still in cache), or a new one.
+    fn add_chunk(&mut self, pos: usize) {
+        let chunk = match self.free_chunk {
+            NIL => self.new_chunk(),
+            chunk => {
+                self.free_chunk = core::mem::replace(&mut self.chunks[chunk as usize].next, NIL);
+                chunk
+            }
+        };
+        let slot = &mut self.slots[pos];
+        if slot.head == NIL {
+            slot.head = chunk;
+            self.occupied[pos / SLOTS] |= 1 << (pos % SLOTS);
         } else {
-            self.entries[prev as usize].next = next;
+            self.chunks[slot.tail as usize].next = chunk;
         }
-        if next == NIL {
-            self.tails[level][slot] = prev;
-        } else {
-            self.entries[next as usize].prev = prev;
-        }
-        if self.heads[level][slot] == NIL {
-            self.occupied[level] &= !(1 << slot);
-        }
+        slot.tail = chunk;
+        slot.tail_len = 0;
+    }
+
+    /// Grows the arena by a chunk.
+    #[cold]
+    fn new_chunk(&mut self) -> u32 {
+        let chunk = u32::try_from(self.chunks.len())
+            .ok()
+            .filter(|&c| (c as usize + 1) * CHUNK <= FREE_BIT as usize)
+            .expect("hearth: more than 2 billion timers on one executor");
+        // Built in place: no 5 KiB temporary to copy.
+        self.chunks.resize_with(chunk as usize + 1, || Chunk {
+            items: [Item::EMPTY; CHUNK],
+            next: NIL,
+        });
+        chunk
+    }
+
+    /// Takes a pending timer out of its slot, leaving a tombstone, and
+    /// returns its waker; nothing for a fired one. The caller sets `loc`.
+    #[inline(always)]
+    fn unlink(&mut self, key: Key) -> Option<LocalWaker> {
+        let item = self.item_mut(key)?;
+        item.key = NIL;
+        let waker = item.waker.take();
+        let pos = item.pos as usize;
+        let slot = &mut self.slots[pos];
+        slot.live -= 1;
+        slot.dead += 1;
         self.pending -= 1;
+        if slot.live == 0 || (slot.dead > 2 * slot.live && slot.dead as usize > CHUNK) {
+            // Paid for by the cancels that made the tombstones.
+            self.compact(pos);
+        }
+        waker
     }
 }
 
@@ -405,6 +643,57 @@ mod tests {
     }
 
     #[test]
+    fn cancelling_most_of_a_slot_compacts_it_and_keeps_the_rest() {
+        let (log, make) = recorder();
+        let mut wheel = Wheel::new();
+        let n = 3 * CHUNK as u64 + 10;
+        // One level-1 slot (ticks 64..128), several chunks long.
+        let keys: Vec<Key> = (0..n)
+            .map(|i| wheel.insert(64 + i % 64, 1000 * (64 + i % 64) + i, Some(make(i as u32))))
+            .collect();
+        let pos = SLOTS + 1;
+        assert_eq!(wheel.slots[pos].live as u64, n);
+        for (i, &k) in keys.iter().enumerate() {
+            if i % 8 != 0 {
+                wheel.remove(k);
+                let slot = wheel.slots[pos];
+                assert!(slot.dead as usize <= 2 * slot.live as usize + CHUNK + 1);
+            }
+        }
+        let kept: Vec<u64> = (0..n).step_by(8).collect();
+        assert_eq!(wheel.pending(), kept.len());
+        // The survivors moved in the compactions: their `loc`s followed.
+        for &i in &kept {
+            assert!(!wheel.is_fired(keys[i as usize]));
+            assert_eq!(wheel.when(keys[i as usize]), 64 + i % 64);
+        }
+        let mut expect: Vec<u64> = kept.iter().map(|i| 1000 * (64 + i % 64) + i).collect();
+        expect.sort_unstable();
+        assert_eq!(fire(&mut wheel, 127), expect);
+        let mut woken = log.borrow().clone();
+        woken.sort_unstable();
+        assert_eq!(woken, kept.iter().map(|&i| i as u32).collect::<Vec<_>>());
+        assert_eq!(wheel.pending(), 0);
+    }
+
+    #[test]
+    fn resetting_a_timer_over_and_over_keeps_memory_bounded() {
+        let mut wheel = Wheel::new();
+        let k = wheel.insert(100_000, 100_000, Some(hearth_task::local_waker_fn(|| {})));
+        let rounds = if cfg!(miri) { 2_000 } else { 200_000 };
+        for i in 0..rounds {
+            // Always the same level-2 slot: each reset leaves a tombstone there.
+            let when = 100_000 + i % 1000;
+            assert!(wheel.reset(k, when, when).is_none());
+        }
+        assert_eq!(wheel.pending(), 1);
+        assert!(wheel.chunks.len() <= 4, "{} chunks", wheel.chunks.len());
+        let when = wheel.when(k);
+        assert!(fire(&mut wheel, when - 1).is_empty());
+        assert_eq!(fire(&mut wheel, when), vec![when]);
+    }
+
+    #[test]
     fn due_on_insert_is_fired_at_once() {
         let mut wheel = Wheel::new();
         fire(&mut wheel, 100);
@@ -422,14 +711,23 @@ mod tests {
         assert!(fire(&mut wheel, 4999).is_empty());
         assert_eq!(fire(&mut wheel, 5000), vec![5000]);
         assert_eq!(*log.borrow(), [7]);
-        // Reset of a fired timer into the past: due at once.
+        // A fired timer keeps no waker (the driver's `poll` sees it fired
+        // and registers none): reset into the past, it stays fired.
         wheel.register(k, &make(8));
-        wheel.reset(k, 10, 10).unwrap().wake();
-        assert_eq!(*log.borrow(), [7, 8]);
+        assert!(wheel.reset(k, 10, 10).is_none());
         assert!(wheel.is_fired(k));
+        // Reset into the future: pending again, with the waker registered next.
         assert!(wheel.reset(k, 6000, 6000).is_none());
         assert_eq!(wheel.when(k), 6000);
         assert_eq!(wheel.pending(), 1);
+        wheel.register(k, &make(9));
+        // Reset of a pending timer into the past: due at once, its waker returned.
+        let j = wheel.insert(7000, 7000, Some(make(10)));
+        assert_eq!(fire(&mut wheel, 6000), vec![6000]);
+        wheel.reset(j, 5000, 5000).unwrap().wake();
+        assert!(wheel.is_fired(j));
+        assert_eq!(wheel.pending(), 0);
+        assert_eq!(*log.borrow(), [7, 9, 10]);
     }
 
     #[test]
@@ -496,7 +794,8 @@ mod tests {
     }
 
     /// 1,000,000 pending timers: insert, cancel, fire (ns per operation).
-    /// Release numbers: `cargo test -p hearth --release --lib wheel -- --nocapture`.
+    /// Release numbers (see the module docs):
+    /// `cargo test -p hearth --release --lib one_million_timers -- --nocapture`.
     #[test]
     #[cfg_attr(miri, ignore)]
     fn one_million_timers() {
@@ -529,22 +828,41 @@ mod tests {
         }
         let cancel = t.elapsed().as_nanos() as f64 / (N / 2) as f64;
         // Refill to 1M pending.
+        let mut live: Vec<(u64, Key)> = whens
+            .iter()
+            .zip(&keys)
+            .skip(1)
+            .step_by(2)
+            .map(|(&w, &k)| (w, k))
+            .collect();
         for &w in whens.iter().step_by(2) {
-            wheel.insert(w, w, Some(noop.clone()));
+            live.push((w, wheel.insert(w, w, Some(noop.clone()))));
         }
         assert_eq!(wheel.pending(), N as usize);
+        // The order in which their tasks will see them fired.
+        live.sort_unstable();
 
-        // Fire all, advancing the clock in 1 ms steps over slot deadlines.
+        // Fire all as `TimeDriver::process` does when it wakes at each next
+        // expiration (timer or cascade): advance, sort by deadline, wake; then
+        // as each woken `Sleep` does: see it fired, drop it (remove).
         let mut fired = Vec::with_capacity(4096);
-        let mut count = 0usize;
+        let mut done = 0;
         let t = Instant::now();
-        while let Some(next) = wheel.next_expiration() {
-            wheel.advance(next, &mut fired);
-            count += fired.len();
-            fired.clear();
+        while let Some(now) = wheel.next_expiration() {
+            wheel.advance(now, &mut fired);
+            fired.sort_by_key(|f| f.0);
+            let n = fired.len();
+            for (_, waker) in fired.drain(..) {
+                waker.wake();
+            }
+            for &(when, key) in &live[done..done + n] {
+                assert!(when <= now && wheel.is_fired(key));
+                wheel.remove(key);
+            }
+            done += n;
         }
         let fire = t.elapsed().as_nanos() as f64 / N as f64;
-        assert_eq!(count, N as usize);
+        assert_eq!(done, N as usize);
         println!(
             "timer wheel at 1,000,000 pending: insert {insert:.1} ns, cancel {cancel:.1} ns, \
              fire {fire:.1} ns per timer"
