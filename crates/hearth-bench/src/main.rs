@@ -122,11 +122,18 @@ fn main() -> ExitCode {
 
 /// The command line that reproduces this run.
 fn command(filters: &[String]) -> String {
-    let mut cmd = if cfg!(feature = "nightly") {
-        "cargo +nightly run --release -p hearth-bench --features nightly".to_owned()
+    // The settings a suite reads from the environment belong to the command.
+    let mut settings: Vec<String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("HEARTH_BENCH_"))
+        .map(|(k, v)| format!("{k}={v} "))
+        .collect();
+    settings.sort();
+    let mut cmd = settings.concat();
+    cmd.push_str(if cfg!(feature = "nightly") {
+        "cargo +nightly run --release -p hearth-bench --features nightly"
     } else {
-        "cargo run --release -p hearth-bench".to_owned()
-    };
+        "cargo run --release -p hearth-bench"
+    });
     if !filters.is_empty() {
         cmd.push_str(" --");
         for f in filters {
