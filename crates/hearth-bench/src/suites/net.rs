@@ -372,8 +372,13 @@ fn report(
         ECHO_CONNECTIONS / ECHO_CLIENT_THREADS,
     ));
     SuiteReport {
-        name: "net",
-        title: "servers on loopback under wrk and an echo client".into(),
+        // An unpinned run (HEARTH_BENCH_NET_PIN=0) gets a section of its own.
+        name: if pin() { "net" } else { "net-unpinned" },
+        title: if pin() {
+            "servers on loopback under wrk and an echo client".into()
+        } else {
+            "the same servers, unpinned (every runtime at its default placement)".into()
+        },
         baseline: "tokio multi-thread (same workload)".into(),
         samples: rounds,
         sample_time: Duration::from_secs(wrk_secs),
