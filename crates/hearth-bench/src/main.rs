@@ -123,12 +123,16 @@ fn main() -> ExitCode {
 /// The command line that reproduces this run.
 fn command(filters: &[String]) -> String {
     // The settings a suite reads from the environment belong to the command.
-    let mut settings: Vec<String> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("HEARTH_BENCH_"))
-        .map(|(k, v)| format!("{k}={v} "))
+    const SETTINGS: [&str; 4] = [
+        "HEARTH_BENCH_NET_ONLY",
+        "HEARTH_BENCH_NET_PIN",
+        "HEARTH_BENCH_NET_ROUNDS",
+        "HEARTH_BENCH_NET_SECS",
+    ];
+    let mut cmd: String = SETTINGS
+        .iter()
+        .filter_map(|k| Some(format!("{k}={} ", std::env::var(k).ok()?)))
         .collect();
-    settings.sort();
-    let mut cmd = settings.concat();
     cmd.push_str(if cfg!(feature = "nightly") {
         "cargo +nightly run --release -p hearth-bench --features nightly"
     } else {
