@@ -144,7 +144,9 @@ async fn drain(inbox: &mut remote::Receiver<Message>, deadline: Instant) {
     let mut timer = pin!(crate::time::sleep_until(deadline));
     core::future::poll_fn(|cx| {
         // Closures sent before the shutdown began still run: their handles
-        // were handed out. (Later ones cannot arrive: spawns fail by now.)
+        // were handed out. (Spawns fail from the start of the shutdown; one
+        // that raced it runs if it lands before this worker stops, and its
+        // handle yields cancelled if it lands after.)
         let mut budget = 64;
         loop {
             match inbox.poll_recv(cx) {
