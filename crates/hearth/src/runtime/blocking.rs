@@ -154,16 +154,10 @@ impl Pool {
         self.exited.notify_all();
     }
 
-    /// Cancels the jobs that have not started and lets the threads go.
+    /// Cancels the jobs that have not started and lets the threads go: a
+    /// drain whose deadline has passed.
     pub(crate) fn shutdown(&self) {
-        let jobs = {
-            let mut state = self.lock();
-            state.shutdown = true;
-            std::mem::take(&mut state.queue)
-        };
-        self.cond.notify_all();
-        // Outside the lock: a job's drop may run arbitrary code.
-        drop(jobs);
+        self.drain(Instant::now());
     }
 
     /// The graceful shutdown: no new jobs; the queued ones still run; waits
@@ -191,6 +185,7 @@ impl Pool {
         let running = state.threads;
         drop(state);
         let cancelled = jobs.len();
+        // Outside the lock: a job's drop may run arbitrary code.
         drop(jobs);
         (cancelled, running)
     }

@@ -911,23 +911,9 @@ impl Runtime {
         let deadline = start
             .checked_add(timeout)
             .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600));
-        let shared = &self.handle.shared;
-        shared.stopping.store(true, Ordering::Release);
-        for inbox in &shared.inboxes {
-            // Fails only if the worker is gone already.
-            let _ = inbox.send(Message::Drain(deadline));
-        }
-        let mut cancelled_tasks = 0;
-        let me = thread::current().id();
-        for thread in self.threads.drain(..) {
-            // Called on one of its own workers (the runtime was moved into a
-            // task): that worker drains once this call returns; not waited for.
-            if thread.thread().id() != me {
-                // Worker threads do not panic (tasks' panics are caught).
-                cancelled_tasks += thread.join().unwrap_or(0);
-            }
-        }
-        let (cancelled_blocking, running_blocking) = shared.blocking.drain(deadline);
+        self.tell_workers(|| Message::Drain(deadline));
+        let cancelled_tasks = self.join_workers();
+        let (cancelled_blocking, running_blocking) = self.handle.shared.blocking.drain(deadline);
         if cancelled_tasks + cancelled_blocking + running_blocking == 0 {
             Ok(())
         } else {
@@ -941,22 +927,34 @@ impl Runtime {
     }
 
     fn stop(&mut self) {
+        self.tell_workers(|| Message::Stop);
+        self.handle.shared.blocking.shutdown();
+        self.join_workers();
+    }
+
+    /// Makes every later spawn fail and sends `message()` to every worker.
+    fn tell_workers(&self, message: impl Fn() -> Message) {
         let shared = &self.handle.shared;
         shared.stopping.store(true, Ordering::Release);
         for inbox in &shared.inboxes {
             // Fails only if the worker is gone already.
-            let _ = inbox.send(Message::Stop);
+            let _ = inbox.send(message());
         }
-        shared.blocking.shutdown();
+    }
+
+    /// Joins the worker threads; returns how many tasks they cancelled.
+    fn join_workers(&mut self) -> usize {
         let me = thread::current().id();
+        let mut cancelled = 0;
         for thread in self.threads.drain(..) {
-            // A runtime dropped on its own worker cannot join that worker;
-            // it exits when its task is done with the Stop message.
+            // A runtime dropped (or shut down) on its own worker cannot join
+            // that worker; it stops once its task is done with the message.
             if thread.thread().id() != me {
                 // Worker threads do not panic (tasks' panics are caught).
-                let _ = thread.join();
+                cancelled += thread.join().unwrap_or(0);
             }
         }
+        cancelled
     }
 }
 
