@@ -873,22 +873,23 @@ impl Runtime {
     /// use hearth::runtime::shutdown_signal;
     ///
     /// let rt = hearth::Runtime::builder().workers(1).build()?;
-    /// let served = rt.spawn_on(0, || async {
+    /// let (first_tx, first_rx) = std::sync::mpsc::channel();
+    /// let served = rt.spawn_on(0, move || async move {
     ///     let mut signal = std::pin::pin!(shutdown_signal());
     ///     let mut served = 0;
     ///     // Stand-in for `accept` beside the signal: a "request" every 10 ms.
     ///     loop {
-    ///         let request = std::pin::pin!(hearth::time::sleep(Duration::from_millis(10)));
     ///         match hearth::time::timeout(Duration::from_millis(10), signal.as_mut()).await {
-    ///             Ok(()) => return served,    // shutting down: stop accepting
-    ///             Err(_elapsed) => request.await,
+    ///             Ok(()) => return served, // shutting down: stop accepting
+    ///             Err(_elapsed) => {}
     ///         }
     ///         // A request in flight when the signal fires still completes.
     ///         hearth::spawn_local(hearth::time::sleep(Duration::from_millis(30)));
     ///         served += 1;
+    ///         let _ = first_tx.send(());
     ///     }
     /// })?;
-    /// std::thread::sleep(Duration::from_millis(50));
+    /// first_rx.recv()?; // the server has taken a request
     /// rt.shutdown_graceful(Duration::from_secs(10))?; // nothing was cut short
     /// assert!(hearth::block_on(served).unwrap() > 0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
