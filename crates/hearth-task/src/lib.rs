@@ -14,6 +14,8 @@
 //!   number of `LocalWaker`s from one allocation, with biased reference
 //!   counting; [`raw`] is the protocol beneath, for runtimes that embed it.
 //! - [`LocalWakerSlot`]: where a leaf future parks its task.
+//! - [`coop`]: the cooperative budget that executors set and leaf futures
+//!   spend, so an always-ready future cannot starve its thread.
 //!
 //! # For the author of a leaf future
 //!
@@ -179,6 +181,8 @@ extern crate std;
 
 pub mod atomic;
 mod context;
+#[cfg(feature = "std")]
+pub mod coop;
 #[cfg(feature = "std")]
 pub mod dual;
 #[cfg(feature = "alloc")]

@@ -71,13 +71,14 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
+        let progress = core::task::ready!(coop::poll_proceed(cx));
         // SAFETY: `T` is the task's output type (see `spawn_local`).
         match unsafe { self.task.poll_output::<T>(cx) } {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(result)) => Poll::Ready(result),
+            Poll::Ready(Some(result)) => {
+                progress.made_progress();
+                Poll::Ready(result)
+            }
             Poll::Ready(None) => panic!("JoinHandle polled after it returned Poll::Ready"),
         }
     }

@@ -43,7 +43,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use hearth_task::dual::{DualRc, DualWake};
 use hearth_task::{ContextExt, LocalWaker};
 
-pub use coop::consume_budget;
+pub use hearth_task::coop::{consume_budget, unconstrained};
 pub use join::{JoinError, JoinHandle};
 
 use remote::Remote;

@@ -59,9 +59,7 @@ impl<S: mio::event::Source> IoSource<S> {
         dir: u8,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        if coop::poll_proceed(cx).is_pending() {
-            return Poll::Pending;
-        }
+        let progress = core::task::ready!(coop::poll_proceed(cx));
         loop {
             let readiness = self.sched.readiness.get();
             if readiness & dir == 0 {
@@ -85,7 +83,10 @@ impl<S: mio::event::Source> IoSource<S> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.sched.readiness.set(readiness & !dir);
                 }
-                result => return Poll::Ready(result),
+                result => {
+                    progress.made_progress();
+                    return Poll::Ready(result);
+                }
             }
         }
     }

@@ -207,7 +207,7 @@ impl Future for Sleep {
         })
         .unwrap_or_else(|| panic!("{NO_EXECUTOR}"));
         if fired {
-            coop::poll_proceed(cx)
+            coop::poll_proceed(cx).map(coop::Progress::made_progress)
         } else {
             Poll::Pending
         }
