@@ -102,6 +102,15 @@ use crate::LocalWaker;
 /// assert_eq!(target.0.get(), 2);
 /// assert_eq!(target.shared().load(Ordering::Relaxed), 1);
 /// ```
+///
+/// # Panics
+///
+/// A panic in [`wake_local`](DualWake::wake_local),
+/// [`wake_remote`](DualWake::wake_remote) or `T`'s `Drop` unwinds to whoever
+/// woke or dropped the handle, and skips nothing: a `Waker` consumed by
+/// `wake` still gives up its count, and the last local reference still gives
+/// up the local side (and frees the allocation if no `Waker` is left) when
+/// `T::drop` panics. Nothing leaks and nothing is dropped twice.
 pub trait DualWake: Sized + 'static {
     /// The part of the target that other threads can reach.
     type Shared: Send + Sync + 'static;
@@ -343,14 +352,26 @@ unsafe fn dec_local<T: DualWake>(p: *const Inner<T>) {
     // Last local reference: stop handing out the twin first, so nothing `T`'s
     // drop does can reach it, then drop `T` here on the owner thread.
     inner.header.release_local();
+    /// Gives up the local side after `T` is dropped, also when `T::drop`
+    /// panics (the panic goes on unwinding; the allocation is not leaked).
+    struct ReleaseLocalSide<T: DualWake>(*const Inner<T>);
+    impl<T: DualWake> Drop for ReleaseLocalSide<T> {
+        fn drop(&mut self) {
+            // SAFETY: the last local count was ours and the allocation is
+            // alive until the release below says it may be freed.
+            let inner = unsafe { inner_ref(self.0) };
+            // SAFETY: right after the last local reference, once.
+            if unsafe { inner.counts.release_local_side() } {
+                // SAFETY: no reference of either kind is left and `T` is
+                // dropped (its drop ran, or unwound, which still drops it).
+                unsafe { free(self.0) };
+            }
+        }
+    }
+    let _release = ReleaseLocalSide::<T>(p);
     // SAFETY: `local == 0`, so no handle or twin can reach the target any more
     // (views see `is_released`); it is dropped exactly once, here.
     unsafe { ManuallyDrop::drop(&mut *inner.target.get()) };
-    // SAFETY: right after the last local reference, once.
-    if unsafe { inner.counts.release_local_side() } {
-        // SAFETY: no reference of either kind is left.
-        unsafe { free(p) };
-    }
 }
 
 /// Releases one `Waker` count, freeing on the last.
@@ -531,11 +552,18 @@ unsafe fn waker_wake_by_ref<T: DualWake>(h: *const DualHeader) {
 /// # Safety
 /// As for [`waker_wake_by_ref`]; consumes the `Waker`'s count.
 unsafe fn waker_wake<T: DualWake>(h: *const DualHeader) {
-    // SAFETY: forwarded.
-    unsafe {
-        waker_wake_by_ref::<T>(h);
-        waker_drop::<T>(h);
+    /// Gives up the consumed `Waker`'s count after the wake, also when
+    /// `wake_local` or `wake_remote` panics (no leak).
+    struct DropAfter<T: DualWake>(*const DualHeader, PhantomData<T>);
+    impl<T: DualWake> Drop for DropAfter<T> {
+        fn drop(&mut self) {
+            // SAFETY: the count of the `Waker` being consumed is ours.
+            unsafe { waker_drop::<T>(self.0) }
+        }
     }
+    let _drop = DropAfter::<T>(h, PhantomData);
+    // SAFETY: forwarded; our count keeps the target alive during the wake.
+    unsafe { waker_wake_by_ref::<T>(h) };
 }
 
 /// # Safety
