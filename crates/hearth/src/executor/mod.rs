@@ -24,6 +24,35 @@
 //! cancelled [`JoinError`]), then empties the run queue. Task memory is freed
 //! when the last reference goes, which may be a `Waker` on another thread;
 //! nothing `!Send` is dropped there.
+//!
+//! # Panic safety
+//!
+//! The rule: **the executor's state is final before user code runs, and every
+//! piece of user code that runs has its panic either turned into a task's
+//! result or discarded; none unwinds through half-done bookkeeping.** User
+//! code here is a task's poll, the drop of a future, an output, a panic
+//! payload or a waker, and a wake of a waker the executor did not make.
+//!
+//! | user code | what a panic there does |
+//! |---|---|
+//! | a task's `poll` | becomes the task's [`JoinError`] (`is_panic`); the tick goes on with the next task |
+//! | the drop of a task's future on abort or shutdown | becomes the task's `JoinError` (`is_panic` instead of `is_cancelled`), as in tokio |
+//! | the drop of a task's future after it returned `Ready` or panicked | discarded: the output or the poll's panic is the result, as in tokio |
+//! | the drop of an output or a `JoinError` nobody will read (detached task, shutdown) | discarded |
+//! | the drop of a panic payload (a payload that panics when dropped) | the nested payload is dropped the same way, up to 8 levels, then leaked |
+//! | the wake of the waker awaiting a `JoinHandle`, or of the idle waiter | discarded (tokio does the same) |
+//! | the drop of such a waker | discarded |
+//! | the main future's `poll` in [`Executor::run_until`] / [`block_on`] | unwinds to the caller, as tokio's `block_on`; the executor stays usable |
+//!
+//! "Final" means: a completing task is unlinked from the task table and
+//! marked `COMPLETE` before its output is dropped or its waiter woken; a
+//! stage slot always holds a valid stage when user code runs (a future whose
+//! drop panics is never left behind as a dropped `Running`); the
+//! last local reference of a task frees it even if a drop in between
+//! panicked. [`Executor`]'s `Drop` completes every task and empties the run
+//! queue in a guard that finishes the sweep if a panic unwinds out of it, so
+//! no task ever reaches a freed core. `tests/panic_injection.rs` checks the
+//! rule by injecting panics at each of these points, natively and under Miri.
 
 pub(crate) mod coop;
 mod join;
@@ -31,6 +60,7 @@ mod queue;
 pub(crate) mod remote;
 mod slab;
 mod task;
+mod unwind;
 
 use core::cell::Cell;
 use core::fmt;
@@ -120,13 +150,47 @@ impl Core {
     }
 
     /// Marks a finished task complete and drops the table's reference.
+    ///
+    /// The bookkeeping comes first (unlinked, `COMPLETE`, idle waiter taken);
+    /// the user code it triggers (output drop, join waiter's and idle
+    /// waiter's wakes) runs after, with its panics discarded.
     fn complete(&self, task: &TaskRef) {
+        let list_ref = self.tasks.remove(task.slab_index());
+        let idle = if self.tasks.len() == 0 {
+            self.idle_waiter.take()
+        } else {
+            None
+        };
         task.mark_complete();
-        drop(self.tasks.remove(task.slab_index()));
-        if self.tasks.len() == 0 {
-            if let Some(waiter) = self.idle_waiter.take() {
-                waiter.wake();
+        drop(list_ref);
+        if let Some(waiter) = idle {
+            unwind::quietly(move || waiter.wake());
+        }
+    }
+
+    /// Cancels and completes every task, then empties the run queue (see
+    /// [`Executor`]'s `Drop`). Safe to call again after a panic unwound out
+    /// of it half way.
+    fn shut_down(&self) {
+        self.remote.close();
+        // It may be the main future's waker, which holds the core: drop it
+        // here, or the two would keep each other alive.
+        if let Some(waiter) = self.idle_waiter.take() {
+            unwind::quietly(move || drop(waiter));
+        }
+        // Dropping a future may spawn more tasks: sweep until none is left.
+        while self.tasks.len() > 0 {
+            for index in 0..self.tasks.slots() {
+                if let Some(task) = self.tasks.get(index) {
+                    if task.state() & COMPLETE == 0 {
+                        task.cancel_now();
+                    }
+                    self.complete(&task);
+                }
             }
+        }
+        while let Some(task) = self.run_queue.pop() {
+            drop(task);
         }
     }
 
@@ -396,23 +460,20 @@ impl fmt::Debug for Executor {
 
 impl Drop for Executor {
     fn drop(&mut self) {
-        let core = &*self.core;
-        core.remote.close();
-        // It may be the main future's waker, which holds the core: drop it
-        // here, or the two would keep each other alive.
-        drop(core.idle_waiter.take());
-        // Dropping a future may spawn more tasks: sweep until none is left.
-        while core.tasks.len() > 0 {
-            for index in 0..core.tasks.slots() {
-                if let Some(task) = core.tasks.get(index) {
-                    task.cancel_now();
-                    core.complete(&task);
-                }
+        /// Finishes the shutdown if a panic unwinds out of it: every task must
+        /// be complete and the run queue empty before the core can go, or a
+        /// task would reach a freed core. (Nothing in the sweep is expected to
+        /// panic: user code there runs quietly. A second panic in the guard
+        /// aborts the process, which is still better than a use after free.)
+        struct Finish<'a>(&'a Core);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                self.0.shut_down();
             }
         }
-        while let Some(task) = core.run_queue.pop() {
-            drop(task);
-        }
+        let finish = Finish(&self.core);
+        finish.0.shut_down();
+        core::mem::forget(finish);
     }
 }
 

@@ -51,6 +51,7 @@ use hearth_task::raw::{DualCounts, DualHeader, DualVTable};
 use hearth_task::{ContextExt, LocalWaker, LocalWakerSlot};
 
 use super::join::JoinError;
+use super::unwind::{drop_payload, quietly};
 use super::Core;
 use crate::sync::Arc;
 
@@ -268,9 +269,10 @@ impl TaskRef {
         unsafe { (self.header().vtable.cancel)(self.ptr) }
     }
 
-    /// Marks the task complete: drops the output if nobody will read it and
-    /// wakes the task awaiting the `JoinHandle`. The caller unlinks it from
-    /// the executor's list.
+    /// Marks the task complete, then drops the output if nobody will read it
+    /// and wakes the task awaiting the `JoinHandle`. Panics of that user code
+    /// are discarded (the state is already final). The caller has unlinked
+    /// it from the executor's list.
     pub(crate) fn mark_complete(&self) {
         let h = self.header();
         h.state.set(h.state.get() | COMPLETE);
@@ -278,7 +280,9 @@ impl TaskRef {
             // SAFETY: owner thread.
             unsafe { (h.vtable.drop_stage)(self.ptr) };
         }
-        h.join_waiter.wake();
+        if let Some(waiter) = h.join_waiter.take() {
+            quietly(move || waiter.wake());
+        }
     }
 
     /// For `JoinHandle::poll`: the output if complete, else registers the
@@ -400,7 +404,9 @@ unsafe fn release_local(ptr: NonNull<Header>) {
     h.dual.release_local();
     // SAFETY: owner thread; nothing else can reach the stage now.
     unsafe { (h.vtable.drop_stage)(ptr) };
-    drop(h.join_waiter.take());
+    if let Some(waiter) = h.join_waiter.take() {
+        quietly(move || drop(waiter));
+    }
     // SAFETY: right after the last local reference, once.
     if unsafe { h.counts.release_local_side() } {
         // SAFETY: no reference of either kind is left.
@@ -608,20 +614,31 @@ unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
 }
 
 /// Replaces the stage, dropping the old one in place (the future is pinned
-/// there). A panic while dropping becomes the task's result.
+/// there).
+///
+/// A panic in that drop is the task's result only when the task has no other
+/// one (it was cancelled): an output or the poll's own panic is kept and the
+/// drop's panic discarded, as tokio does. Either way the slot holds a valid
+/// stage before any further user code runs (a discarded output or payload,
+/// whose drop may panic too, is dropped after the write, quietly).
 fn replace_stage<F: Future>(slot: &mut Stage<F>, new: Stage<F>) {
     // SAFETY: dropped exactly once, in place; `ptr::write` below overwrites
     // it without dropping again, also if the drop panicked half way.
     let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(slot) }));
-    let new = match dropped {
-        Ok(()) => new,
-        Err(payload) => {
-            drop(new);
-            Stage::Finished(Err(JoinError::panic(payload)))
-        }
+    let Err(payload) = dropped else {
+        // SAFETY: the old value was dropped above.
+        unsafe { ptr::write(slot, new) };
+        return;
     };
-    // SAFETY: the old value was dropped above.
-    unsafe { ptr::write(slot, new) };
+    let cancelled = matches!(&new, Stage::Finished(Err(e)) if e.is_cancelled());
+    if cancelled {
+        // SAFETY: the old value was dropped (its drop unwound) above.
+        unsafe { ptr::write(slot, Stage::Finished(Err(JoinError::panic(payload)))) };
+    } else {
+        // SAFETY: as above.
+        unsafe { ptr::write(slot, new) };
+        drop_payload(payload);
+    }
 }
 
 /// # Safety
@@ -673,8 +690,16 @@ unsafe fn drop_stage<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: as in `poll`.
     let slot = unsafe { stage::<F>(ptr) };
     if !matches!(slot, Stage::Consumed) {
-        // A panic in an output's drop is dropped with it: nobody can observe it.
-        let _ = catch_unwind(AssertUnwindSafe(|| replace_stage(slot, Stage::Consumed)));
+        // SAFETY: dropped exactly once, in place; overwritten below without
+        // a second drop whether or not the drop unwound.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { ptr::drop_in_place(slot) }));
+        // SAFETY: the old value is gone.
+        unsafe { ptr::write(slot, Stage::Consumed) };
+        // A panic in a future's or output's drop here has nobody to report
+        // to (the task is cancelled with its executor, or detached).
+        if let Err(payload) = dropped {
+            drop_payload(payload);
+        }
     }
 }
 
