@@ -31,6 +31,18 @@
 //! });
 //! ```
 //!
+//! # Differences from tokio
+//!
+//! - [`Sleep::is_elapsed`] reads the clock: it is `true` as soon as the
+//!   deadline is reached, also before the first poll (so `sleep_until(now)`
+//!   is elapsed at once). tokio's reports whether its timer driver has fired
+//!   the entry, which is `false` until the sleep was registered and processed.
+//! - [`Sleep`] is `Unpin` (tokio's is not), so it can be polled without
+//!   pinning; code written for tokio's `Pin<&mut Sleep>` works unchanged.
+//! - Timers belong to the executor that first polls them; polling a
+//!   [`Sleep`] outside a hearth executor panics (tokio: outside a runtime with
+//!   the time driver enabled).
+//!
 //! [`block_on`]: crate::block_on
 //! [`Executor::run_until`]: crate::Executor::run_until
 
@@ -148,6 +160,10 @@ impl Sleep {
     }
 
     /// Returns `true` if the deadline has been reached.
+    ///
+    /// This reads the clock, unlike tokio's (see the module's differences
+    /// from tokio): a sleep whose deadline is now or past is elapsed before
+    /// its first poll.
     ///
     /// ```
     /// use std::time::Duration;
