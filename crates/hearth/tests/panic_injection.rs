@@ -27,7 +27,10 @@ use proptest::prelude::*;
 /// Silences the panic messages of the panics this file injects on purpose.
 fn quiet_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    // `HEARTH_SHOW_PANICS=1` keeps the messages (to debug a failure).
+    if std::env::var_os("HEARTH_SHOW_PANICS").is_none() {
+        ONCE.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    }
 }
 
 /// A panic payload whose own drop panics (`panic_any` with it).
@@ -618,4 +621,68 @@ fn abort_with_a_panicking_drop_reports_the_panic() {
     assert!(err.is_panic() && !err.is_cancelled());
     drop(ex);
     assert_balanced(&ledger);
+}
+
+// ---- The multi-core runtime's user code ----
+
+/// Sent across threads, so it cannot hold the ledger's `Rc`s.
+struct SendBad;
+
+impl Drop for SendBad {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic_any(BadPayload);
+        }
+    }
+}
+
+/// A `spawn_on` closure that panics with a payload whose drop panics, a
+/// blocking job whose detached result panics when dropped, a remote future
+/// whose drop panics after it returned its output: each worker and pool
+/// thread survives and keeps serving; the handle gets the output.
+#[test]
+#[cfg_attr(miri, ignore)] // real threads parked in epoll
+fn runtime_threads_survive_panicking_user_drops() {
+    quiet_panics();
+    let rt = hearth::Runtime::builder()
+        .workers(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    let h = handle
+        .spawn_on(0, || -> std::future::Ready<()> { panic_any(SendBad) })
+        .unwrap();
+    let err = rt.block_on(h).unwrap_err();
+    assert!(err.is_panic());
+    std::mem::forget(err.into_panic()); // its drop would panic here
+    drop(handle.spawn_blocking(|| SendBad)); // detached: dropped on the pool thread
+    assert_eq!(
+        rt.block_on(handle.spawn_blocking(|| 5)).unwrap(),
+        5,
+        "the pool's only thread survived"
+    );
+
+    /// Ready at once; its drop (after the output was taken) panics.
+    struct DropPanics;
+    impl Future for DropPanics {
+        type Output = u32;
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+            Poll::Ready(7)
+        }
+    }
+    impl Drop for DropPanics {
+        fn drop(&mut self) {
+            panic!("future drop");
+        }
+    }
+    let h = handle.spawn_on(0, || DropPanics).unwrap();
+    assert_eq!(
+        rt.block_on(h).unwrap(),
+        7,
+        "the output survives the future's drop panic"
+    );
+    let h = handle.spawn_on(0, || async { 8 }).unwrap();
+    assert_eq!(rt.block_on(h).unwrap(), 8, "the worker survived");
+    rt.shutdown();
 }

@@ -60,7 +60,7 @@ mod queue;
 pub(crate) mod remote;
 mod slab;
 mod task;
-mod unwind;
+pub(crate) mod unwind;
 
 use core::cell::Cell;
 use core::fmt;

@@ -127,7 +127,11 @@ impl Pool {
         loop {
             if let Some(job) = state.queue.pop_front() {
                 drop(state);
-                job();
+                // The job catches `f`'s panic itself; what can still unwind
+                // is the drop of a result nobody awaits (an output or panic
+                // payload whose drop panics): it must not end this thread,
+                // or the pool would count a thread that is gone.
+                crate::executor::unwind::quietly(job);
                 state = self.lock();
                 continue;
             }

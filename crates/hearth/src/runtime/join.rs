@@ -193,7 +193,9 @@ pub(crate) async fn run_remote<F: Future>(
         }
     })
     .await;
-    future.set(None);
+    // A panic in the future's drop is discarded (as for a local task whose
+    // output is ready): the handle still gets the result.
+    crate::executor::unwind::quietly(|| future.set(None));
     abort.unregister();
     // The handle may be gone (detached): then the result just drops.
     let _ = tx.send(result);

@@ -22,7 +22,6 @@ use core::future::Future;
 use core::pin::pin;
 use core::task::Poll;
 use std::cell::RefCell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use hearth_sync::{remote, watch};
@@ -129,8 +128,9 @@ async fn serve(mut inbox: remote::Receiver<Message>) {
 
 fn run_job(job: Box<dyn FnOnce() + Send>) {
     // A panicking closure must not take the worker down; the closures we
-    // send report their own panics to their handles.
-    drop(catch_unwind(AssertUnwindSafe(job)));
+    // send report their own panics to their handles. (A payload whose own
+    // drop panics is dropped safely too.)
+    crate::executor::unwind::quietly(job);
 }
 
 /// The graceful part of a shutdown: signal the tasks, then serve until no
