@@ -85,6 +85,13 @@ impl Driver {
         }
     }
 
+    /// Time until the next timer is due, if any (hosted mode: the host
+    /// sleeps that long).
+    #[cfg(feature = "tokio-host")]
+    pub(crate) fn next_timeout(&self) -> Option<Duration> {
+        self.time.get().and_then(|t| t.next_timeout())
+    }
+
     /// Called after `polled` task polls of a busy executor.
     #[inline]
     pub(crate) fn maintain(&self, polled: usize) {

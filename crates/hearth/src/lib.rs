@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod compat;
 mod driver;
 mod executor;
 pub mod net;

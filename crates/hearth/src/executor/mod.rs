@@ -55,6 +55,8 @@
 //! rule by injecting panics at each of these points, natively and under Miri.
 
 pub(crate) mod coop;
+#[cfg(all(feature = "tokio-host", not(loom)))]
+pub(crate) mod host;
 mod join;
 mod queue;
 pub(crate) mod remote;
@@ -108,6 +110,12 @@ pub(crate) struct Core {
     driver: NonNull<Driver>,
     /// Woken when the last unfinished task completes ([`poll_no_tasks`]).
     idle_waiter: Cell<Option<LocalWaker>>,
+    /// Hosted on another runtime ([`host`]): set while the hosted executor
+    /// waits with nothing to run, so the next local wake also wakes
+    /// `host_waker`. One load and branch per local wake otherwise.
+    host_parked: Cell<bool>,
+    /// The hosting task's `Waker` while `host_parked`; owner thread only.
+    host_waker: Cell<Option<Waker>>,
 }
 
 // `Core` lives in an `Arc` shared by the `Executor` (owner thread) and by the
@@ -142,6 +150,18 @@ impl Core {
     #[inline]
     pub(crate) fn push_ready(&self, task: TaskRef) {
         self.run_queue.push(task);
+        if self.host_parked.get() {
+            self.wake_host();
+        }
+    }
+
+    /// Wakes the task hosting this executor (hosted mode only), once per wait.
+    #[cold]
+    pub(crate) fn wake_host(&self) {
+        self.host_parked.set(false);
+        if let Some(waker) = self.host_waker.take() {
+            unwind::quietly(move || waker.wake());
+        }
     }
 
     #[inline]
@@ -177,6 +197,10 @@ impl Core {
         // here, or the two would keep each other alive.
         if let Some(waiter) = self.idle_waiter.take() {
             unwind::quietly(move || drop(waiter));
+        }
+        self.host_parked.set(false);
+        if let Some(host) = self.host_waker.take() {
+            unwind::quietly(move || drop(host));
         }
         // Dropping a future may spawn more tasks: sweep until none is left.
         while self.tasks.len() > 0 {
@@ -361,6 +385,8 @@ impl Executor {
                 running: Cell::new(false),
                 polling: Cell::new(None),
                 idle_waiter: Cell::new(None),
+                host_parked: Cell::new(false),
+                host_waker: Cell::new(None),
             }),
             _driver: driver,
             _not_send: core::marker::PhantomData,

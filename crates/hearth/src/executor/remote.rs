@@ -84,7 +84,8 @@ impl Remote {
         self.unpark();
     }
 
-    fn unpark(&self) {
+    /// Signals the owner (eventfd or unpark) unless a signal is pending.
+    pub(crate) fn unpark(&self) {
         let prev = self.state.fetch_or(NOTIFIED, Ordering::AcqRel);
         if prev & NOTIFIED != 0 {
             return;

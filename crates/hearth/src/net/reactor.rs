@@ -137,6 +137,14 @@ impl Reactor {
         drop(sched);
     }
 
+    /// The epoll file descriptor: readable while events are pending, so a
+    /// host runtime can wait on it (`compat::tokio`).
+    #[cfg(feature = "tokio-host")]
+    pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.poll.borrow().as_raw_fd()
+    }
+
     /// Waits for events up to `timeout` (`None`: forever) and wakes the
     /// tasks they concern.
     pub(crate) fn poll(&self, timeout: Option<Duration>) {
