@@ -45,6 +45,7 @@ const GLOMMIO: usize = 3;
 const ASYNC_EXECUTOR: usize = 4;
 const LOCAL_POOL: usize = 5;
 const HEARTH: usize = 6;
+const HEARTH_IN_TOKIO: usize = 7;
 
 macro_rules! peer_names {
     ($workload:literal) => {
@@ -56,13 +57,18 @@ macro_rules! peer_names {
             concat!($workload, " · async-executor"),
             concat!($workload, " · futures LocalPool"),
             concat!($workload, " · hearth"),
+            concat!($workload, " · hearth hosted in tokio"),
         ]
     };
 }
 
-pub const YIELD: [&str; 7] = peer_names!("yield");
-pub const SPAWN: [&str; 7] = peer_names!("spawn");
-pub const REMOTE: [&str; 7] = peer_names!("remote");
+pub const YIELD: [&str; 8] = peer_names!("yield");
+pub const SPAWN: [&str; 8] = peer_names!("spawn");
+pub const REMOTE: [&str; 8] = peer_names!("remote");
+
+/// hearth hosted in tokio must be at least 2× faster than tokio's own
+/// `LocalSet` on the same kind of runtime (the baseline).
+const HOSTED_TARGET: Target = Target::RatioAtMost(0.5);
 
 /// hearth must be at most 0.4× tokio LocalSet (the baseline) and 0.6× monoio.
 const YIELD_TARGET: Target = Target::All(&[
@@ -246,6 +252,7 @@ fn each_peer(v: &mut impl Visit) {
     v.visit(ASYNC_EXECUTOR, p::AsyncExecutor::new());
     v.visit(LOCAL_POOL, p::LocalPool::new());
     v.visit(HEARTH, p::Hearth::new());
+    v.visit(HEARTH_IN_TOKIO, p::HearthInTokio::new());
 }
 
 /// Peer display names (the part after "workload · ").
@@ -256,7 +263,7 @@ fn peer_name(index: usize) -> &'static str {
 /// Adds one case per peer that starts; remembers those that do not.
 struct AddCases<'s, 'a> {
     suite: &'s mut Suite<'a>,
-    names: &'static [&'static str; 7],
+    names: &'static [&'static str; 8],
     /// hearth's target in this workload.
     target: Option<Target>,
     failed: &'s mut Vec<(usize, String)>,
@@ -305,7 +312,11 @@ impl Visit for AddCases<'_, '_> {
         if index == TOKIO {
             self.suite.baseline(name, op);
         } else {
-            let target = if index == HEARTH { self.target } else { None };
+            let target = match index {
+                HEARTH => self.target,
+                HEARTH_IN_TOKIO if matches!(self.op, WorkOp::Yield) => Some(HOSTED_TARGET),
+                _ => None,
+            };
             self.suite.case(name, target, op);
         }
     }
@@ -316,7 +327,7 @@ fn workload(
     op: WorkOp,
     samples: usize,
     per_run: u64,
-    names: &'static [&'static str; 7],
+    names: &'static [&'static str; 8],
     target: Option<Target>,
     failed: &mut Vec<(usize, String)>,
 ) -> SuiteReport {

@@ -320,6 +320,41 @@ impl Hearth {
 #[derive(Clone, Copy)]
 pub struct HearthSpawn;
 
+/// hearth's executor hosted on a tokio current_thread runtime with
+/// `enable_all` (`hearth::compat::tokio`): what a tokio user gets by adopting
+/// hearth inside tokio. Tasks spawn with `hearth::spawn_local`.
+pub struct HearthInTokio {
+    // Dropped first: the hosted executor deregisters from tokio's reactor.
+    ex: hearth::compat::tokio::LocalExecutor,
+    rt: tokio::runtime::Runtime,
+}
+
+impl HearthInTokio {
+    pub fn new() -> Result<Self, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let ex = {
+            let _inside = rt.enter();
+            hearth::compat::tokio::LocalExecutor::new().map_err(|e| e.to_string())?
+        };
+        Ok(HearthInTokio { ex, rt })
+    }
+}
+
+impl Peer for HearthInTokio {
+    type Spawner = HearthSpawn;
+
+    fn spawner(&self) -> HearthSpawn {
+        HearthSpawn
+    }
+
+    fn block_on<F: Future>(&mut self, fut: F) -> F::Output {
+        self.rt.block_on(self.ex.run_until(fut))
+    }
+}
+
 impl Peer for Hearth {
     type Spawner = HearthSpawn;
 

@@ -118,6 +118,21 @@ fn run_hearth(tasks: Tasks) {
     });
 }
 
+/// Runs `tasks` to completion on hearth's executor hosted on tokio
+/// (`hearth::compat::tokio`), on `rt`.
+fn run_hosted(
+    rt: &tokio::runtime::Runtime,
+    hosted: &hearth::compat::tokio::LocalExecutor,
+    tasks: Tasks,
+) {
+    rt.block_on(hosted.run_until(async {
+        let handles: Vec<_> = tasks.into_iter().map(hearth::spawn_local).collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+    }));
+}
+
 /// Yields once, waking the task through `cx.waker()` (the same for all).
 async fn yield_now() {
     let mut yielded = false;
@@ -477,6 +492,14 @@ pub const HEARTH_RT: [&str; 9] = [
     "Semaphore(10), 1,000 tasks · tokio::sync (hearth executor)",
     "Semaphore(10), 1,000 tasks · local-sync (hearth executor)",
 ];
+/// hearth hosted in tokio against tokio's `LocalSet`, both on a
+/// current_thread runtime with `enable_all` (what a tokio application has).
+pub const HOSTED: [&str; 2] = [
+    "ping-pong · hearth-sync (hearth hosted in tokio)",
+    "ping-pong · tokio::sync (tokio LocalSet, enable_all)",
+];
+const HOSTED_PEERS: [&str; 1] = [HOSTED[1]];
+
 const HEARTH_RT_PING_PEERS: [&str; 3] = [HEARTH_RT[1], HEARTH_RT[2], HEARTH_RT[3]];
 const HEARTH_RT_MUTEX_PEERS: [&str; 1] = [HEARTH_RT[5]];
 const HEARTH_RT_SEM_PEERS: [&str; 1] = [HEARTH_RT[7]];
@@ -498,6 +521,19 @@ pub fn run(config: &Config) -> SuiteReport {
         .build()
         .expect("tokio runtime");
     let rt = &rt;
+    // For the hosted rows (declared before the suite, which borrows them).
+    let rt_all = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let rt_all = &rt_all;
+    // Dropped before `rt_all` (declaration order reversed): it deregisters
+    // from tokio's reactor.
+    let hosted = {
+        let _inside = rt_all.enter();
+        hearth::compat::tokio::LocalExecutor::new().expect("hosted hearth executor")
+    };
+    let hosted = &hosted;
     let mut suite = Suite::new(
         "sync",
         "hearth-sync against its peers: ns per hop, message, acquire-release",
@@ -591,6 +627,22 @@ pub fn run(config: &Config) -> SuiteReport {
         .case(SEM_PEERS[0], None, || run_local(tokio_semaphore()))
         .case(SEM_PEERS[1], None, || run_tokio(rt, tokio_semaphore()))
         .case(SEM_PEERS[2], None, || run_local(local_sync_semaphore()));
+
+    // Adopting hearth inside tokio: hosted hearth against a LocalSet on the
+    // same kind of runtime; target at least 2× faster.
+    suite
+        .case(
+            HOSTED[0],
+            Some(Target::RatioToFastestAtMost {
+                cases: &HOSTED_PEERS,
+                max: 0.5,
+                label: "tokio LocalSet",
+            }),
+            move || run_hosted(rt_all, hosted, ping_pong::<HearthSyncU>(MESSAGES)),
+        )
+        .case(HOSTED[1], None, move || {
+            run_tokio(rt_all, ping_pong::<TokioSyncU>(MESSAGES))
+        });
 
     // The executor-bound workloads again on hearth's own executor.
     suite
