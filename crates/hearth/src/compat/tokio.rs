@@ -16,8 +16,8 @@
 //!   hearth's next timer;
 //! - when hearth has nothing to run it returns `Pending` to tokio; a wake of a
 //!   hearth task (from this thread or any other) wakes the hosting tokio task.
-//!   While hearth has work it yields to tokio every 32 ticks, so neither side
-//!   starves the other.
+//!   While hearth has work it yields to tokio every 256 polls, so neither
+//!   side starves the other.
 //!
 //! Across the boundary: a hearth task can await tokio's `JoinHandle`s,
 //! `tokio::sync` primitives and tokio sockets; a tokio task on the same

@@ -3,7 +3,7 @@
 //!
 //! The host polls a future that runs *turns*: a turn enters the executor
 //! (as `run_until` does), polls the main future if it was woken, runs ready
-//! tasks for a bounded number of ticks and returns one of:
+//! tasks for up to [`POLLS_PER_TURN`] polls and returns one of:
 //!
 //! - `Ready`: the main future completed;
 //! - `Yield`: tasks are still ready; the host should reschedule itself (its
@@ -36,9 +36,12 @@ use hearth_task::dual::{DualRc, DualWake};
 use super::{coop, Core, Enter, Executor};
 use crate::sync::Arc;
 
-/// Ticks a turn runs before it yields to the host (each tick polls every
-/// task that was ready when it began).
-const TICKS_PER_TURN: usize = 32;
+/// Polls (of tasks and of the main future) after which a turn yields to the
+/// host. Each yield costs the host a scheduler pass (tokio's may include an
+/// `epoll_wait`, a microsecond or more), so a turn is long enough to amortise
+/// it and short enough that the host's own tasks wait at most a few hundred
+/// hearth polls (tokio's `LocalSet` yields after 61 of its own).
+const POLLS_PER_TURN: usize = 256;
 
 /// The main future's wake target in hosted mode: a local flag plus a flag for
 /// wakes from other threads (one per `run_until`, so two hosted main futures
@@ -127,7 +130,9 @@ impl Executor {
         let core = &*self.core;
         let _enter = Enter::new(core);
         core.host_parked.set(false);
-        for _ in 0..TICKS_PER_TURN {
+        let mut polls = 0;
+        while polls < POLLS_PER_TURN {
+            polls += 1; // a pass that polls nothing still counts
             if main.take_woken() {
                 let waker = main.0.waker_ref();
                 let mut cx = Context::from_waker(&waker);
@@ -139,6 +144,7 @@ impl Executor {
             core.take_remote_wakes();
             let polled = core.tick();
             if polled > 0 {
+                polls += polled;
                 core.driver().maintain(polled);
             }
             if core.has_ready() || main.is_woken() {
