@@ -21,9 +21,13 @@
 //! woken for it, so a child that wakes itself cannot keep the combinator
 //! busy. `armed` says whether the next local wake must wake the parent: it is
 //! set when a pass leaves nothing due, and cleared by the wake that uses it,
-//! during passes, and for good once the combinator is gone. Polls while the
-//! parent polls with the same `Waker` skip the parent's local-waker lookup
-//! (`parent_id`); the owner check (slot 0's header) runs on every poll.
+//! during passes, and for good once the combinator is gone. Every poll looks
+//! up the parent's local waker and compares it with the one stored
+//! (`parent_ident`, the identity of the stored clone); it clones only when
+//! they differ. The identity of the parent's `Waker` says nothing about its
+//! local waker: a `ContextBuilder`'s `Waker` lives in the builder, so two
+//! builders at one stack address look alike while carrying different local
+//! wakers. The owner check (slot 0's header) runs on every poll too.
 //!
 //! # Modes
 //!
@@ -120,10 +124,11 @@ struct Inner {
     armed: Cell<bool>,
     /// The parent's local waker (local mode). Owner only.
     parent: Cell<Option<LocalWaker>>,
-    /// Identity (data, vtable) of the parent `Waker` that `parent` was
-    /// looked up from: while the parent polls with the same `Waker`, its
-    /// local waker is the same and the lookup is skipped. Owner only.
-    parent_id: Cell<(*const (), *const RawWakerVTable)>,
+    /// Identity (data, vtable) of the waker stored in `parent` (not of the
+    /// one it was cloned from): a poll whose local waker has this identity
+    /// would wake the same task (`will_wake`), so it is not cloned again.
+    /// Null while nothing is stored. Owner only.
+    parent_ident: Cell<(*const (), *const RawWakerVTable)>,
     /// The parent's thread-safe waker. Any thread.
     remote_parent: AtomicWaker,
     /// Number of slots; immutable.
@@ -153,6 +158,12 @@ struct Inner {
     /// allocation freed and assert on every access.
     #[cfg(loom)]
     freed: AtomicBool,
+}
+
+/// The identity `will_wake` compares.
+#[inline]
+fn ident(w: &LocalWaker) -> (*const (), *const RawWakerVTable) {
+    (w.data(), w.vtable())
 }
 
 #[inline]
@@ -241,22 +252,23 @@ impl Inner {
         }
     }
 
-    /// Stores the local waker of `cx` as the parent's, unless it would wake
-    /// the same task (`clone_from` semantics), and remembers which `Waker` it
-    /// came from. Owner only.
+    /// Stores the parent's local waker `lw`, unless the stored one would
+    /// wake the same task (`clone_from` semantics). Owner only.
+    #[inline]
+    fn set_parent(&self, lw: &LocalWaker) {
+        if self.parent_ident.get() != ident(lw) {
+            self.replace_parent(lw);
+        }
+    }
+
     #[cold]
     #[inline(never)]
-    fn refresh_parent(&self, cx: &Context<'_>) {
-        let w = cx.waker();
-        let lw = ContextExt::local_waker(cx);
-        match self.parent.take() {
-            Some(old) if old.will_wake(lw) => self.parent.set(Some(old)),
-            old => {
-                self.parent.set(Some(lw.clone()));
-                drop(old);
-            }
-        }
-        self.parent_id.set((w.data(), w.vtable() as *const _));
+    fn replace_parent(&self, lw: &LocalWaker) {
+        // The clone runs user code: nothing changes if it panics. The old
+        // waker is dropped last, when the state is already consistent.
+        let new = lw.clone();
+        self.parent_ident.set(ident(&new));
+        drop(self.parent.replace(Some(new)));
     }
 
     /// A wake on the owner thread (twin, or `Waker` face in local mode).
@@ -272,18 +284,36 @@ impl Inner {
     /// Wakes the parent's stored `LocalWaker`. Owner only.
     #[inline]
     fn wake_parent_local(&self) {
-        // Take the waker out while waking it, so a reentrant poll that
-        // refreshes it cannot free it under us.
-        if let Some(w) = self.parent.take() {
-            w.wake_by_ref();
-            match self.parent.take() {
-                None => self.parent.set(Some(w)),
-                Some(new) => {
-                    self.parent.set(Some(new));
-                    drop(w);
+        /// Puts the waker back after the wake, also if the wake panics,
+        /// unless a reentrant poll stored another one meanwhile.
+        struct PutBack<'a>(&'a Inner, Option<LocalWaker>);
+        impl Drop for PutBack<'_> {
+            fn drop(&mut self) {
+                let w = self.1.take();
+                match self.0.parent.take() {
+                    None => self.0.parent.set(w),
+                    new => {
+                        self.0.parent.set(new);
+                        drop(w);
+                    }
                 }
             }
         }
+        // Take the waker out while waking it, so a reentrant poll that
+        // replaces it cannot free it under us. `parent_ident` keeps naming
+        // it: a reentrant poll of the same parent keeps it.
+        if let Some(w) = self.parent.take() {
+            let w = PutBack(self, Some(w));
+            if let Some(w) = &w.1 {
+                w.wake_by_ref();
+            }
+        }
+    }
+
+    /// Drops the parent's local waker (the combinator is gone). Owner only.
+    fn drop_parent(&self) {
+        self.parent_ident.set((ptr::null(), ptr::null()));
+        drop(self.parent.take());
     }
 
     /// A wake from any thread: push on the remote stack, wake the parent.
@@ -415,10 +445,7 @@ impl WakeSet {
             // Local mode has `n > 0` (`alloc_inner`). The owner check comes
             // first: only the owner thread may touch the `Cell`s.
             if inner.slot(0).header.is_local() {
-                let w = cx.waker();
-                if inner.parent_id.get() != (w.data(), w.vtable() as *const _) {
-                    inner.refresh_parent(cx);
-                }
+                inner.set_parent(ContextExt::local_waker(cx));
                 return false;
             }
         }
@@ -435,7 +462,7 @@ impl WakeSet {
         // SAFETY: just made, we hold its count.
         let inner = unsafe { p.as_ref() };
         if inner.local_mode {
-            inner.refresh_parent(cx);
+            inner.set_parent(ContextExt::local_waker(cx));
         }
         true
     }
@@ -572,7 +599,7 @@ impl Drop for WakeSet {
             return;
         }
         inner.armed.set(false);
-        drop(inner.parent.take());
+        inner.drop_parent();
         if inner.remote_parent.maybe_registered() {
             drop(inner.remote_parent.take());
         }
@@ -655,7 +682,7 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             local_mode,
             armed: Cell::new(false),
             parent: Cell::new(None),
-            parent_id: Cell::new((ptr::null(), ptr::null())),
+            parent_ident: Cell::new((ptr::null(), ptr::null())),
             remote_parent: AtomicWaker::new(),
             n,
             // Bit mode: every child is due for its first poll.
@@ -701,7 +728,7 @@ unsafe fn dec_local(p: *const Inner) {
         return;
     }
     inner.armed.set(false);
-    drop(inner.parent.take());
+    inner.drop_parent();
     // No `Waker` alive (only the local side's count): nothing can reach the
     // headers any more (no twin, no `Waker`, and views only live during a
     // child's poll), so free without releasing them and without an RMW.
