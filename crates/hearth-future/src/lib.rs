@@ -97,6 +97,9 @@ pub use set::{race, FuturesSet, Race};
 
 #[doc(hidden)]
 pub mod __private {
+    pub use core::future::IntoFuture;
+    pub use hearth_macros::select_internal;
+
     pub use crate::join::poll_join;
     pub use crate::maybe_done::{MaybeDone, PollStep, Step, TryMaybeDone};
     pub use crate::raw::WakeSet;
