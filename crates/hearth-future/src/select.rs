@@ -5,6 +5,8 @@ use core::cell::Cell;
 use core::ops::ControlFlow;
 use core::task::{Context, Poll};
 
+use hearth_task::{coop, ContextExt};
+
 use crate::raw::WakeSet;
 
 /// What polling one branch did (used by the `select!` expansion).
@@ -61,6 +63,13 @@ impl Select {
         cx: &mut Context<'_>,
         mut f: impl FnMut(usize, &mut Context<'_>) -> Branch<T>,
     ) -> Poll<Option<T>> {
+        // As tokio's: with the task's budget spent, branches that are ready
+        // would only be cut short by their own budget checks, and others
+        // may not check at all: yield before polling anything.
+        if !coop::has_budget_remaining() {
+            ContextExt::local_waker(cx).wake_by_ref();
+            return Poll::Pending;
+        }
         let all = self.all();
         if self.disabled & all == all {
             return Poll::Ready(None);

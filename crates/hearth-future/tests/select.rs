@@ -502,3 +502,64 @@ fn into_future_operands_in_order_like_tokio() {
     });
 }
 
+// ---- The cooperative budget ----
+
+struct CountWakes(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn spent_budget_yields_before_polling_like_tokio() {
+    use hearth_task::coop;
+    use std::sync::atomic::Ordering;
+    let wakes = std::sync::Arc::new(CountWakes(Default::default()));
+    let waker = std::task::Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    for biased in [false, true] {
+        let log: Log = Default::default();
+        let mut fut = pin!(async {
+            if biased {
+                hearth_future::select! {
+                    biased;
+                    v = logged(&log, "a", 0, Some(1)) => v,
+                    v = pending::<u32>() => v,
+                }
+            } else {
+                hearth_future::select! {
+                    v = logged(&log, "a", 0, Some(1)) => v,
+                    v = pending::<u32>() => v,
+                }
+            }
+        });
+        let guard = coop::enter();
+        while let Poll::Ready(p) = coop::poll_proceed(&mut cx) {
+            p.made_progress();
+        }
+        let before = wakes.0.load(Ordering::SeqCst);
+        assert!(fut.as_mut().poll(&mut cx).is_pending(), "biased: {biased}");
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            before + 1,
+            "the task is woken"
+        );
+        assert!(log.borrow().is_empty(), "no branch is polled");
+        coop::refill();
+        assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(1));
+        drop(guard);
+    }
+    // No executor budget (a foreign executor): never yields for it.
+    assert!(!coop::is_limited());
+    let v = futures::executor::block_on(async {
+        hearth_future::select! {
+            v = ready(2) => v,
+        }
+    });
+    assert_eq!(v, 2);
+}
