@@ -165,9 +165,16 @@ fn ident_of(w: &Waker) -> (*const (), *const RawWakerVTable) {
     (w.data(), w.vtable())
 }
 
+impl AtomicWaker {
+    /// Takes the waker out through exclusive access (no protocol needed).
+    pub(crate) fn take_mut(&mut self) -> Option<Waker> {
+        self.taken.store(true, Ordering::Relaxed);
+        self.waker.get_mut().take()
+    }
+}
+
 impl Drop for AtomicWaker {
     fn drop(&mut self) {
-        // `&mut self`: nobody else can reach the cell.
-        drop(self.waker.get_mut().take());
+        drop(self.take_mut());
     }
 }

@@ -9,6 +9,7 @@ use core::task::{Context, Poll};
 use std::vec::Vec;
 
 use crate::maybe_done::{MaybeDone, Step, TryMaybeDone};
+use crate::poison::Poison;
 use crate::raw::{WakeSet, SMALL};
 
 /// Drives a join over `set`: `step(i, cx)` polls child `i`. Returns
@@ -88,12 +89,15 @@ where
         set: WakeSet::new(n),
         remaining: n,
         children,
+        poison: Poison::default(),
     }
 }
 
 /// The future of [`join_all`].
 ///
-/// Polling it after it returned `Ready` panics.
+/// Polling it after it returned `Ready` panics, and so does polling it after
+/// a poll panicked (in a child, or in the task's waker); dropping it then
+/// drops every remaining child once.
 ///
 /// # Examples
 ///
@@ -110,6 +114,7 @@ pub struct JoinAll<F: Future> {
     children: Box<[MaybeDone<F>]>,
     remaining: usize,
     set: WakeSet,
+    poison: Poison,
 }
 
 impl<F: Future> Unpin for JoinAll<F> {}
@@ -119,8 +124,17 @@ impl<F: Future> Future for JoinAll<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
         let this = self.get_mut();
-        let children = &mut this.children;
-        let r = poll_join(&mut this.set, &mut this.remaining, None, cx, |i, cx| {
+        this.poison.start("JoinAll");
+        let r = this.poll_inner(cx);
+        this.poison.end();
+        r
+    }
+}
+
+impl<F: Future> JoinAll<F> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
+        let children = &mut self.children;
+        let r = poll_join(&mut self.set, &mut self.remaining, None, cx, |i, cx| {
             // SAFETY: the children live in a boxed slice that is never moved
             // out of or resized while they run.
             unsafe { Pin::new_unchecked(&mut children[i]) }.poll_step(cx)
@@ -128,17 +142,17 @@ impl<F: Future> Future for JoinAll<F> {
         match r {
             Poll::Ready(_) => {
                 assert!(
-                    this.children.len() == this.set.len(),
+                    self.children.len() == self.set.len(),
                     "`JoinAll` polled after completion"
                 );
-                let out = this
+                let out = self
                     .children
                     .iter_mut()
                     // SAFETY: as above; only finished outputs move out.
                     .map(|c| unsafe { Pin::new_unchecked(c) }.take_output())
                     .collect();
-                if !this.children.is_empty() {
-                    this.children = Box::new([]);
+                if !self.children.is_empty() {
+                    self.children = Box::new([]);
                 }
                 Poll::Ready(out)
             }
@@ -186,10 +200,13 @@ where
         set: WakeSet::new(n),
         remaining: n,
         children,
+        poison: Poison::default(),
     }
 }
 
 /// The future of [`try_join_all`].
+///
+/// As [`JoinAll`], it panics when polled after a poll panicked.
 ///
 /// # Examples
 ///
@@ -206,6 +223,7 @@ pub struct TryJoinAll<F: Future<Output = Result<T, E>>, T, E> {
     children: Box<[TryMaybeDone<F, T, E>]>,
     remaining: usize,
     set: WakeSet,
+    poison: Poison,
 }
 
 impl<F: Future<Output = Result<T, E>>, T, E> Unpin for TryJoinAll<F, T, E> {}
@@ -215,13 +233,22 @@ impl<F: Future<Output = Result<T, E>>, T, E> Future for TryJoinAll<F, T, E> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let children = &mut this.children;
-        let r = poll_join(&mut this.set, &mut this.remaining, None, cx, |i, cx| {
+        this.poison.start("TryJoinAll");
+        let r = this.poll_inner(cx);
+        this.poison.end();
+        r
+    }
+}
+
+impl<F: Future<Output = Result<T, E>>, T, E> TryJoinAll<F, T, E> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<T>, E>> {
+        let children = &mut self.children;
+        let r = poll_join(&mut self.set, &mut self.remaining, None, cx, |i, cx| {
             // SAFETY: as in `JoinAll::poll`.
             unsafe { Pin::new_unchecked(&mut children[i]) }.poll_step(cx)
         });
         match r {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(this
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(self
                 .children
                 .iter_mut()
                 // SAFETY: as above.
@@ -229,7 +256,7 @@ impl<F: Future<Output = Result<T, E>>, T, E> Future for TryJoinAll<F, T, E> {
                 .collect())),
             Poll::Ready(Err(())) => {
                 let mut err = None;
-                for c in this.children.iter_mut() {
+                for c in self.children.iter_mut() {
                     // SAFETY: as above.
                     if let Some(e) = unsafe { Pin::new_unchecked(c) }.take_err() {
                         err = Some(e);
@@ -237,8 +264,8 @@ impl<F: Future<Output = Result<T, E>>, T, E> Future for TryJoinAll<F, T, E> {
                     }
                 }
                 // Drop the other children now, as the short-circuit promises.
-                this.children = Box::new([]);
-                this.remaining = 0;
+                self.children = Box::new([]);
+                self.remaining = 0;
                 match err {
                     Some(e) => Poll::Ready(Err(e)),
                     None => unreachable!("a failed child keeps its error"),
@@ -352,54 +379,66 @@ macro_rules! __join_munch {
         let _ = &mut $next;
         ::core::option::Option::None
     }};
+    // The result is assigned to a variable declared outside of the block
+    // that holds the children and the wake state: if dropping them panics
+    // (a child, or the task's waker), the result is dropped too (a block's
+    // value would leak, rust-lang/rust#47949).
     (@join $order:tt [$(($name:ident [$fut:expr]))*] [$n:expr]) => {{
-        $( let mut $name = ::core::pin::pin!($crate::__private::MaybeDone::new($fut)); )*
-        let mut __set = $crate::__private::WakeSet::new($n);
-        let mut __remaining: usize = $n;
-        let mut __next: usize = 0;
+        let __out;
         {
-            let mut __children: [::core::pin::Pin<&mut dyn $crate::__private::PollStep>; $n] =
-                [$( $name.as_mut(), )*];
-            let _ = ::core::future::poll_fn(|cx| {
-                $crate::__private::poll_join(
-                    &mut __set,
-                    &mut __remaining,
-                    $crate::__join_munch!(@rotate $order __next),
-                    cx,
-                    |__i, cx| __children[__i].as_mut().poll_step(cx),
-                )
-            }).await;
+            $( let mut $name = ::core::pin::pin!($crate::__private::MaybeDone::new($fut)); )*
+            let mut __set = $crate::__private::WakeSet::new($n);
+            let mut __remaining: usize = $n;
+            let mut __next: usize = 0;
+            {
+                let mut __children: [::core::pin::Pin<&mut dyn $crate::__private::PollStep>; $n] =
+                    [$( $name.as_mut(), )*];
+                let _ = ::core::future::poll_fn(|cx| {
+                    $crate::__private::poll_join(
+                        &mut __set,
+                        &mut __remaining,
+                        $crate::__join_munch!(@rotate $order __next),
+                        cx,
+                        |__i, cx| __children[__i].as_mut().poll_step(cx),
+                    )
+                }).await;
+            }
+            __out = ($( $name.as_mut().take_output(), )*);
         }
-        ($( $name.as_mut().take_output(), )*)
+        __out
     }};
     (@try $order:tt [$(($name:ident [$fut:expr]))*] [$n:expr]) => {{
-        $( let mut $name = ::core::pin::pin!($crate::__private::TryMaybeDone::new($fut)); )*
-        let mut __set = $crate::__private::WakeSet::new($n);
-        let mut __remaining: usize = $n;
-        let mut __next: usize = 0;
-        let __r = {
-            let mut __children: [::core::pin::Pin<&mut dyn $crate::__private::PollStep>; $n] =
-                [$( $name.as_mut(), )*];
-            ::core::future::poll_fn(|cx| {
-                $crate::__private::poll_join(
-                    &mut __set,
-                    &mut __remaining,
-                    $crate::__join_munch!(@rotate $order __next),
-                    cx,
-                    |__i, cx| __children[__i].as_mut().poll_step(cx),
-                )
-            }).await
-        };
-        match __r {
-            ::core::result::Result::Ok(()) => ::core::result::Result::Ok(($( $name.as_mut().take_ok(), )*)),
-            ::core::result::Result::Err(()) => {
-                let mut __err = ::core::option::Option::None;
-                $( if __err.is_none() { __err = $name.as_mut().take_err(); } )*
-                match __err {
-                    ::core::option::Option::Some(e) => ::core::result::Result::Err(e),
-                    ::core::option::Option::None => ::core::unreachable!("a failed child keeps its error"),
+        let __out;
+        {
+            $( let mut $name = ::core::pin::pin!($crate::__private::TryMaybeDone::new($fut)); )*
+            let mut __set = $crate::__private::WakeSet::new($n);
+            let mut __remaining: usize = $n;
+            let mut __next: usize = 0;
+            let __r = {
+                let mut __children: [::core::pin::Pin<&mut dyn $crate::__private::PollStep>; $n] =
+                    [$( $name.as_mut(), )*];
+                ::core::future::poll_fn(|cx| {
+                    $crate::__private::poll_join(
+                        &mut __set,
+                        &mut __remaining,
+                        $crate::__join_munch!(@rotate $order __next),
+                        cx,
+                        |__i, cx| __children[__i].as_mut().poll_step(cx),
+                    )
+                }).await
+            };
+            __out = match __r {
+                ::core::result::Result::Ok(()) => ::core::result::Result::Ok(($( $name.as_mut().take_ok(), )*)),
+                ::core::result::Result::Err(()) => {
+                    let mut __err = ::core::option::Option::None;
+                    $( if __err.is_none() { __err = $name.as_mut().take_err(); } )*
+                    match __err {
+                        ::core::option::Option::Some(e) => ::core::result::Result::Err(e),
+                        ::core::option::Option::None => ::core::unreachable!("a failed child keeps its error"),
+                    }
                 }
-            }
+            };
         }
+        __out
     }};
 }

@@ -70,6 +70,28 @@
 //! `cx.local_waker()` no longer finds the twin) and the local side's `refs`
 //! count is given up; the last `refs` count frees the memory, once.
 //!
+//! # Panics
+//!
+//! User code runs in a child's poll and drop (inside a pass) and in the
+//! parent's wakers (`clone` in `prepare` and when registering, `wake` at the
+//! end of a pass and on a child's wake, `drop` when replaced or released).
+//! A panic in any of them leaves the state consistent:
+//!
+//! - a clone happens before anything it replaces is touched; a replaced or
+//!   released waker is dropped last, when the state is consistent (and, on
+//!   release, the memory already freed), so a panicking `drop` never skips a
+//!   release;
+//! - a pass that unwinds leaves the children it had not polled yet due, and
+//!   the state armed, so the next local wake reaches the parent;
+//!   the next poll resumes;
+//! - a parent wake that panics did not happen: `armed` is set again, and the
+//!   stored waker is put back;
+//! - a child waker woken by value releases its count also if the wake
+//!   panics.
+//!
+//! What the combinators make of a poll that unwound (poisoning, or dropping
+//! the child that panicked) is theirs: see `poison.rs`.
+//!
 //! # Ready set
 //!
 //! `n <= 64`: one `u64` of flags (the seed's design); a pass walks the set
@@ -158,6 +180,15 @@ struct Inner {
     /// allocation freed and assert on every access.
     #[cfg(loom)]
     freed: AtomicBool,
+}
+
+/// Runs its closure when dropped, also while unwinding.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
 }
 
 /// The identity `will_wake` compares.
@@ -282,18 +313,28 @@ impl Inner {
     }
 
     /// Wakes the parent's stored `LocalWaker`. Owner only.
+    ///
+    /// If the parent's wake panics, the wake did not happen: the state is
+    /// armed again, so that the next child wake tries again.
     #[inline]
     fn wake_parent_local(&self) {
-        /// Puts the waker back after the wake, also if the wake panics,
-        /// unless a reentrant poll stored another one meanwhile.
-        struct PutBack<'a>(&'a Inner, Option<LocalWaker>);
+        /// Puts the waker back after the wake (unless a reentrant poll
+        /// stored another one meanwhile); re-arms if the wake unwound.
+        struct PutBack<'a> {
+            inner: &'a Inner,
+            waker: Option<LocalWaker>,
+            woke: bool,
+        }
         impl Drop for PutBack<'_> {
             fn drop(&mut self) {
-                let w = self.1.take();
-                match self.0.parent.take() {
-                    None => self.0.parent.set(w),
+                let w = self.waker.take();
+                if !self.woke {
+                    self.inner.armed.set(true);
+                }
+                match self.inner.parent.take() {
+                    None => self.inner.parent.set(w),
                     new => {
-                        self.0.parent.set(new);
+                        self.inner.parent.set(new);
                         drop(w);
                     }
                 }
@@ -303,17 +344,23 @@ impl Inner {
         // replaces it cannot free it under us. `parent_ident` keeps naming
         // it: a reentrant poll of the same parent keeps it.
         if let Some(w) = self.parent.take() {
-            let w = PutBack(self, Some(w));
-            if let Some(w) = &w.1 {
+            let mut guard = PutBack {
+                inner: self,
+                waker: Some(w),
+                woke: false,
+            };
+            if let Some(w) = &guard.waker {
                 w.wake_by_ref();
             }
+            guard.woke = true;
         }
     }
 
-    /// Drops the parent's local waker (the combinator is gone). Owner only.
-    fn drop_parent(&self) {
+    /// Takes the parent's local waker out (the combinator is gone); the
+    /// caller drops it once the state is consistent. Owner only.
+    fn take_parent(&self) -> Option<LocalWaker> {
         self.parent_ident.set((ptr::null(), ptr::null()));
-        drop(self.parent.take());
+        self.parent.take()
     }
 
     /// A wake from any thread: push on the remote stack, wake the parent.
@@ -488,87 +535,106 @@ impl WakeSet {
     /// for the next pass, for which the parent is woken (`Yielded`), as
     /// `futures::join!` and `FuturesUnordered` (futures-rs #2526) do. Call
     /// after [`prepare`](Self::prepare).
+    ///
+    /// If the pass unwinds (a child's poll or drop, or the parent's waker,
+    /// panicked), the state stays consistent: the children that were due
+    /// and not polled yet stay due for the next pass, and the state is armed
+    /// again so that the next local wake reaches the parent.
     #[inline]
     pub(crate) fn poll(
         &mut self,
         cx: &mut Context<'_>,
-        mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
+        f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
     ) -> Progress {
         let p = self
             .inner
             .expect("wake state used before its first poll")
             .as_ptr();
         let inner = self.inner();
-        // During the pass local wakes only mark.
-        inner.armed.set(false);
-        inner.drain_remote();
-        if inner.n <= SMALL {
-            // The children due now, in cyclic order from `start`: rotated
-            // so that bit 0 is child `start`. A bit is cleared right before
-            // its child is polled, so a panicking child leaves the rest of
-            // the pass due.
-            let start = inner.start.get();
-            let mut batch = inner.bits.get().rotate_right(start);
-            while batch != 0 {
-                let i = (batch.trailing_zeros() + start) as usize & 63;
-                batch &= batch - 1;
-                inner.bits.set(inner.bits.get() & !(1u64 << i));
-                if poll_child(inner, i, &mut f).is_break() {
-                    return Progress::Break;
-                }
-            }
-        } else {
-            // The entries present now are this pass (the ring is FIFO).
-            let due = inner.q_len.get();
-            // The first-poll sweep: each child's slot is initialised right
-            // before its first poll, so a join of children that finish at
-            // once touches each slot once, in order. It runs before the
-            // ring, so a child that is due again (a stream that yielded)
-            // waits until every child had its first poll.
-            while inner.swept.get() < inner.n {
-                let i = inner.swept.get();
-                if i > 0 {
-                    // SAFETY: slots `0..max(swept, 1)` are initialised; `p`
-                    // is the state's raw pointer.
-                    unsafe { init_slot(p, i) };
-                }
-                inner.swept.set(i + 1);
-                if poll_child(inner, i, &mut f).is_break() {
-                    return Progress::Break;
-                }
-            }
-            for _ in 0..due {
-                let Some(i) = inner.pop() else { break };
-                if poll_child(inner, i, &mut f).is_break() {
-                    return Progress::Break;
-                }
-            }
-        }
-        // A child `Waker` exists (or every wake is remote): the parent's
-        // thread-safe waker must be reachable from other threads. A `Waker`
-        // can only appear during a child's poll, so checking after the pass
-        // is enough.
-        if !inner.local_mode || inner.refs.load(Ordering::Acquire) > 1 {
-            // SAFETY: only the owner registers, through `&mut self`.
-            unsafe {
-                if !inner.remote_parent.is_current(cx.waker()) {
-                    inner.remote_parent.register(cx.waker());
-                }
-            }
-        }
-        // Woken during the pass, or a remote wake raced with the
-        // registration: another pass, later.
-        if !inner.is_empty() || !inner.remote_head.load(Ordering::Acquire).is_null() {
-            if inner.local_mode {
-                inner.wake_parent_local();
-            } else {
-                cx.waker().wake_by_ref();
-            }
-            return Progress::Yielded;
-        }
-        inner.armed.set(true);
-        Progress::Idle
+        let rearm = OnDrop(|| inner.armed.set(true));
+        let progress = pass(inner, p, cx, f);
+        core::mem::forget(rearm);
+        progress
     }
+}
+
+/// The body of [`WakeSet::poll`]; `p` is the state's raw pointer.
+#[inline(always)]
+fn pass(
+    inner: &Inner,
+    p: *const Inner,
+    cx: &mut Context<'_>,
+    mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
+) -> Progress {
+    // During the pass local wakes only mark.
+    inner.armed.set(false);
+    inner.drain_remote();
+    if inner.n <= SMALL {
+        // The children due now, in cyclic order from `start`: rotated
+        // so that bit 0 is child `start`. A bit is cleared right before
+        // its child is polled, so a panicking child leaves the rest of
+        // the pass due.
+        let start = inner.start.get();
+        let mut batch = inner.bits.get().rotate_right(start);
+        while batch != 0 {
+            let i = (batch.trailing_zeros() + start) as usize & 63;
+            batch &= batch - 1;
+            inner.bits.set(inner.bits.get() & !(1u64 << i));
+            if poll_child(inner, i, &mut f).is_break() {
+                return Progress::Break;
+            }
+        }
+    } else {
+        // The entries present now are this pass (the ring is FIFO).
+        let due = inner.q_len.get();
+        // The first-poll sweep: each child's slot is initialised right
+        // before its first poll, so a join of children that finish at
+        // once touches each slot once, in order. It runs before the
+        // ring, so a child that is due again (a stream that yielded)
+        // waits until every child had its first poll.
+        while inner.swept.get() < inner.n {
+            let i = inner.swept.get();
+            if i > 0 {
+                // SAFETY: slots `0..max(swept, 1)` are initialised; `p`
+                // is the state's raw pointer.
+                unsafe { init_slot(p, i) };
+            }
+            inner.swept.set(i + 1);
+            if poll_child(inner, i, &mut f).is_break() {
+                return Progress::Break;
+            }
+        }
+        for _ in 0..due {
+            let Some(i) = inner.pop() else { break };
+            if poll_child(inner, i, &mut f).is_break() {
+                return Progress::Break;
+            }
+        }
+    }
+    // A child `Waker` exists (or every wake is remote): the parent's
+    // thread-safe waker must be reachable from other threads. A `Waker`
+    // can only appear during a child's poll, so checking after the pass
+    // is enough.
+    if !inner.local_mode || inner.refs.load(Ordering::Acquire) > 1 {
+        // SAFETY: only the owner registers, in `WakeSet::poll(&mut self)`.
+        unsafe {
+            if !inner.remote_parent.is_current(cx.waker()) {
+                inner.remote_parent.register(cx.waker());
+            }
+        }
+    }
+    // Woken during the pass, or a remote wake raced with the
+    // registration: another pass, later.
+    if !inner.is_empty() || !inner.remote_head.load(Ordering::Acquire).is_null() {
+        if inner.local_mode {
+            inner.wake_parent_local();
+        } else {
+            cx.waker().wake_by_ref();
+        }
+        return Progress::Yielded;
+    }
+    inner.armed.set(true);
+    Progress::Idle
 }
 
 /// Polls child `i` with a context whose waker is slot `i`.
@@ -599,13 +665,19 @@ impl Drop for WakeSet {
             return;
         }
         inner.armed.set(false);
-        inner.drop_parent();
-        if inner.remote_parent.maybe_registered() {
-            drop(inner.remote_parent.take());
-        }
+        // The parent's wakers are dropped last: their `drop` is user code,
+        // and a panic there must not skip the release of the state.
+        let parent = inner.take_parent();
+        let remote = if inner.remote_parent.maybe_registered() {
+            inner.remote_parent.take()
+        } else {
+            None
+        };
         // SAFETY: the handle's local count, on the owner thread (or shared
         // mode, where only the handle touches the `Cell`s).
         unsafe { dec_local(p.as_ptr()) };
+        drop(parent);
+        drop(remote);
     }
 }
 
@@ -728,7 +800,8 @@ unsafe fn dec_local(p: *const Inner) {
         return;
     }
     inner.armed.set(false);
-    inner.drop_parent();
+    // Dropped last (user code; see `WakeSet::drop`).
+    let parent = inner.take_parent();
     // No `Waker` alive (only the local side's count): nothing can reach the
     // headers any more (no twin, no `Waker`, and views only live during a
     // child's poll), so free without releasing them and without an RMW.
@@ -744,6 +817,7 @@ unsafe fn dec_local(p: *const Inner) {
         // SAFETY: we own the local side's count.
         unsafe { release_ref(p) };
     }
+    drop(parent);
 }
 
 /// Releases one `refs` count, freeing on the last.
@@ -760,34 +834,33 @@ unsafe fn release_ref(p: *const Inner) {
     }
 }
 
+/// Frees the state; its parent wakers are dropped after the memory is
+/// released (their `drop` is user code and may panic).
+///
 /// # Safety
 /// No count remains.
 unsafe fn free(p: *const Inner) {
+    // SAFETY: no count remains, so nothing else can reach `p`.
+    let inner = unsafe { &mut *p.cast_mut() };
+    let parent = inner.parent.take();
+    let remote = inner.remote_parent.take_mut();
     #[cfg(not(loom))]
     {
-        // SAFETY: no count remains, so nothing else can reach `p`; the slots
-        // need no drop (headers never drop their twin view), `Inner` drops
-        // its parent wakers.
+        let layout = inner.layout;
+        // SAFETY: as above; the slots need no drop (headers never drop
+        // their twin view), `Inner` owns nothing else that needs it.
         unsafe {
-            let layout = (*p).layout;
             ptr::drop_in_place(p.cast_mut());
             alloc::dealloc(p.cast_mut().cast(), layout);
         }
     }
     #[cfg(loom)]
-    {
-        // SAFETY: as above; the memory is leaked instead of deallocated.
-        let inner = check(unsafe { &*p });
-        assert!(
-            !inner.freed.swap(true, Ordering::SeqCst),
-            "wake state freed twice"
-        );
-        // SAFETY: the wakers are dropped once, here.
-        unsafe {
-            drop((*p).parent.take());
-            ptr::drop_in_place(ptr::addr_of!((*p).remote_parent).cast_mut());
-        }
-    }
+    assert!(
+        !check(inner).freed.swap(true, Ordering::SeqCst),
+        "wake state freed twice"
+    );
+    drop(parent);
+    drop(remote);
 }
 
 #[inline]
@@ -843,11 +916,13 @@ unsafe fn twin_clone(s: *const ()) -> RawWaker {
 /// # Safety
 /// As for [`twin_clone`]; consumes an owned twin's count.
 unsafe fn twin_wake(s: *const ()) {
+    // The count is released also if the parent's wake panics.
+    let _release = OnDrop(|| {
+        // SAFETY: forwarded; runs once, after the wake.
+        unsafe { twin_drop(s) }
+    });
     // SAFETY: forwarded.
-    unsafe {
-        twin_wake_by_ref(s);
-        twin_drop(s);
-    }
+    unsafe { twin_wake_by_ref(s) };
 }
 
 /// # Safety
@@ -904,11 +979,13 @@ unsafe fn face_wake_by_ref(h: *const DualHeader) {
 /// # Safety
 /// As for [`face_wake_by_ref`]; consumes the `Waker`'s count.
 unsafe fn face_wake(h: *const DualHeader) {
+    // The count is released also if the parent's wake panics.
+    let _release = OnDrop(|| {
+        // SAFETY: forwarded; runs once, after the wake.
+        unsafe { face_drop(h) }
+    });
     // SAFETY: forwarded.
-    unsafe {
-        face_wake_by_ref(h);
-        face_drop(h);
-    }
+    unsafe { face_wake_by_ref(h) };
 }
 
 /// # Safety

@@ -16,6 +16,8 @@
 //! 3. `Select::poll` polls the due branches; a ready output is tested
 //!    against its pattern with `ref` and `mut` removed, by reference, and
 //!    either wins (moved into the output enum) or disables its branch;
+//!    The output is assigned to a variable declared before the block that
+//!    holds the futures, so that a panic while they drop drops it too;
 //! 4. outside of any closure, a `match` on the output enum binds the
 //!    pattern and runs the handler, so `return`, `break`, `continue` and `?`
 //!    in a handler act on the code around the `select!`.
@@ -250,13 +252,17 @@ fn emit(input: &Input) -> TokenStream {
         #[allow(unused_mut)]
         let mut #disabled: u64 = 0;
         #(#conditions)*
+        // Declared out here and assigned in the block: if dropping a branch
+        // future panics at the end of the block, the output is dropped too
+        // (a block's value would leak, rust-lang/rust#47949).
         #[allow(unused_mut)]
-        let mut #output = {
+        let mut #output;
+        {
             let #init = (#(#exprs,)*);
             let (#(#futures,)*) = (#(#krate::__private::IntoFuture::into_future(#init.#fields),)*);
             #(#pins)*
             let mut #sel = #krate::__private::Select::new(#n, #biased, #disabled);
-            match ::core::future::poll_fn(|#cx: &mut ::core::task::Context<'_>| {
+            #output = match ::core::future::poll_fn(|#cx: &mut ::core::task::Context<'_>| {
                 #sel.poll(#cx, |#i: usize, #cx: &mut ::core::task::Context<'_>| match #i {
                     #(#polls)*
                     _ => ::core::unreachable!(),
@@ -266,8 +272,8 @@ fn emit(input: &Input) -> TokenStream {
             {
                 ::core::option::Option::Some(#v) => #v,
                 ::core::option::Option::None => #out::__Disabled,
-            }
-        };
+            };
+        }
         #[allow(unreachable_patterns)]
         match #output {
             #(#arms)*
