@@ -13,11 +13,12 @@
 //!    them live as long as the `select!`), then `IntoFuture::into_future` of
 //!    each, in order; they are pinned in reverse order so that they drop in
 //!    declaration order;
-//! 3. `Select::poll` polls the due branches; a ready output is tested
-//!    against its pattern with `ref` and `mut` removed, by reference, and
-//!    either wins (moved into the output enum) or disables its branch;
-//!    The output is assigned to a variable declared before the block that
-//!    holds the futures, so that a panic while they drop drops it too;
+//! 3. `Select::poll` checks the cooperative budget and polls the due
+//!    branches; a ready output is tested against its pattern with `ref` and
+//!    `mut` removed, by reference, and either wins (moved into the output
+//!    enum) or disables its branch. The output enum is assigned to a
+//!    variable declared before the block that holds the futures, so that a
+//!    panic while they drop drops it too;
 //! 4. outside of any closure, a `match` on the output enum binds the
 //!    pattern and runs the handler, so `return`, `break`, `continue` and `?`
 //!    in a handler act on the code around the `select!`.
