@@ -319,7 +319,8 @@ impl Inner {
     #[inline]
     fn wake_parent_local(&self) {
         /// Puts the waker back after the wake (unless a reentrant poll
-        /// stored another one meanwhile); re-arms if the wake unwound.
+        /// stored another one meanwhile, or a reentrant drop of the
+        /// combinator released the local side); re-arms if the wake unwound.
         struct PutBack<'a> {
             inner: &'a Inner,
             waker: Option<LocalWaker>,
@@ -328,6 +329,12 @@ impl Inner {
         impl Drop for PutBack<'_> {
             fn drop(&mut self) {
                 let w = self.waker.take();
+                if self.inner.local.get() == 0 {
+                    // Dropped here, on the owner thread: the state may be
+                    // freed by the last `Waker`, on any thread.
+                    drop(w);
+                    return;
+                }
                 if !self.woke {
                     self.inner.armed.set(true);
                 }
