@@ -16,7 +16,7 @@
 //! - `WAKING`: a waker is taking it out.
 
 use core::cell::UnsafeCell;
-use core::task::Waker;
+use core::task::{RawWakerVTable, Waker};
 
 use hearth_task::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -36,8 +36,9 @@ pub(crate) struct AtomicWaker {
     /// Set (under `WAKING`) when a wake took the waker; cleared by the owner
     /// when it registers again. Read by the owner only, with a plain load.
     taken: AtomicBool,
-    /// Identity (data, vtable) of the last registered waker. Owner only.
-    ident: UnsafeCell<(*const (), *const ())>,
+    /// Identity (data, vtable) of the last stored waker (the clone, not the
+    /// `Waker` it was cloned from). Owner only.
+    ident: UnsafeCell<(*const (), *const RawWakerVTable)>,
 }
 
 // SAFETY: `waker` is only accessed under the `state` protocol (mutual
@@ -57,20 +58,21 @@ impl AtomicWaker {
         }
     }
 
-    /// Returns `true` if `waker` is already registered and no wake has taken
-    /// it since. No read-modify-write.
+    /// Returns `true` if the stored waker would wake the same task as
+    /// `waker` (`will_wake`) and no wake has taken it since. No
+    /// read-modify-write.
+    ///
+    /// The comparison is with the stored clone, never with the `Waker` it
+    /// was cloned from: a clone may point elsewhere (a `ContextBuilder`'s
+    /// `Waker` lives in the builder and clones into the `Waker` it wraps), so
+    /// a second `Waker` at the first one's address may wake another task.
     ///
     /// # Safety
     /// Called by the owner only (no concurrent `register`).
     pub(crate) unsafe fn is_current(&self, waker: &Waker) -> bool {
         // SAFETY: owner only, per the contract.
         let ident = unsafe { *self.ident.get() };
-        !self.taken.load(Ordering::Acquire)
-            && ident.0 == waker.data()
-            && core::ptr::eq(
-                ident.1,
-                (waker.vtable() as *const core::task::RawWakerVTable).cast(),
-            )
+        !self.taken.load(Ordering::Acquire) && ident == ident_of(waker)
     }
 
     /// Stores a clone of `waker`, replacing the previous one.
@@ -78,6 +80,9 @@ impl AtomicWaker {
     /// # Safety
     /// Called by the owner only (no concurrent `register`).
     pub(crate) unsafe fn register(&self, waker: &Waker) {
+        // The clone runs user code: take it before the cell, so a panic
+        // leaves the state as it was.
+        let new = waker.clone();
         match self.state.compare_exchange(
             WAITING,
             REGISTERING,
@@ -86,16 +91,11 @@ impl AtomicWaker {
         ) {
             Ok(_) => {
                 // SAFETY: `REGISTERING` gives us the cell; ident is owner-only.
-                unsafe {
-                    *self.ident.get() = (
-                        waker.data(),
-                        (waker.vtable() as *const core::task::RawWakerVTable).cast(),
-                    );
-                }
+                unsafe { *self.ident.get() = ident_of(&new) };
                 self.taken.store(false, Ordering::Relaxed);
                 // Drop the old waker outside the lock.
                 // SAFETY: we hold the cell.
-                let old = unsafe { (*self.waker.get()).replace(waker.clone()) };
+                let old = unsafe { (*self.waker.get()).replace(new) };
                 let res = self.state.compare_exchange(
                     REGISTERING,
                     WAITING,
@@ -117,7 +117,7 @@ impl AtomicWaker {
             }
             Err(WAKING) => {
                 // A wake is in progress: it may miss this waker, so wake now.
-                waker.wake_by_ref();
+                new.wake();
             }
             Err(_) => {
                 // REGISTERING | WAKING cannot be seen here: only the owner
@@ -159,9 +159,22 @@ impl AtomicWaker {
     }
 }
 
+/// The identity `Waker::will_wake` compares.
+#[inline]
+fn ident_of(w: &Waker) -> (*const (), *const RawWakerVTable) {
+    (w.data(), w.vtable())
+}
+
+impl AtomicWaker {
+    /// Takes the waker out through exclusive access (no protocol needed).
+    pub(crate) fn take_mut(&mut self) -> Option<Waker> {
+        self.taken.store(true, Ordering::Relaxed);
+        self.waker.get_mut().take()
+    }
+}
+
 impl Drop for AtomicWaker {
     fn drop(&mut self) {
-        // `&mut self`: nobody else can reach the cell.
-        drop(self.waker.get_mut().take());
+        drop(self.take_mut());
     }
 }

@@ -9,15 +9,21 @@ use core::task::{Context, Poll};
 use std::vec::Vec;
 
 use crate::maybe_done::{MaybeDone, Step, TryMaybeDone};
-use crate::raw::WakeSet;
+use crate::poison::Poison;
+use crate::raw::{WakeSet, SMALL};
 
 /// Drives a join over `set`: `step(i, cx)` polls child `i`. Returns
 /// `Ready(Ok(()))` when every child finished, `Ready(Err(()))` when a child
 /// failed (`try_` combinators).
+///
+/// With `rotate`, the pass starts at child `*rotate`, which then moves on by
+/// one (tokio's `join!` fairness: each poll starts at the next child). Up to
+/// 64 children only: above, due children are polled in wake order.
 #[doc(hidden)]
 pub fn poll_join(
     set: &mut WakeSet,
     remaining: &mut usize,
+    rotate: Option<&mut usize>,
     cx: &mut Context<'_>,
     mut step: impl FnMut(usize, &mut Context<'_>) -> Step,
 ) -> Poll<Result<(), ()>> {
@@ -25,6 +31,13 @@ pub fn poll_join(
         return Poll::Ready(Ok(()));
     }
     set.prepare(cx);
+    let n = set.len();
+    if let Some(next) = rotate {
+        if n <= SMALL {
+            set.set_start(*next);
+        }
+        *next = if *next + 1 >= n { 0 } else { *next + 1 };
+    }
     let mut failed = false;
     set.poll(cx, |i, cx| match step(i, cx) {
         Step::Pending | Step::Stale => ControlFlow::Continue(()),
@@ -76,12 +89,15 @@ where
         set: WakeSet::new(n),
         remaining: n,
         children,
+        poison: Poison::default(),
     }
 }
 
 /// The future of [`join_all`].
 ///
-/// Polling it after it returned `Ready` panics.
+/// Polling it after it returned `Ready` panics, and so does polling it after
+/// a poll panicked (in a child, or in the task's waker); dropping it then
+/// drops every remaining child once.
 ///
 /// # Examples
 ///
@@ -98,6 +114,7 @@ pub struct JoinAll<F: Future> {
     children: Box<[MaybeDone<F>]>,
     remaining: usize,
     set: WakeSet,
+    poison: Poison,
 }
 
 impl<F: Future> Unpin for JoinAll<F> {}
@@ -107,8 +124,17 @@ impl<F: Future> Future for JoinAll<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
         let this = self.get_mut();
-        let children = &mut this.children;
-        let r = poll_join(&mut this.set, &mut this.remaining, cx, |i, cx| {
+        this.poison.start("JoinAll");
+        let r = this.poll_inner(cx);
+        this.poison.end();
+        r
+    }
+}
+
+impl<F: Future> JoinAll<F> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
+        let children = &mut self.children;
+        let r = poll_join(&mut self.set, &mut self.remaining, None, cx, |i, cx| {
             // SAFETY: the children live in a boxed slice that is never moved
             // out of or resized while they run.
             unsafe { Pin::new_unchecked(&mut children[i]) }.poll_step(cx)
@@ -116,17 +142,17 @@ impl<F: Future> Future for JoinAll<F> {
         match r {
             Poll::Ready(_) => {
                 assert!(
-                    this.children.len() == this.set.len(),
+                    self.children.len() == self.set.len(),
                     "`JoinAll` polled after completion"
                 );
-                let out = this
+                let out = self
                     .children
                     .iter_mut()
                     // SAFETY: as above; only finished outputs move out.
                     .map(|c| unsafe { Pin::new_unchecked(c) }.take_output())
                     .collect();
-                if !this.children.is_empty() {
-                    this.children = Box::new([]);
+                if !self.children.is_empty() {
+                    self.children = Box::new([]);
                 }
                 Poll::Ready(out)
             }
@@ -174,10 +200,13 @@ where
         set: WakeSet::new(n),
         remaining: n,
         children,
+        poison: Poison::default(),
     }
 }
 
 /// The future of [`try_join_all`].
+///
+/// As [`JoinAll`], it panics when polled after a poll panicked.
 ///
 /// # Examples
 ///
@@ -194,6 +223,7 @@ pub struct TryJoinAll<F: Future<Output = Result<T, E>>, T, E> {
     children: Box<[TryMaybeDone<F, T, E>]>,
     remaining: usize,
     set: WakeSet,
+    poison: Poison,
 }
 
 impl<F: Future<Output = Result<T, E>>, T, E> Unpin for TryJoinAll<F, T, E> {}
@@ -203,13 +233,22 @@ impl<F: Future<Output = Result<T, E>>, T, E> Future for TryJoinAll<F, T, E> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let children = &mut this.children;
-        let r = poll_join(&mut this.set, &mut this.remaining, cx, |i, cx| {
+        this.poison.start("TryJoinAll");
+        let r = this.poll_inner(cx);
+        this.poison.end();
+        r
+    }
+}
+
+impl<F: Future<Output = Result<T, E>>, T, E> TryJoinAll<F, T, E> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<T>, E>> {
+        let children = &mut self.children;
+        let r = poll_join(&mut self.set, &mut self.remaining, None, cx, |i, cx| {
             // SAFETY: as in `JoinAll::poll`.
             unsafe { Pin::new_unchecked(&mut children[i]) }.poll_step(cx)
         });
         match r {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(this
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(self
                 .children
                 .iter_mut()
                 // SAFETY: as above.
@@ -217,7 +256,7 @@ impl<F: Future<Output = Result<T, E>>, T, E> Future for TryJoinAll<F, T, E> {
                 .collect())),
             Poll::Ready(Err(())) => {
                 let mut err = None;
-                for c in this.children.iter_mut() {
+                for c in self.children.iter_mut() {
                     // SAFETY: as above.
                     if let Some(e) = unsafe { Pin::new_unchecked(c) }.take_err() {
                         err = Some(e);
@@ -225,8 +264,8 @@ impl<F: Future<Output = Result<T, E>>, T, E> Future for TryJoinAll<F, T, E> {
                     }
                 }
                 // Drop the other children now, as the short-circuit promises.
-                this.children = Box::new([]);
-                this.remaining = 0;
+                self.children = Box::new([]);
+                self.remaining = 0;
                 match err {
                     Some(e) => Poll::Ready(Err(e)),
                     None => unreachable!("a failed child keeps its error"),
@@ -248,8 +287,23 @@ impl<F: Future<Output = Result<T, E>>, T, E> core::fmt::Debug for TryJoinAll<F, 
 
 /// Waits for every future and returns their outputs as a tuple.
 ///
-/// Any arity. Must be used inside an `async` context (it awaits). Each child
-/// is polled on the first poll and afterwards only when its own waker fired.
+/// Any arity, `IntoFuture` operands. Must be used inside an `async` context
+/// (it awaits). Each child is polled on the first poll and afterwards only
+/// when its own waker fired.
+///
+/// As tokio's `join!`, each poll starts at the next child (child 0 on the
+/// first poll, child 1 on the second, ...), so a child that uses up the
+/// task's budget cannot starve the ones after it; `biased;` as the first
+/// token polls in declaration order instead. `join!()` is `()`.
+///
+/// Differences from tokio's `join!`:
+///
+/// - Polling is precise: after its first poll a child is polled only when
+///   its own waker fired (tokio polls every unfinished child on every poll).
+///   Within one poll the due children are polled in the rotated order.
+/// - Above 64 children due children are polled in the order they were woken
+///   (the ready set is a FIFO ring there), with or without `biased;`.
+/// - Children are dropped as they finish; outputs are kept until the end.
 ///
 /// # Examples
 ///
@@ -257,12 +311,19 @@ impl<F: Future<Output = Result<T, E>>, T, E> core::fmt::Debug for TryJoinAll<F, 
 /// futures::executor::block_on(async {
 ///     let (a, b, c) = hearth_future::join!(async { 1 }, async { "two" }, async { 3.0 });
 ///     assert_eq!((a, b, c), (1, "two", 3.0));
+///     // `biased;`: polled in declaration order on every poll.
+///     let (x, y) = hearth_future::join!(biased; async { 1 }, std::future::ready(2));
+///     assert_eq!(x + y, 3);
+///     let () = hearth_future::join!();
 /// });
 /// ```
 #[macro_export]
 macro_rules! join {
-    ($($fut:expr),+ $(,)?) => {
-        $crate::__join_munch!(@join [] [0usize] $($fut,)+)
+    (biased; $($fut:expr),* $(,)?) => {
+        $crate::__join_munch!(@join [biased] [] [0usize] $($fut,)*)
+    };
+    ($($fut:expr),* $(,)?) => {
+        $crate::__join_munch!(@join [rotate] [] [0usize] $($fut,)*)
     };
 }
 
@@ -270,7 +331,9 @@ macro_rules! join {
 ///
 /// Returns `Ok` with a tuple of the `Ok` values, or the first `Err` (in the
 /// order the errors were observed); on an `Err` the other futures are
-/// dropped before the macro returns.
+/// dropped before the macro returns. Operands may be `IntoFuture`.
+/// Fairness, `biased;` and the differences from tokio's `try_join!` are
+/// those of [`join!`]; `try_join!()` is `Ok(())`.
 ///
 /// # Examples
 ///
@@ -280,12 +343,19 @@ macro_rules! join {
 ///     assert_eq!(ok, Ok((1, 2)));
 ///     let err = hearth_future::try_join!(async { Ok::<i32, &str>(1) }, async { Err::<i32, _>("no") });
 ///     assert_eq!(err, Err("no"));
+///     let biased = hearth_future::try_join!(biased; async { Ok::<_, ()>(1) });
+///     assert_eq!(biased, Ok((1,)));
+///     let empty: Result<(), ()> = hearth_future::try_join!();
+///     assert_eq!(empty, Ok(()));
 /// });
 /// ```
 #[macro_export]
 macro_rules! try_join {
-    ($($fut:expr),+ $(,)?) => {
-        $crate::__join_munch!(@try [] [0usize] $($fut,)+)
+    (biased; $($fut:expr),* $(,)?) => {
+        $crate::__join_munch!(@try [biased] [] [0usize] $($fut,)*)
+    };
+    ($($fut:expr),* $(,)?) => {
+        $crate::__join_munch!(@try [rotate] [] [0usize] $($fut,)*)
     };
 }
 
@@ -293,47 +363,82 @@ macro_rules! try_join {
 #[macro_export]
 macro_rules! __join_munch {
     // Give each future its own (hygienic) binding, and count them.
-    (@$kind:ident [$($acc:tt)*] [$n:expr] $fut:expr, $($rest:tt)*) => {
-        $crate::__join_munch!(@$kind [$($acc)* (__child [$fut])] [$n + 1usize] $($rest)*)
+    (@$kind:ident $order:tt [$($acc:tt)*] [$n:expr] $fut:expr, $($rest:tt)*) => {
+        $crate::__join_munch!(@$kind $order [$($acc)* (__child [$fut])] [$n + 1usize] $($rest)*)
     };
-    (@join [$(($name:ident [$fut:expr]))*] [$n:expr]) => {{
-        $( let mut $name = ::core::pin::pin!($crate::__private::MaybeDone::new($fut)); )*
-        let mut __set = $crate::__private::WakeSet::new($n);
-        let mut __remaining: usize = $n;
-        {
-            let mut __children: [::core::pin::Pin<&mut dyn $crate::__private::PollStep>; $n] =
-                [$( $name.as_mut(), )*];
-            let _ = ::core::future::poll_fn(|cx| {
-                $crate::__private::poll_join(&mut __set, &mut __remaining, cx, |__i, cx| {
-                    __children[__i].as_mut().poll_step(cx)
-                })
-            }).await;
-        }
-        ($( $name.as_mut().take_output(), )*)
+    (@join $order:tt [] [$n:expr]) => {
+        ()
+    };
+    (@try $order:tt [] [$n:expr]) => {
+        ::core::result::Result::Ok(())
+    };
+    (@rotate [rotate] $next:ident) => {
+        ::core::option::Option::Some(&mut $next)
+    };
+    (@rotate [biased] $next:ident) => {{
+        let _ = &mut $next;
+        ::core::option::Option::None
     }};
-    (@try [$(($name:ident [$fut:expr]))*] [$n:expr]) => {{
-        $( let mut $name = ::core::pin::pin!($crate::__private::TryMaybeDone::new($fut)); )*
-        let mut __set = $crate::__private::WakeSet::new($n);
-        let mut __remaining: usize = $n;
-        let __r = {
-            let mut __children: [::core::pin::Pin<&mut dyn $crate::__private::PollStep>; $n] =
-                [$( $name.as_mut(), )*];
-            ::core::future::poll_fn(|cx| {
-                $crate::__private::poll_join(&mut __set, &mut __remaining, cx, |__i, cx| {
-                    __children[__i].as_mut().poll_step(cx)
-                })
-            }).await
-        };
-        match __r {
-            ::core::result::Result::Ok(()) => ::core::result::Result::Ok(($( $name.as_mut().take_ok(), )*)),
-            ::core::result::Result::Err(()) => {
-                let mut __err = ::core::option::Option::None;
-                $( if __err.is_none() { __err = $name.as_mut().take_err(); } )*
-                match __err {
-                    ::core::option::Option::Some(e) => ::core::result::Result::Err(e),
-                    ::core::option::Option::None => ::core::unreachable!("a failed child keeps its error"),
-                }
+    // The result is assigned to a variable declared outside of the block
+    // that holds the children and the wake state: if dropping them panics
+    // (a child, or the task's waker), the result is dropped too (a block's
+    // value would leak, rust-lang/rust#47949).
+    (@join $order:tt [$(($name:ident [$fut:expr]))*] [$n:expr]) => {{
+        let __out;
+        {
+            $( let mut $name = ::core::pin::pin!($crate::__private::MaybeDone::new($fut)); )*
+            let mut __set = $crate::__private::WakeSet::new($n);
+            let mut __remaining: usize = $n;
+            let mut __next: usize = 0;
+            {
+                let mut __children: [::core::pin::Pin<&mut dyn $crate::__private::PollStep>; $n] =
+                    [$( $name.as_mut(), )*];
+                let _ = ::core::future::poll_fn(|cx| {
+                    $crate::__private::poll_join(
+                        &mut __set,
+                        &mut __remaining,
+                        $crate::__join_munch!(@rotate $order __next),
+                        cx,
+                        |__i, cx| __children[__i].as_mut().poll_step(cx),
+                    )
+                }).await;
             }
+            __out = ($( $name.as_mut().take_output(), )*);
         }
+        __out
+    }};
+    (@try $order:tt [$(($name:ident [$fut:expr]))*] [$n:expr]) => {{
+        let __out;
+        {
+            $( let mut $name = ::core::pin::pin!($crate::__private::TryMaybeDone::new($fut)); )*
+            let mut __set = $crate::__private::WakeSet::new($n);
+            let mut __remaining: usize = $n;
+            let mut __next: usize = 0;
+            let __r = {
+                let mut __children: [::core::pin::Pin<&mut dyn $crate::__private::PollStep>; $n] =
+                    [$( $name.as_mut(), )*];
+                ::core::future::poll_fn(|cx| {
+                    $crate::__private::poll_join(
+                        &mut __set,
+                        &mut __remaining,
+                        $crate::__join_munch!(@rotate $order __next),
+                        cx,
+                        |__i, cx| __children[__i].as_mut().poll_step(cx),
+                    )
+                }).await
+            };
+            __out = match __r {
+                ::core::result::Result::Ok(()) => ::core::result::Result::Ok(($( $name.as_mut().take_ok(), )*)),
+                ::core::result::Result::Err(()) => {
+                    let mut __err = ::core::option::Option::None;
+                    $( if __err.is_none() { __err = $name.as_mut().take_err(); } )*
+                    match __err {
+                        ::core::option::Option::Some(e) => ::core::result::Result::Err(e),
+                        ::core::option::Option::None => ::core::unreachable!("a failed child keeps its error"),
+                    }
+                }
+            };
+        }
+        __out
     }};
 }

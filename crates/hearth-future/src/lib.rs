@@ -55,6 +55,21 @@
 //! (N = 8 and 64 on the bit set, N = 1024 on the ring): see BENCHMARKS.md.
 //! [`select!`] is limited to 64 branches and always uses the bit set.
 //!
+//! # Panics in children and wakers
+//!
+//! A panic in a child's poll or drop, in an output's drop, or in the task's
+//! waker (`clone`, `wake`, `drop`) propagates out of the combinator's poll
+//! (or out of the wake or drop that ran it) and leaves nothing undefined:
+//! every child and output is dropped exactly once, nothing leaks, no wake is
+//! lost (after a poll that unwound, the next poll resumes where it
+//! stopped). After a poll that unwound, [`join_all`], [`try_join_all`], [`race`]
+//! and [`merge`] are poisoned: polling them again panics with a message
+//! saying so, dropping them drops what is left. [`FuturesSet`] drops the
+//! future whose poll panicked at its next poll and goes on with the others.
+//! `join!`, `try_join!` and `select!` live in an `async` block, which the
+//! compiler poisons. `tests/panic_safety.rs` injects panics at every such
+//! point.
+//!
 //! ```
 //! use std::cell::Cell;
 //! use std::future::poll_fn;
@@ -87,6 +102,7 @@ mod atomic_waker;
 mod join;
 mod maybe_done;
 mod merge;
+mod poison;
 pub(crate) mod raw;
 mod select;
 mod set;
@@ -97,6 +113,9 @@ pub use set::{race, FuturesSet, Race};
 
 #[doc(hidden)]
 pub mod __private {
+    pub use core::future::IntoFuture;
+    pub use hearth_macros::select_internal;
+
     pub use crate::join::poll_join;
     pub use crate::maybe_done::{MaybeDone, PollStep, Step, TryMaybeDone};
     pub use crate::raw::WakeSet;

@@ -1,7 +1,7 @@
 //! `MaybeDone` and `TryMaybeDone`: a child future and, once it finished, its
 //! output. Used by [`join!`](crate::join) and [`join_all`](crate::join_all).
 
-use core::future::Future;
+use core::future::{Future, IntoFuture};
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
@@ -56,9 +56,9 @@ pub enum MaybeDone<F: Future> {
 }
 
 impl<F: Future> MaybeDone<F> {
-    /// Wraps a future.
-    pub fn new(f: F) -> Self {
-        MaybeDone::Future(f)
+    /// Wraps a future (or what turns into one: `join!` takes `IntoFuture`).
+    pub fn new(f: impl IntoFuture<IntoFuture = F>) -> Self {
+        MaybeDone::Future(f.into_future())
     }
 
     /// Polls the future if it is still running. A finished child is not
@@ -117,9 +117,10 @@ pub enum TryMaybeDone<F: Future<Output = Result<T, E>>, T, E> {
 }
 
 impl<F: Future<Output = Result<T, E>>, T, E> TryMaybeDone<F, T, E> {
-    /// Wraps a future.
-    pub fn new(f: F) -> Self {
-        TryMaybeDone::Future(f)
+    /// Wraps a future (or what turns into one: `try_join!` takes
+    /// `IntoFuture`).
+    pub fn new(f: impl IntoFuture<IntoFuture = F>) -> Self {
+        TryMaybeDone::Future(f.into_future())
     }
 
     /// Polls the future if it is still running.

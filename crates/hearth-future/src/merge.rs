@@ -8,6 +8,7 @@ use std::boxed::Box;
 
 use futures_core::stream::{FusedStream, Stream};
 
+use crate::poison::Poison;
 use crate::raw::{WakeSet, SMALL};
 
 /// Merges streams into one that yields their items as they come and ends
@@ -52,10 +53,14 @@ where
         remaining: n,
         start: 0,
         streams,
+        poison: Poison::default(),
     }
 }
 
 /// The stream of [`merge`].
+///
+/// Polling it after a poll panicked (in a stream, or in the task's waker)
+/// panics; dropping it then drops every remaining stream once.
 ///
 /// # Examples
 ///
@@ -80,6 +85,7 @@ pub struct Merge<S> {
     /// Bit mode: the stream the next poll starts at.
     start: usize,
     set: WakeSet,
+    poison: Poison,
 }
 
 impl<S> Unpin for Merge<S> {}
@@ -89,19 +95,42 @@ impl<S: Stream> Stream for Merge<S> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
         let this = self.get_mut();
-        if this.remaining == 0 {
+        this.poison.start("Merge");
+        let r = this.poll_inner(cx);
+        this.poison.end();
+        r
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let mut lo = 0usize;
+        let mut hi = Some(0usize);
+        for s in self.streams.iter().flatten() {
+            let (l, h) = s.size_hint();
+            lo = lo.saturating_add(l);
+            hi = match (hi, h) {
+                (Some(a), Some(b)) => a.checked_add(b),
+                _ => None,
+            };
+        }
+        (lo, hi)
+    }
+}
+
+impl<S: Stream> Merge<S> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        if self.remaining == 0 {
             return Poll::Ready(None);
         }
-        let n = this.streams.len();
+        let n = self.streams.len();
         // A new state polls every stream (ended ones are skipped below).
-        this.set.prepare(cx);
+        self.set.prepare(cx);
         if n <= SMALL {
-            this.set.set_start(this.start);
+            self.set.set_start(self.start);
         }
-        let streams = &mut this.streams;
-        let remaining = &mut this.remaining;
+        let streams = &mut self.streams;
+        let remaining = &mut self.remaining;
         let mut out = None;
-        this.set.poll(cx, |i, cx| {
+        self.set.poll(cx, |i, cx| {
             let Some(s) = streams[i].as_mut() else {
                 return ControlFlow::Continue(()); // a stale wake
             };
@@ -127,30 +156,16 @@ impl<S: Stream> Stream for Merge<S> {
         match out {
             Some((i, v)) => {
                 // It may have more: due again, behind the others.
-                this.set.mark(i);
-                this.start = if i + 1 == n { 0 } else { i + 1 };
+                self.set.mark(i);
+                self.start = if i + 1 == n { 0 } else { i + 1 };
                 Poll::Ready(Some(v))
             }
-            None if this.remaining == 0 => {
-                this.streams = Box::new([]);
+            None if self.remaining == 0 => {
+                self.streams = Box::new([]);
                 Poll::Ready(None)
             }
             None => Poll::Pending,
         }
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let mut lo = 0usize;
-        let mut hi = Some(0usize);
-        for s in self.streams.iter().flatten() {
-            let (l, h) = s.size_hint();
-            lo = lo.saturating_add(l);
-            hi = match (hi, h) {
-                (Some(a), Some(b)) => a.checked_add(b),
-                _ => None,
-            };
-        }
-        (lo, hi)
     }
 }
 

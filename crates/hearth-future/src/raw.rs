@@ -21,9 +21,13 @@
 //! woken for it, so a child that wakes itself cannot keep the combinator
 //! busy. `armed` says whether the next local wake must wake the parent: it is
 //! set when a pass leaves nothing due, and cleared by the wake that uses it,
-//! during passes, and for good once the combinator is gone. Polls while the
-//! parent polls with the same `Waker` skip the parent's local-waker lookup
-//! (`parent_id`); the owner check (slot 0's header) runs on every poll.
+//! during passes, and for good once the combinator is gone. Every poll looks
+//! up the parent's local waker and compares it with the one stored
+//! (`parent_ident`, the identity of the stored clone); it clones only when
+//! they differ. The identity of the parent's `Waker` says nothing about its
+//! local waker: a `ContextBuilder`'s `Waker` lives in the builder, so two
+//! builders at one stack address look alike while carrying different local
+//! wakers. The owner check (slot 0's header) runs on every poll too.
 //!
 //! # Modes
 //!
@@ -65,6 +69,28 @@
 //! at once. Otherwise the headers are released (a surviving `Waker`'s
 //! `cx.local_waker()` no longer finds the twin) and the local side's `refs`
 //! count is given up; the last `refs` count frees the memory, once.
+//!
+//! # Panics
+//!
+//! User code runs in a child's poll and drop (inside a pass) and in the
+//! parent's wakers (`clone` in `prepare` and when registering, `wake` at the
+//! end of a pass and on a child's wake, `drop` when replaced or released).
+//! A panic in any of them leaves the state consistent:
+//!
+//! - a clone happens before anything it replaces is touched; a replaced or
+//!   released waker is dropped last, when the state is consistent (and, on
+//!   release, the memory already freed), so a panicking `drop` never skips a
+//!   release;
+//! - a pass that unwinds leaves the children it had not polled yet due, and
+//!   the state armed, so the next local wake reaches the parent;
+//!   the next poll resumes;
+//! - a parent wake that panics did not happen: `armed` is set again, and the
+//!   stored waker is put back;
+//! - a child waker woken by value releases its count also if the wake
+//!   panics.
+//!
+//! What the combinators make of a poll that unwound (poisoning, or dropping
+//! the child that panicked) is theirs: see `poison.rs`.
 //!
 //! # Ready set
 //!
@@ -120,10 +146,11 @@ struct Inner {
     armed: Cell<bool>,
     /// The parent's local waker (local mode). Owner only.
     parent: Cell<Option<LocalWaker>>,
-    /// Identity (data, vtable) of the parent `Waker` that `parent` was
-    /// looked up from: while the parent polls with the same `Waker`, its
-    /// local waker is the same and the lookup is skipped. Owner only.
-    parent_id: Cell<(*const (), *const RawWakerVTable)>,
+    /// Identity (data, vtable) of the waker stored in `parent` (not of the
+    /// one it was cloned from): a poll whose local waker has this identity
+    /// would wake the same task (`will_wake`), so it is not cloned again.
+    /// Null while nothing is stored. Owner only.
+    parent_ident: Cell<(*const (), *const RawWakerVTable)>,
     /// The parent's thread-safe waker. Any thread.
     remote_parent: AtomicWaker,
     /// Number of slots; immutable.
@@ -153,6 +180,21 @@ struct Inner {
     /// allocation freed and assert on every access.
     #[cfg(loom)]
     freed: AtomicBool,
+}
+
+/// Runs its closure when dropped, also while unwinding.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// The identity `will_wake` compares.
+#[inline]
+fn ident(w: &LocalWaker) -> (*const (), *const RawWakerVTable) {
+    (w.data(), w.vtable())
 }
 
 #[inline]
@@ -241,22 +283,23 @@ impl Inner {
         }
     }
 
-    /// Stores the local waker of `cx` as the parent's, unless it would wake
-    /// the same task (`clone_from` semantics), and remembers which `Waker` it
-    /// came from. Owner only.
+    /// Stores the parent's local waker `lw`, unless the stored one would
+    /// wake the same task (`clone_from` semantics). Owner only.
+    #[inline]
+    fn set_parent(&self, lw: &LocalWaker) {
+        if self.parent_ident.get() != ident(lw) {
+            self.replace_parent(lw);
+        }
+    }
+
     #[cold]
     #[inline(never)]
-    fn refresh_parent(&self, cx: &Context<'_>) {
-        let w = cx.waker();
-        let lw = ContextExt::local_waker(cx);
-        match self.parent.take() {
-            Some(old) if old.will_wake(lw) => self.parent.set(Some(old)),
-            old => {
-                self.parent.set(Some(lw.clone()));
-                drop(old);
-            }
-        }
-        self.parent_id.set((w.data(), w.vtable() as *const _));
+    fn replace_parent(&self, lw: &LocalWaker) {
+        // The clone runs user code: nothing changes if it panics. The old
+        // waker is dropped last, when the state is already consistent.
+        let new = lw.clone();
+        self.parent_ident.set(ident(&new));
+        drop(self.parent.replace(Some(new)));
     }
 
     /// A wake on the owner thread (twin, or `Waker` face in local mode).
@@ -270,20 +313,61 @@ impl Inner {
     }
 
     /// Wakes the parent's stored `LocalWaker`. Owner only.
+    ///
+    /// If the parent's wake panics, the wake did not happen: the state is
+    /// armed again, so that the next child wake tries again.
     #[inline]
     fn wake_parent_local(&self) {
-        // Take the waker out while waking it, so a reentrant poll that
-        // refreshes it cannot free it under us.
-        if let Some(w) = self.parent.take() {
-            w.wake_by_ref();
-            match self.parent.take() {
-                None => self.parent.set(Some(w)),
-                Some(new) => {
-                    self.parent.set(Some(new));
+        /// Puts the waker back after the wake (unless a reentrant poll
+        /// stored another one meanwhile, or a reentrant drop of the
+        /// combinator released the local side); re-arms if the wake unwound.
+        struct PutBack<'a> {
+            inner: &'a Inner,
+            waker: Option<LocalWaker>,
+            woke: bool,
+        }
+        impl Drop for PutBack<'_> {
+            fn drop(&mut self) {
+                let w = self.waker.take();
+                if self.inner.local.get() == 0 {
+                    // Dropped here, on the owner thread: the state may be
+                    // freed by the last `Waker`, on any thread.
                     drop(w);
+                    return;
+                }
+                if !self.woke {
+                    self.inner.armed.set(true);
+                }
+                match self.inner.parent.take() {
+                    None => self.inner.parent.set(w),
+                    new => {
+                        self.inner.parent.set(new);
+                        drop(w);
+                    }
                 }
             }
         }
+        // Take the waker out while waking it, so a reentrant poll that
+        // replaces it cannot free it under us. `parent_ident` keeps naming
+        // it: a reentrant poll of the same parent keeps it.
+        if let Some(w) = self.parent.take() {
+            let mut guard = PutBack {
+                inner: self,
+                waker: Some(w),
+                woke: false,
+            };
+            if let Some(w) = &guard.waker {
+                w.wake_by_ref();
+            }
+            guard.woke = true;
+        }
+    }
+
+    /// Takes the parent's local waker out (the combinator is gone); the
+    /// caller drops it once the state is consistent. Owner only.
+    fn take_parent(&self) -> Option<LocalWaker> {
+        self.parent_ident.set((ptr::null(), ptr::null()));
+        self.parent.take()
     }
 
     /// A wake from any thread: push on the remote stack, wake the parent.
@@ -415,10 +499,7 @@ impl WakeSet {
             // Local mode has `n > 0` (`alloc_inner`). The owner check comes
             // first: only the owner thread may touch the `Cell`s.
             if inner.slot(0).header.is_local() {
-                let w = cx.waker();
-                if inner.parent_id.get() != (w.data(), w.vtable() as *const _) {
-                    inner.refresh_parent(cx);
-                }
+                inner.set_parent(ContextExt::local_waker(cx));
                 return false;
             }
         }
@@ -435,7 +516,7 @@ impl WakeSet {
         // SAFETY: just made, we hold its count.
         let inner = unsafe { p.as_ref() };
         if inner.local_mode {
-            inner.refresh_parent(cx);
+            inner.set_parent(ContextExt::local_waker(cx));
         }
         true
     }
@@ -461,87 +542,106 @@ impl WakeSet {
     /// for the next pass, for which the parent is woken (`Yielded`), as
     /// `futures::join!` and `FuturesUnordered` (futures-rs #2526) do. Call
     /// after [`prepare`](Self::prepare).
+    ///
+    /// If the pass unwinds (a child's poll or drop, or the parent's waker,
+    /// panicked), the state stays consistent: the children that were due
+    /// and not polled yet stay due for the next pass, and the state is armed
+    /// again so that the next local wake reaches the parent.
     #[inline]
     pub(crate) fn poll(
         &mut self,
         cx: &mut Context<'_>,
-        mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
+        f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
     ) -> Progress {
         let p = self
             .inner
             .expect("wake state used before its first poll")
             .as_ptr();
         let inner = self.inner();
-        // During the pass local wakes only mark.
-        inner.armed.set(false);
-        inner.drain_remote();
-        if inner.n <= SMALL {
-            // The children due now, in cyclic order from `start`: rotated
-            // so that bit 0 is child `start`. A bit is cleared right before
-            // its child is polled, so a panicking child leaves the rest of
-            // the pass due.
-            let start = inner.start.get();
-            let mut batch = inner.bits.get().rotate_right(start);
-            while batch != 0 {
-                let i = (batch.trailing_zeros() + start) as usize & 63;
-                batch &= batch - 1;
-                inner.bits.set(inner.bits.get() & !(1u64 << i));
-                if poll_child(inner, i, &mut f).is_break() {
-                    return Progress::Break;
-                }
-            }
-        } else {
-            // The entries present now are this pass (the ring is FIFO).
-            let due = inner.q_len.get();
-            // The first-poll sweep: each child's slot is initialised right
-            // before its first poll, so a join of children that finish at
-            // once touches each slot once, in order. It runs before the
-            // ring, so a child that is due again (a stream that yielded)
-            // waits until every child had its first poll.
-            while inner.swept.get() < inner.n {
-                let i = inner.swept.get();
-                if i > 0 {
-                    // SAFETY: slots `0..max(swept, 1)` are initialised; `p`
-                    // is the state's raw pointer.
-                    unsafe { init_slot(p, i) };
-                }
-                inner.swept.set(i + 1);
-                if poll_child(inner, i, &mut f).is_break() {
-                    return Progress::Break;
-                }
-            }
-            for _ in 0..due {
-                let Some(i) = inner.pop() else { break };
-                if poll_child(inner, i, &mut f).is_break() {
-                    return Progress::Break;
-                }
-            }
-        }
-        // A child `Waker` exists (or every wake is remote): the parent's
-        // thread-safe waker must be reachable from other threads. A `Waker`
-        // can only appear during a child's poll, so checking after the pass
-        // is enough.
-        if !inner.local_mode || inner.refs.load(Ordering::Acquire) > 1 {
-            // SAFETY: only the owner registers, through `&mut self`.
-            unsafe {
-                if !inner.remote_parent.is_current(cx.waker()) {
-                    inner.remote_parent.register(cx.waker());
-                }
-            }
-        }
-        // Woken during the pass, or a remote wake raced with the
-        // registration: another pass, later.
-        if !inner.is_empty() || !inner.remote_head.load(Ordering::Acquire).is_null() {
-            if inner.local_mode {
-                inner.wake_parent_local();
-            } else {
-                cx.waker().wake_by_ref();
-            }
-            return Progress::Yielded;
-        }
-        inner.armed.set(true);
-        Progress::Idle
+        let rearm = OnDrop(|| inner.armed.set(true));
+        let progress = pass(inner, p, cx, f);
+        core::mem::forget(rearm);
+        progress
     }
+}
+
+/// The body of [`WakeSet::poll`]; `p` is the state's raw pointer.
+#[inline(always)]
+fn pass(
+    inner: &Inner,
+    p: *const Inner,
+    cx: &mut Context<'_>,
+    mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
+) -> Progress {
+    // During the pass local wakes only mark.
+    inner.armed.set(false);
+    inner.drain_remote();
+    if inner.n <= SMALL {
+        // The children due now, in cyclic order from `start`: rotated
+        // so that bit 0 is child `start`. A bit is cleared right before
+        // its child is polled, so a panicking child leaves the rest of
+        // the pass due.
+        let start = inner.start.get();
+        let mut batch = inner.bits.get().rotate_right(start);
+        while batch != 0 {
+            let i = (batch.trailing_zeros() + start) as usize & 63;
+            batch &= batch - 1;
+            inner.bits.set(inner.bits.get() & !(1u64 << i));
+            if poll_child(inner, i, &mut f).is_break() {
+                return Progress::Break;
+            }
+        }
+    } else {
+        // The entries present now are this pass (the ring is FIFO).
+        let due = inner.q_len.get();
+        // The first-poll sweep: each child's slot is initialised right
+        // before its first poll, so a join of children that finish at
+        // once touches each slot once, in order. It runs before the
+        // ring, so a child that is due again (a stream that yielded)
+        // waits until every child had its first poll.
+        while inner.swept.get() < inner.n {
+            let i = inner.swept.get();
+            if i > 0 {
+                // SAFETY: slots `0..max(swept, 1)` are initialised; `p`
+                // is the state's raw pointer.
+                unsafe { init_slot(p, i) };
+            }
+            inner.swept.set(i + 1);
+            if poll_child(inner, i, &mut f).is_break() {
+                return Progress::Break;
+            }
+        }
+        for _ in 0..due {
+            let Some(i) = inner.pop() else { break };
+            if poll_child(inner, i, &mut f).is_break() {
+                return Progress::Break;
+            }
+        }
+    }
+    // A child `Waker` exists (or every wake is remote): the parent's
+    // thread-safe waker must be reachable from other threads. A `Waker`
+    // can only appear during a child's poll, so checking after the pass
+    // is enough.
+    if !inner.local_mode || inner.refs.load(Ordering::Acquire) > 1 {
+        // SAFETY: only the owner registers, in `WakeSet::poll(&mut self)`.
+        unsafe {
+            if !inner.remote_parent.is_current(cx.waker()) {
+                inner.remote_parent.register(cx.waker());
+            }
+        }
+    }
+    // Woken during the pass, or a remote wake raced with the
+    // registration: another pass, later.
+    if !inner.is_empty() || !inner.remote_head.load(Ordering::Acquire).is_null() {
+        if inner.local_mode {
+            inner.wake_parent_local();
+        } else {
+            cx.waker().wake_by_ref();
+        }
+        return Progress::Yielded;
+    }
+    inner.armed.set(true);
+    Progress::Idle
 }
 
 /// Polls child `i` with a context whose waker is slot `i`.
@@ -572,13 +672,19 @@ impl Drop for WakeSet {
             return;
         }
         inner.armed.set(false);
-        drop(inner.parent.take());
-        if inner.remote_parent.maybe_registered() {
-            drop(inner.remote_parent.take());
-        }
+        // The parent's wakers are dropped last: their `drop` is user code,
+        // and a panic there must not skip the release of the state.
+        let parent = inner.take_parent();
+        let remote = if inner.remote_parent.maybe_registered() {
+            inner.remote_parent.take()
+        } else {
+            None
+        };
         // SAFETY: the handle's local count, on the owner thread (or shared
         // mode, where only the handle touches the `Cell`s).
         unsafe { dec_local(p.as_ptr()) };
+        drop(parent);
+        drop(remote);
     }
 }
 
@@ -655,7 +761,7 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             local_mode,
             armed: Cell::new(false),
             parent: Cell::new(None),
-            parent_id: Cell::new((ptr::null(), ptr::null())),
+            parent_ident: Cell::new((ptr::null(), ptr::null())),
             remote_parent: AtomicWaker::new(),
             n,
             // Bit mode: every child is due for its first poll.
@@ -701,7 +807,8 @@ unsafe fn dec_local(p: *const Inner) {
         return;
     }
     inner.armed.set(false);
-    drop(inner.parent.take());
+    // Dropped last (user code; see `WakeSet::drop`).
+    let parent = inner.take_parent();
     // No `Waker` alive (only the local side's count): nothing can reach the
     // headers any more (no twin, no `Waker`, and views only live during a
     // child's poll), so free without releasing them and without an RMW.
@@ -717,6 +824,7 @@ unsafe fn dec_local(p: *const Inner) {
         // SAFETY: we own the local side's count.
         unsafe { release_ref(p) };
     }
+    drop(parent);
 }
 
 /// Releases one `refs` count, freeing on the last.
@@ -733,34 +841,33 @@ unsafe fn release_ref(p: *const Inner) {
     }
 }
 
+/// Frees the state; its parent wakers are dropped after the memory is
+/// released (their `drop` is user code and may panic).
+///
 /// # Safety
 /// No count remains.
 unsafe fn free(p: *const Inner) {
+    // SAFETY: no count remains, so nothing else can reach `p`.
+    let inner = unsafe { &mut *p.cast_mut() };
+    let parent = inner.parent.take();
+    let remote = inner.remote_parent.take_mut();
     #[cfg(not(loom))]
     {
-        // SAFETY: no count remains, so nothing else can reach `p`; the slots
-        // need no drop (headers never drop their twin view), `Inner` drops
-        // its parent wakers.
+        let layout = inner.layout;
+        // SAFETY: as above; the slots need no drop (headers never drop
+        // their twin view), `Inner` owns nothing else that needs it.
         unsafe {
-            let layout = (*p).layout;
             ptr::drop_in_place(p.cast_mut());
             alloc::dealloc(p.cast_mut().cast(), layout);
         }
     }
     #[cfg(loom)]
-    {
-        // SAFETY: as above; the memory is leaked instead of deallocated.
-        let inner = check(unsafe { &*p });
-        assert!(
-            !inner.freed.swap(true, Ordering::SeqCst),
-            "wake state freed twice"
-        );
-        // SAFETY: the wakers are dropped once, here.
-        unsafe {
-            drop((*p).parent.take());
-            ptr::drop_in_place(ptr::addr_of!((*p).remote_parent).cast_mut());
-        }
-    }
+    assert!(
+        !check(inner).freed.swap(true, Ordering::SeqCst),
+        "wake state freed twice"
+    );
+    drop(parent);
+    drop(remote);
 }
 
 #[inline]
@@ -816,11 +923,13 @@ unsafe fn twin_clone(s: *const ()) -> RawWaker {
 /// # Safety
 /// As for [`twin_clone`]; consumes an owned twin's count.
 unsafe fn twin_wake(s: *const ()) {
+    // The count is released also if the parent's wake panics.
+    let _release = OnDrop(|| {
+        // SAFETY: forwarded; runs once, after the wake.
+        unsafe { twin_drop(s) }
+    });
     // SAFETY: forwarded.
-    unsafe {
-        twin_wake_by_ref(s);
-        twin_drop(s);
-    }
+    unsafe { twin_wake_by_ref(s) };
 }
 
 /// # Safety
@@ -877,11 +986,13 @@ unsafe fn face_wake_by_ref(h: *const DualHeader) {
 /// # Safety
 /// As for [`face_wake_by_ref`]; consumes the `Waker`'s count.
 unsafe fn face_wake(h: *const DualHeader) {
+    // The count is released also if the parent's wake panics.
+    let _release = OnDrop(|| {
+        // SAFETY: forwarded; runs once, after the wake.
+        unsafe { face_drop(h) }
+    });
     // SAFETY: forwarded.
-    unsafe {
-        face_wake_by_ref(h);
-        face_drop(h);
-    }
+    unsafe { face_wake_by_ref(h) };
 }
 
 /// # Safety

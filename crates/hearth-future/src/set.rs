@@ -9,6 +9,7 @@ use std::vec::Vec;
 
 use futures_core::Stream;
 
+use crate::poison::Poison;
 use crate::raw::{Progress, WakeSet};
 
 /// Capacity of the first segment; each further one doubles.
@@ -36,6 +37,11 @@ struct Segment<F> {
 /// waits for the next call, for which the task is woken, so a set whose
 /// futures wake themselves cannot starve the task (futures-rs #2526).
 ///
+/// If a future's poll panics, the panic propagates out of `poll_next` and
+/// the set stays usable, as `FuturesUnordered` does: that future is gone
+/// ([`len`](Self::len) no longer counts it) and the next `poll_next` drops it
+/// (not during the unwinding, where a second panic would abort) and resumes.
+///
 /// # Examples
 ///
 /// ```
@@ -60,6 +66,10 @@ pub struct FuturesSet<F> {
     len: usize,
     /// Segment to start the next poll with, for fairness.
     start: usize,
+    /// The slot whose future is being polled. Still set after that poll
+    /// unwound: the next `poll_next` drops the future (not during the
+    /// unwinding, where a second panic would abort) and frees its slot.
+    polling: Option<(u32, u32)>,
 }
 
 impl<F> Unpin for FuturesSet<F> {}
@@ -85,6 +95,7 @@ impl<F> FuturesSet<F> {
             free: Vec::new(),
             len: 0,
             start: 0,
+            polling: None,
         }
     }
 
@@ -101,7 +112,8 @@ impl<F> FuturesSet<F> {
     /// assert_eq!(set.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        self.len
+        // A future whose poll panicked is gone, though not yet dropped.
+        self.len - usize::from(self.polling.is_some())
     }
 
     /// Returns `true` if the set holds no future.
@@ -115,7 +127,7 @@ impl<F> FuturesSet<F> {
     /// assert!(!set.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Adds a future; it is polled on the next poll of the set (no wake is
@@ -157,11 +169,28 @@ impl<F> FuturesSet<F> {
     }
 }
 
+impl<F> FuturesSet<F> {
+    /// Takes slot `(s, i)` out of the count and frees it; the caller then
+    /// drops its future (user code, which may panic: the set is consistent
+    /// by then).
+    fn release(&mut self, s: usize, i: usize) {
+        self.segments[s].len -= 1;
+        self.len -= 1;
+        self.free.push((s as u32, i as u32));
+    }
+}
+
 impl<F: Future> Stream for FuturesSet<F> {
     type Item = F::Output;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
         let this = self.get_mut();
+        if let Some((s, i)) = this.polling.take() {
+            // Its poll panicked: drop it now.
+            let (s, i) = (s as usize, i as usize);
+            this.release(s, i);
+            this.segments[s].futures[i] = None;
+        }
         if this.len == 0 {
             return Poll::Ready(None);
         }
@@ -180,16 +209,19 @@ impl<F: Future> Stream for FuturesSet<F> {
                 seg.set.mark(i as usize);
             }
             let futures = &mut seg.futures;
+            let polling = &mut this.polling;
             let mut out = None;
             let progress = seg.set.poll(cx, |i, cx| {
                 let Some(f) = futures[i].as_mut() else {
                     return ControlFlow::Continue(()); // a stale wake
                 };
+                *polling = Some((s as u32, i as u32));
                 // SAFETY: the future lives in a boxed slice that is never
                 // resized; it is dropped in place (set to `None`), never moved.
-                match unsafe { Pin::new_unchecked(f) }.poll(cx) {
+                let r = unsafe { Pin::new_unchecked(f) }.poll(cx);
+                *polling = None;
+                match r {
                     Poll::Ready(v) => {
-                        futures[i] = None;
                         out = Some((i, v));
                         ControlFlow::Break(())
                     }
@@ -197,10 +229,11 @@ impl<F: Future> Stream for FuturesSet<F> {
                 }
             });
             if let Some((i, v)) = out {
-                seg.len -= 1;
-                this.len -= 1;
-                this.free.push((s as u32, i as u32));
+                this.release(s, i);
                 this.start = s;
+                // If its drop panics, the output is lost with the panic, but
+                // the set stays consistent.
+                this.segments[s].futures[i] = None;
                 return Poll::Ready(Some(v));
             }
             if progress == Progress::Yielded {
@@ -212,7 +245,7 @@ impl<F: Future> Stream for FuturesSet<F> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.len, Some(self.len))
+        (self.len(), Some(self.len()))
     }
 }
 
@@ -237,7 +270,7 @@ impl<F> Extend<F> for FuturesSet<F> {
 impl<F> core::fmt::Debug for FuturesSet<F> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("FuturesSet")
-            .field("len", &self.len)
+            .field("len", &self.len())
             .finish()
     }
 }
@@ -274,10 +307,15 @@ where
     Race {
         set: WakeSet::new(futures.len()),
         futures,
+        poison: Poison::default(),
     }
 }
 
 /// The future of [`race`].
+///
+/// Polling it after it returned `Ready`, or after a poll panicked (in a
+/// future, or in the task's waker), panics; dropping it then drops every
+/// remaining future once.
 ///
 /// # Examples
 ///
@@ -292,6 +330,7 @@ where
 pub struct Race<F> {
     futures: Box<[Option<F>]>,
     set: WakeSet,
+    poison: Poison,
 }
 
 impl<F> Unpin for Race<F> {}
@@ -301,15 +340,24 @@ impl<F: Future> Future for Race<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
+        this.poison.start("Race");
+        let r = this.poll_inner(cx);
+        this.poison.end();
+        r
+    }
+}
+
+impl<F: Future> Race<F> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
         assert!(
-            !this.futures.is_empty(),
-            "hearth_future::race called with no futures"
+            !self.futures.is_empty(),
+            "hearth_future::race called with no futures (or polled after completion)"
         );
         // A new state polls every future.
-        this.set.prepare(cx);
-        let futures = &mut this.futures;
+        self.set.prepare(cx);
+        let futures = &mut self.futures;
         let mut out = None;
-        this.set.poll(cx, |i, cx| {
+        self.set.poll(cx, |i, cx| {
             let Some(f) = futures[i].as_mut() else {
                 return ControlFlow::Continue(());
             };
@@ -324,7 +372,7 @@ impl<F: Future> Future for Race<F> {
         });
         match out {
             Some(v) => {
-                this.futures = Box::new([]);
+                self.futures = Box::new([]);
                 Poll::Ready(v)
             }
             None => Poll::Pending,

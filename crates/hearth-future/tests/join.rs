@@ -259,3 +259,94 @@ fn wakers_outliving_the_combinator_are_harmless() {
         }
     }
 }
+
+/// A child that logs its polls and wakes itself until its `n`-th poll.
+fn logged(
+    log: &std::rc::Rc<std::cell::RefCell<Vec<&'static str>>>,
+    name: &'static str,
+    n: usize,
+) -> impl std::future::Future<Output = Result<&'static str, ()>> {
+    let log = log.clone();
+    let mut polls = 0;
+    std::future::poll_fn(move |cx| {
+        log.borrow_mut().push(name);
+        polls += 1;
+        if polls == n {
+            return Poll::Ready(Ok(name));
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+}
+
+/// The order in which the children see their polls, one poll of the join
+/// after another, for hearth's and tokio's macro.
+macro_rules! poll_order {
+    ($($join:ident)::+, [$($bias:tt)*]) => {{
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let out = futures::executor::block_on(async {
+            $($join)::+!($($bias)* logged(&log, "a", 4), logged(&log, "b", 4), logged(&log, "c", 4))
+        });
+        let log = log.borrow().join(" ");
+        (out, log)
+    }};
+}
+
+#[test]
+fn join_rotates_the_first_child_like_tokio() {
+    let (out, ours) = poll_order!(hearth_future::join, []);
+    assert_eq!(out, (Ok("a"), Ok("b"), Ok("c")));
+    // Each poll starts one child further on.
+    assert_eq!(ours, "a b c b c a c a b a b c");
+    assert_eq!(ours, poll_order!(tokio::join, []).1);
+    let (out, ours) = poll_order!(hearth_future::try_join, []);
+    assert_eq!(out, Ok(("a", "b", "c")));
+    assert_eq!(ours, "a b c b c a c a b a b c");
+    assert_eq!(ours, poll_order!(tokio::try_join, []).1);
+}
+
+#[test]
+fn biased_join_polls_in_order_like_tokio() {
+    let (out, ours) = poll_order!(hearth_future::join, [biased;]);
+    assert_eq!(out, (Ok("a"), Ok("b"), Ok("c")));
+    assert_eq!(ours, "a b c a b c a b c a b c");
+    assert_eq!(ours, poll_order!(tokio::join, [biased;]).1);
+    let (out, ours) = poll_order!(hearth_future::try_join, [biased;]);
+    assert_eq!(out, Ok(("a", "b", "c")));
+    assert_eq!(ours, "a b c a b c a b c a b c");
+    assert_eq!(ours, poll_order!(tokio::try_join, [biased;]).1);
+}
+
+#[test]
+fn empty_joins_like_tokio() {
+    futures::executor::block_on(async {
+        let () = hearth_future::join!();
+        let () = hearth_future::join!(biased;);
+        let ok: Result<(), u8> = hearth_future::try_join!();
+        assert_eq!(ok, Ok(()));
+        let ok: Result<(), u8> = hearth_future::try_join!(biased;);
+        assert_eq!(ok, Ok(()));
+        let theirs: Result<(), u8> = tokio::try_join!();
+        assert_eq!(ok, theirs);
+    });
+}
+
+/// Not a future: turns into one.
+struct Later(u32);
+
+impl std::future::IntoFuture for Later {
+    type Output = Result<u32, ()>;
+    type IntoFuture = std::future::Ready<Result<u32, ()>>;
+    fn into_future(self) -> Self::IntoFuture {
+        std::future::ready(Ok(self.0))
+    }
+}
+
+#[test]
+fn into_future_operands() {
+    futures::executor::block_on(async {
+        assert_eq!(hearth_future::join!(Later(1), async { 2 }), (Ok(1), 2));
+        assert_eq!(hearth_future::try_join!(Later(1), Later(2)), Ok((1, 2)));
+        assert_eq!(hearth_future::try_join!(biased; Later(3)), Ok((3,)));
+    });
+}

@@ -357,3 +357,209 @@ fn works_with_tokio_channels_under_tokio() {
         assert_eq!(got, (0..10).collect::<Vec<_>>());
     });
 }
+
+// ---- What tokio's `select!` compiles, hearth's compiles too ----
+
+/// Branch `i` of a wide select: ready with `i * 10` if `i == ready`.
+async fn branch(i: usize, ready: usize) -> usize {
+    if i == ready {
+        i * 10
+    } else {
+        pending().await
+    }
+}
+
+/// A 64-branch select (one repetition: the test's own macro does not
+/// recurse).
+macro_rules! select64 {
+    ($($select:ident)::+, $ready:expr, [$($bias:tt)*], $($i:literal)*) => {
+        $($select)::+! {
+            $($bias)*
+            $( v = branch($i, $ready) => ($i, v), )*
+        }
+    };
+}
+
+macro_rules! all64 {
+    ($($select:ident)::+, $ready:expr, [$($bias:tt)*]) => {
+        select64!($($select)::+, $ready, [$($bias)*],
+            0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+            32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60
+            61 62 63)
+    };
+}
+
+#[test]
+fn sixty_four_branches() {
+    futures::executor::block_on(async {
+        for ready in [0, 41, 63] {
+            assert_eq!(
+                all64!(hearth_future::select, ready, []),
+                (ready, ready * 10)
+            );
+            assert_eq!(
+                all64!(hearth_future::select, ready, [biased;]),
+                (ready, ready * 10)
+            );
+            assert_eq!(all64!(tokio::select, ready, []), (ready, ready * 10));
+        }
+    });
+}
+
+#[test]
+fn ref_and_ref_mut_bindings_like_tokio() {
+    macro_rules! run {
+        ($($select:ident)::+) => {{
+            let a = $($select)::+! {
+                Some(ref mut v) = ready(Some(vec![1])) => {
+                    v.push(2);
+                    v.len()
+                }
+            };
+            let b = $($select)::+! {
+                (ref s, Some(ref mut n)) = ready((String::from("ab"), Some(1))) => {
+                    *n += s.len();
+                    *n
+                }
+            };
+            let c = $($select)::+! {
+                biased;
+                Some(ref mut v) = ready(None::<u8>) => *v,
+                ref mut v = ready(7u8) => {
+                    *v += 1;
+                    *v
+                }
+            };
+            (a, b, c)
+        }};
+    }
+    futures::executor::block_on(async {
+        let ours = run!(hearth_future::select);
+        assert_eq!(ours, (2, 3, 8));
+        assert_eq!(ours, run!(tokio::select));
+    });
+}
+
+#[test]
+fn disabled_unannotated_poll_fn_like_tokio() {
+    macro_rules! run {
+        ($($select:ident)::+) => {{
+            let f = std::future::poll_fn(|_| Poll::Pending);
+            let a = $($select)::+! {
+                _ = f, if false => 1,
+                else => 2,
+            };
+            let b = $($select)::+! {
+                _ = std::future::poll_fn(|_| Poll::Pending), if false => 1,
+                v = ready(3) => v,
+            };
+            (a, b)
+        }};
+    }
+    futures::executor::block_on(async {
+        assert_eq!(run!(hearth_future::select), (2, 3));
+        assert_eq!(run!(tokio::select), (2, 3));
+    });
+}
+
+/// Not a future: turns into one, logging when.
+struct Later(&'static str, u32, Log);
+
+impl std::future::IntoFuture for Later {
+    type Output = u32;
+    type IntoFuture = std::future::Ready<u32>;
+    fn into_future(self) -> Self::IntoFuture {
+        self.2.borrow_mut().push(format!("into_future {}", self.0));
+        ready(self.1)
+    }
+}
+
+#[test]
+fn into_future_operands_in_order_like_tokio() {
+    macro_rules! run {
+        ($($select:ident)::+, $log:expr) => {{
+            let log: Log = $log;
+            $($select)::+! {
+                biased;
+                v = Later("a", 1, log.clone()) => v,
+                v = Later("b", 2, log.clone()) => v,
+            }
+        }};
+    }
+    futures::executor::block_on(async {
+        let ours: Log = Default::default();
+        let theirs: Log = Default::default();
+        assert_eq!(run!(hearth_future::select, ours.clone()), 1);
+        assert_eq!(run!(tokio::select, theirs.clone()), 1);
+        assert_eq!(*ours.borrow(), ["into_future a", "into_future b"]);
+        assert_eq!(*ours.borrow(), *theirs.borrow());
+        // A temporary borrowed by a branch expression lives as long as the
+        // select (as in tokio's).
+        let v = hearth_future::select! {
+            v = &mut Box::pin(ready(5)) => v,
+        };
+        assert_eq!(v, 5);
+    });
+}
+
+// ---- The cooperative budget ----
+
+struct CountWakes(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountWakes {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn spent_budget_yields_before_polling_like_tokio() {
+    use hearth_task::coop;
+    use std::sync::atomic::Ordering;
+    let wakes = std::sync::Arc::new(CountWakes(Default::default()));
+    let waker = std::task::Waker::from(wakes.clone());
+    let mut cx = Context::from_waker(&waker);
+    for biased in [false, true] {
+        let log: Log = Default::default();
+        let mut fut = pin!(async {
+            if biased {
+                hearth_future::select! {
+                    biased;
+                    v = logged(&log, "a", 0, Some(1)) => v,
+                    v = pending::<u32>() => v,
+                }
+            } else {
+                hearth_future::select! {
+                    v = logged(&log, "a", 0, Some(1)) => v,
+                    v = pending::<u32>() => v,
+                }
+            }
+        });
+        let guard = coop::enter();
+        while let Poll::Ready(p) = coop::poll_proceed(&mut cx) {
+            p.made_progress();
+        }
+        let before = wakes.0.load(Ordering::SeqCst);
+        assert!(fut.as_mut().poll(&mut cx).is_pending(), "biased: {biased}");
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            before + 1,
+            "the task is woken"
+        );
+        assert!(log.borrow().is_empty(), "no branch is polled");
+        coop::refill();
+        assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(1));
+        drop(guard);
+    }
+    // No executor budget (a foreign executor): never yields for it.
+    assert!(!coop::is_limited());
+    let v = futures::executor::block_on(async {
+        hearth_future::select! {
+            v = ready(2) => v,
+        }
+    });
+    assert_eq!(v, 2);
+}

@@ -21,6 +21,11 @@
 //!
 //! The defaults follow tokio's: `#[tokio::main]` starts a worker per CPU,
 //! `#[tokio::test]` the smallest runtime.
+//!
+//! The crate also expands `hearth_future::select!` (module `select`), which
+//! forwards to the hidden `select_internal!`.
+
+mod select;
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -102,6 +107,14 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::Test, args.into(), item.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+/// The expansion of `hearth_future::select!`; use that macro, which passes
+/// its `$crate` first: `select_internal!($crate; <select! input>)`.
+#[doc(hidden)]
+#[proc_macro]
+pub fn select_internal(input: TokenStream) -> TokenStream {
+    select::expand(input.into()).into()
 }
 
 #[derive(Clone, Copy, PartialEq)]

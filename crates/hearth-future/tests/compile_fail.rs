@@ -1,0 +1,8 @@
+//! `select!` rejects what tokio's rejects, with a message that says why.
+
+#[test]
+#[cfg_attr(miri, ignore = "trybuild runs rustc")]
+fn compile_fail() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/*.rs");
+}

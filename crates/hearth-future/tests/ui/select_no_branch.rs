@@ -1,0 +1,5 @@
+fn main() {
+    let _ = async {
+        hearth_future::select! {}
+    };
+}
