@@ -49,15 +49,15 @@ impl Drop for Target {
     }
 }
 
-fn target(
-    panic_on_wake: bool,
-    panic_on_drop: bool,
-) -> (
+/// The target, its wake and drop counts, and its free count.
+type Made = (
     DualRc<Target>,
     Rc<Cell<usize>>,
     Rc<Cell<usize>>,
     Arc<AtomicUsize>,
-) {
+);
+
+fn target(panic_on_wake: bool, panic_on_drop: bool) -> Made {
     let wakes = Rc::new(Cell::new(0));
     let drops = Rc::new(Cell::new(0));
     let freed = Arc::new(AtomicUsize::new(0));
