@@ -29,6 +29,14 @@ struct Inner<T> {
     tx_waker: LocalWakerSlot,
 }
 
+impl<T> Inner<T> {
+    /// Whether no value can arrive any more (the slot is checked first): the
+    /// sender is gone, or the receiver closed, after which `send` fails.
+    fn is_finished(&self) -> bool {
+        self.tx_gone.get() || self.rx_closed.get()
+    }
+}
+
 /// Creates a oneshot channel.
 ///
 /// # Examples
@@ -77,7 +85,8 @@ pub struct Receiver<T> {
 pub mod error {
     use std::fmt;
 
-    /// The sender was dropped without sending.
+    /// No value was sent: the sender was dropped, or the receiver closed
+    /// first.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct RecvError(pub(super) ());
 
@@ -94,7 +103,8 @@ pub mod error {
     pub enum TryRecvError {
         /// Nothing was sent yet.
         Empty,
-        /// The sender was dropped without sending, or the value was taken.
+        /// No value can come: the sender was dropped without sending, the
+        /// receiver closed first, or the value was taken.
         Closed,
     }
 
@@ -157,16 +167,20 @@ impl<T> Drop for Sender<T> {
 
 impl<T> Receiver<T> {
     /// Takes the value if it was sent.
+    ///
+    /// `Err(Closed)` once no value can come: the sender is gone, the value
+    /// was taken, or [`close`](Self::close) was called before a send.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         match self.inner.value.take() {
             Some(value) => Ok(value),
-            None if self.inner.tx_gone.get() => Err(TryRecvError::Closed),
+            None if self.inner.is_finished() => Err(TryRecvError::Closed),
             None => Err(TryRecvError::Empty),
         }
     }
 
-    /// Refuses the value from now on; a value already sent can still be
-    /// received.
+    /// Refuses the value from now on: the sender's `send` fails and awaiting
+    /// the receiver (or [`try_recv`](Self::try_recv)) reports the close. A
+    /// value sent before the close can still be received.
     pub fn close(&mut self) {
         if !self.inner.rx_closed.replace(true) {
             self.inner.tx_waker.wake();
@@ -190,7 +204,7 @@ impl<T> Future for Receiver<T> {
         if let Some(value) = inner.value.take() {
             return Poll::Ready(Ok(value));
         }
-        if inner.tx_gone.get() {
+        if inner.is_finished() {
             return Poll::Ready(Err(RecvError(())));
         }
         inner.rx_waker.register(ContextExt::local_waker(cx));

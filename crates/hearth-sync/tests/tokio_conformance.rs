@@ -257,3 +257,39 @@ conformance!(barrier_has_one_leader, |m| {
     assert!(leader.is_leader());
     assert!(!x.ready().is_leader());
 });
+
+// --- oneshot: `Receiver::close` ends the receive, unless a value was sent ---
+
+conformance!(oneshot_close_without_value_fails_receive, |m| {
+    let (tx, mut rx) = m::oneshot::channel::<u8>();
+    rx.close();
+    assert!(tx.is_closed());
+    assert_eq!(rx.try_recv(), Err(m::oneshot::error::TryRecvError::Closed));
+    assert_eq!(tx.send(1), Err(1));
+
+    let (tx, mut rx) = m::oneshot::channel::<u8>();
+    rx.close();
+    assert!(matches!(Probe::new(rx).poll(), Poll::Ready(Err(_))));
+    assert!(tx.is_closed());
+});
+
+conformance!(oneshot_close_while_parked_then_await_fails, |m| {
+    let (tx, mut rx) = m::oneshot::channel::<u8>();
+    assert!(Probe::new(&mut rx).poll().is_pending());
+    rx.close();
+    assert!(matches!(Probe::new(&mut rx).poll(), Poll::Ready(Err(_))));
+    drop(tx);
+});
+
+conformance!(oneshot_close_keeps_a_value_sent_before, |m| {
+    let (tx, mut rx) = m::oneshot::channel::<u8>();
+    tx.send(5).unwrap();
+    rx.close();
+    assert_eq!(Probe::new(&mut rx).ready(), Ok(5));
+    assert_eq!(rx.try_recv(), Err(m::oneshot::error::TryRecvError::Closed));
+
+    let (tx, mut rx) = m::oneshot::channel::<u8>();
+    tx.send(6).unwrap();
+    rx.close();
+    assert_eq!(rx.try_recv(), Ok(6));
+});
