@@ -254,16 +254,22 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// Whether a value unseen by this receiver was sent. Fails if the sender
-    /// is gone and nothing unseen remains.
+    /// Whether a value unseen by this receiver was sent, without marking it
+    /// seen.
+    ///
+    /// Fails if and only if the sender is gone, even if an unseen value
+    /// remains (as tokio): [`borrow`](Self::borrow) still reads it, and
+    /// [`changed`](Self::changed) still reports it once.
     pub fn has_changed(&self) -> Result<bool, RecvError> {
-        if self.shared.version.get() != self.version {
-            Ok(true)
-        } else if self.shared.closed.get() {
-            Err(RecvError(()))
-        } else {
-            Ok(false)
+        if self.shared.closed.get() {
+            return Err(RecvError(()));
         }
+        Ok(self.shared.version.get() != self.version)
+    }
+
+    /// Whether the sender is gone.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.get()
     }
 
     /// Marks the current value seen.

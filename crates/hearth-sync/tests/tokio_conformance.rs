@@ -293,3 +293,51 @@ conformance!(oneshot_close_keeps_a_value_sent_before, |m| {
     rx.close();
     assert_eq!(rx.try_recv(), Ok(6));
 });
+
+// --- watch on a closed channel ---
+
+conformance!(watch_has_changed_fails_once_closed_even_with_unseen_value, |m| {
+    let (tx, mut rx) = m::watch::channel(0);
+    tx.send(1).unwrap();
+    drop(tx);
+    assert!(rx.has_changed().is_err());
+    // The unseen value can still be read, and `changed` still reports it once.
+    assert!(rx.borrow().has_changed());
+    assert!(matches!(
+        Probe::new(rx.changed()).poll(),
+        Poll::Ready(Ok(()))
+    ));
+    assert!(!rx.borrow().has_changed());
+    assert!(matches!(
+        Probe::new(rx.changed()).poll(),
+        Poll::Ready(Err(_))
+    ));
+    assert!(rx.has_changed().is_err());
+    assert!(rx.is_closed());
+    assert_eq!(*rx.borrow_and_update(), 1);
+});
+
+conformance!(watch_borrow_and_update_on_closed_channel, |m| {
+    let (tx, mut rx) = m::watch::channel("a");
+    tx.send("b").unwrap();
+    drop(tx);
+    {
+        let r = rx.borrow_and_update();
+        assert_eq!(*r, "b");
+        assert!(r.has_changed());
+    }
+    assert!(!rx.borrow().has_changed());
+    assert!(matches!(
+        Probe::new(rx.changed()).poll(),
+        Poll::Ready(Err(_))
+    ));
+});
+
+conformance!(watch_wait_for_on_closed_channel, |m| {
+    let (tx, mut rx) = m::watch::channel(1);
+    tx.send(2).unwrap();
+    drop(tx);
+    // The current value is checked first, even on a closed channel.
+    assert_eq!(*Probe::new(rx.wait_for(|v| *v == 2)).ready().unwrap(), 2);
+    assert!(Probe::new(rx.wait_for(|v| *v == 3)).ready().is_err());
+});
