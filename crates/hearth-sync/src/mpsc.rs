@@ -13,7 +13,12 @@
 //! channel closed and closes the semaphore, which wakes every parked sender
 //! with an error that gives its value back; senders waiting in
 //! [`Sender::closed`] wake too. Values already queued can still be received
-//! after `close`; dropping the receiver drops them, once. The last sender's
+//! after `close`, and so can values sent through permits reserved before it;
+//! a `send` or `reserve` that was handed a slot before the close but had not
+//! completed yet fails at its next poll and gives the slot back (as tokio).
+//! After a close, `recv` returns `None` once the queue is empty and no slot
+//! is outstanding, so every slot that comes back wakes the receiver.
+//! Dropping the receiver drops the queued values, once. The last sender's
 //! drop wakes the receiver, which then sees `None` once the queue is empty.
 //!
 //! **Wakers.** The receiver parks `cx.local_waker()` in a slot that a send
@@ -272,6 +277,30 @@ impl<T> Chan<T> {
         }
     }
 
+    /// Polls for a free slot, parking FIFO while the channel is full. Fails
+    /// once the receiver closed, even if a slot was granted before the close
+    /// (as tokio): the slot goes back at once.
+    #[inline]
+    fn poll_reserve(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        if self.rx_closed.get() {
+            self.cancel_reserve(waiter);
+            return Poll::Ready(Err(()));
+        }
+        self.sem.poll_acquire(waiter, cx).map_err(drop)
+    }
+
+    /// Leaves the queue of waiting senders; a slot granted meanwhile passes
+    /// to the next one, or, after a close, back to the semaphore, where it
+    /// may be the last outstanding slot the receiver waits for.
+    fn cancel_reserve(&self, waiter: &mut Waiter) {
+        if waiter.is_queued() {
+            self.sem.cancel(waiter);
+            if self.rx_closed.get() {
+                self.rx_waker.wake();
+            }
+        }
+    }
+
     /// A permit was given back unused.
     fn return_permit(&self) {
         self.sem.release(1);
@@ -381,12 +410,9 @@ impl<T> Sender<T> {
     /// Cancel safe: a dropped `reserve` leaves the queue, and a slot handed
     /// to it passes to the next waiter.
     pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
-        match self.chan.sem.acquire().await {
-            Ok(permit) => {
-                permit.forget();
-                Ok(Permit { chan: &self.chan })
-            }
-            Err(_) => Err(SendError(())),
+        match Reserve::new(&self.chan).await {
+            Ok(()) => Ok(Permit { chan: &self.chan }),
+            Err(()) => Err(SendError(())),
         }
     }
 
@@ -405,17 +431,9 @@ impl<T> Sender<T> {
     /// As [`reserve`](Self::reserve), with a permit that owns the sender.
     /// Gives the sender back on failure. Cancel safe.
     pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<Self>> {
-        let acquired = match self.chan.sem.acquire().await {
-            Ok(permit) => {
-                permit.forget();
-                true
-            }
-            Err(_) => false,
-        };
-        if acquired {
-            Ok(OwnedPermit { sender: Some(self) })
-        } else {
-            Err(SendError(self))
+        match Reserve::new(&self.chan).await {
+            Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
+            Err(()) => Err(SendError(self)),
         }
     }
 
@@ -494,19 +512,12 @@ impl<T> Future for Send<'_, T> {
         let Some(value) = this.value.take() else {
             panic!("a send future was polled after it completed")
         };
-        if this.chan.rx_closed.get() {
-            // Give back a slot granted before the close, at once.
-            if this.waiter.is_queued() {
-                this.chan.sem.cancel(&mut this.waiter);
-            }
-            return Poll::Ready(Err(SendError(value)));
-        }
-        match this.chan.sem.poll_acquire(&mut this.waiter, cx) {
+        match this.chan.poll_reserve(&mut this.waiter, cx) {
             Poll::Ready(Ok(())) => {
                 this.chan.push(value);
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(_)) => Poll::Ready(Err(SendError(value))),
+            Poll::Ready(Err(())) => Poll::Ready(Err(SendError(value))),
             Poll::Pending => {
                 this.value = Some(value);
                 Poll::Pending
@@ -517,9 +528,7 @@ impl<T> Future for Send<'_, T> {
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
-        if self.waiter.is_queued() {
-            self.chan.sem.cancel(&mut self.waiter);
-        }
+        self.chan.cancel_reserve(&mut self.waiter);
     }
 }
 
@@ -528,6 +537,37 @@ impl<T> fmt::Debug for Send<'_, T> {
         f.debug_struct("Send")
             .field("waiter", &self.waiter)
             .finish_non_exhaustive()
+    }
+}
+
+/// Waits for a slot: the future inside `reserve` and `reserve_owned`.
+struct Reserve<'a, T> {
+    chan: &'a Chan<T>,
+    waiter: Waiter,
+}
+
+impl<'a, T> Reserve<'a, T> {
+    fn new(chan: &'a Chan<T>) -> Self {
+        Reserve {
+            chan,
+            waiter: Waiter::new(1),
+        }
+    }
+}
+
+impl<T> Future for Reserve<'_, T> {
+    type Output = Result<(), ()>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        let this = &mut *self;
+        this.chan.poll_reserve(&mut this.waiter, cx)
+    }
+}
+
+impl<T> Drop for Reserve<'_, T> {
+    fn drop(&mut self) {
+        self.chan.cancel_reserve(&mut self.waiter);
     }
 }
 

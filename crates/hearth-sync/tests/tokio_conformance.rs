@@ -341,3 +341,75 @@ conformance!(watch_wait_for_on_closed_channel, |m| {
     assert_eq!(*Probe::new(rx.wait_for(|v| *v == 2)).ready().unwrap(), 2);
     assert!(Probe::new(rx.wait_for(|v| *v == 3)).ready().is_err());
 });
+
+// --- mpsc: a slot granted to a waiting `reserve` when the receiver closes ---
+
+conformance!(mpsc_dropping_a_granted_reserve_after_close_ends_recv, |m| {
+    let (tx, mut rx) = m::mpsc::channel::<()>(1);
+    let p = tx.try_reserve().unwrap();
+    let mut reserve = Probe::new(tx.reserve());
+    assert!(reserve.poll().is_pending());
+    drop(p); // the slot goes to the queued reserve
+    assert_eq!(reserve.woken(), 1);
+    rx.close();
+    let mut recv = Probe::new(rx.recv());
+    assert!(recv.poll().is_pending(), "the granted slot may still send");
+    drop(reserve);
+    assert_eq!(recv.woken(), 1, "giving the last slot back ends the channel");
+    assert_eq!(recv.ready(), None);
+});
+
+conformance!(mpsc_granted_reserve_polled_after_close_fails, |m| {
+    let (tx, mut rx) = m::mpsc::channel::<()>(1);
+    let p = tx.try_reserve().unwrap();
+    let mut reserve = Probe::new(tx.reserve());
+    assert!(reserve.poll().is_pending());
+    drop(p);
+    rx.close();
+    assert!(tx.is_closed());
+    let mut recv = Probe::new(rx.recv());
+    assert!(recv.poll().is_pending());
+    assert!(matches!(reserve.poll(), Poll::Ready(Err(_))));
+    assert_eq!(recv.woken(), 1);
+    assert_eq!(recv.ready(), None);
+});
+
+conformance!(mpsc_granted_send_polled_after_close_fails, |m| {
+    let (tx, mut rx) = m::mpsc::channel::<u8>(1);
+    let p = tx.try_reserve().unwrap();
+    let mut send = Probe::new(tx.send(7));
+    assert!(send.poll().is_pending());
+    drop(p);
+    rx.close();
+    let mut recv = Probe::new(rx.recv());
+    assert!(recv.poll().is_pending());
+    assert!(matches!(send.poll(), Poll::Ready(Err(_))));
+    assert_eq!(recv.woken(), 1);
+    assert_eq!(recv.ready(), None);
+});
+
+conformance!(mpsc_dropping_a_granted_send_after_close_ends_recv, |m| {
+    let (tx, mut rx) = m::mpsc::channel::<u8>(1);
+    let p = tx.try_reserve().unwrap();
+    let mut send = Probe::new(tx.send(7));
+    assert!(send.poll().is_pending());
+    drop(p);
+    rx.close();
+    let mut recv = Probe::new(rx.recv());
+    assert!(recv.poll().is_pending());
+    drop(send);
+    assert_eq!(recv.woken(), 1);
+    assert_eq!(recv.ready(), None);
+});
+
+conformance!(mpsc_granted_reserve_owned_polled_after_close_fails, |m| {
+    let (tx, mut rx) = m::mpsc::channel::<()>(1);
+    let p = tx.try_reserve().unwrap();
+    let mut reserve = Probe::new(tx.clone().reserve_owned());
+    assert!(reserve.poll().is_pending());
+    drop(p);
+    rx.close();
+    assert!(matches!(reserve.poll(), Poll::Ready(Err(_))));
+    drop(tx);
+    assert_eq!(Probe::new(rx.recv()).ready(), None);
+});
