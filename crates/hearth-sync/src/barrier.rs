@@ -3,7 +3,9 @@
 //! Each generation releases when its `n`-th task arrives; that task is the
 //! leader. Difference from `tokio::sync::Barrier`: a `wait` future dropped
 //! before its generation released withdraws its arrival (tokio keeps it
-//! counted), so a cancelled task never lets the others through early.
+//! counted), so a cancelled task never lets the others through early; and
+//! `wait` spends the cooperative budget (tokio's does not), see the
+//! [crate docs](crate).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -13,6 +15,7 @@ use std::task::{Context, Poll};
 
 use hearth_task::ContextExt;
 
+use crate::budget::budgeted;
 use crate::wait_list::{wake_all, WaitList};
 
 /// A barrier for `n` tasks.
@@ -104,8 +107,14 @@ impl Future for BarrierWait<'_> {
             !this.done,
             "a barrier wait future was polled after it completed"
         );
-        let b = this.barrier;
-        match this.state {
+        budgeted(cx, |cx| this.poll_unbudgeted(cx))
+    }
+}
+
+impl BarrierWait<'_> {
+    fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
+        let b = self.barrier;
+        match self.state {
             None => {
                 let arrived = b.arrived.get() + 1;
                 if arrived == b.n {
@@ -113,7 +122,7 @@ impl Future for BarrierWait<'_> {
                     b.generation.set(b.generation.get() + 1);
                     let wakers = b.waiters.borrow_mut().drain(|_| ());
                     wake_all(wakers);
-                    this.done = true;
+                    self.done = true;
                     return Poll::Ready(BarrierWaitResult(true));
                 }
                 b.arrived.set(arrived);
@@ -121,7 +130,7 @@ impl Future for BarrierWait<'_> {
                     .waiters
                     .borrow_mut()
                     .push_back(ContextExt::local_waker(cx), ());
-                this.state = Some((key, b.generation.get()));
+                self.state = Some((key, b.generation.get()));
                 Poll::Pending
             }
             Some((key, generation)) => {
@@ -135,8 +144,8 @@ impl Future for BarrierWait<'_> {
                 let (_, (), waker) = waiters.remove(key);
                 drop(waiters);
                 drop(waker);
-                this.state = None;
-                this.done = true;
+                self.state = None;
+                self.done = true;
                 Poll::Ready(BarrierWaitResult(false))
             }
         }

@@ -38,6 +38,43 @@
 //! - **No needless clones.** A waiting future polled again by the same task
 //!   keeps its stored waker (`will_wake`).
 //!
+//! # Cooperative budget
+//!
+//! An operation that can complete without waiting (a channel with a value
+//! queued, a semaphore with permits, a `watch` whose sender is gone) would
+//! let a task that loops on it keep its thread forever. So, as in tokio,
+//! each one spends a unit of the task's budget
+//! ([`hearth_task::coop`]) when it completes, and once the budget is spent it
+//! wakes its task and returns `Pending` instead, without touching the
+//! primitive. The budget is checked at the start of every poll; a poll that
+//! parks gives its unit back. hearth's executor sets the budget (128 units
+//! per task poll); under any other executor it is unlimited and nothing
+//! yields because of it. Yielding this way keeps every operation's cancel
+//! safety.
+//!
+//! Operations that spend budget:
+//!
+//! - [`mpsc`] channels: `Receiver::recv`, `recv_many`, `poll_recv` (both
+//!   receivers); `Sender::send`, `reserve`, `reserve_owned`;
+//!   `Sender::closed` and `UnboundedSender::closed`.
+//! - [`oneshot`] channels: awaiting the `Receiver`; `Sender::closed`,
+//!   `poll_closed`.
+//! - [`watch`] channels: `Receiver::changed`, `wait_for`; `Sender::closed`.
+//! - [`Semaphore::acquire`], `acquire_many`, `acquire_owned`,
+//!   `acquire_many_owned`.
+//! - [`Mutex::lock`], `lock_owned`; [`RwLock::read`], `write`.
+//! - [`Notify::notified`] (it completes at once on a stored permit or an
+//!   earlier `notify_waiters`).
+//! - [`Barrier::wait`].
+//! - [`remote`] channels: `Receiver::recv`, `poll_recv`; `Sender::send`.
+//!
+//! Operations that do not: every `try_*` method, the synchronous sends
+//! (`UnboundedSender::send`, `Permit::send`, `oneshot::Sender::send`,
+//! `watch::Sender::send*`) and everything that does not return a future.
+//! tokio does not budget `Notify::notified`, `Barrier::wait` or
+//! `mpsc::Sender::closed`; here they spend budget too, since each of them can
+//! complete without waiting again and again.
+//!
 //! # How it is checked
 //!
 //! Behaviour tests per primitive (including drop-while-waiting and
@@ -85,6 +122,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod barrier;
+mod budget;
 pub mod mpsc;
 mod mutex;
 mod notify;

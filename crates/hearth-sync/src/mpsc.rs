@@ -32,6 +32,8 @@
 //! - `!Send`/`!Sync`: for tasks on one thread ([`remote`](crate::remote) is
 //!   the cross-thread channel). No `blocking_*` methods, no `WeakSender`.
 //! - `channel(0)` panics, as in tokio.
+//! - [`Sender::closed`] spends the cooperative budget (tokio's does not), see
+//!   the [crate docs](crate).
 //! - [`Permit::send`] after the receiver was *dropped* drops the value at
 //!   once (tokio keeps it until the channel is freed).
 
@@ -45,6 +47,7 @@ use std::task::{Context, Poll};
 
 use hearth_task::ContextExt;
 
+use crate::budget::{budgeted, cooperative};
 use crate::semaphore::{Semaphore, TryAcquireError, Waiter};
 use crate::wait_list::{Event, ParkSlot};
 
@@ -207,6 +210,11 @@ impl<T> Chan<T> {
 
     #[inline]
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        budgeted(cx, |cx| self.poll_recv_unbudgeted(cx))
+    }
+
+    #[inline]
+    fn poll_recv_unbudgeted(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if let Some(value) = self.try_pop() {
             return Poll::Ready(Some(value));
         }
@@ -218,6 +226,15 @@ impl<T> Chan<T> {
     }
 
     fn poll_recv_many(&self, cx: &mut Context<'_>, buf: &mut Vec<T>, limit: usize) -> Poll<usize> {
+        budgeted(cx, |cx| self.poll_recv_many_unbudgeted(cx, buf, limit))
+    }
+
+    fn poll_recv_many_unbudgeted(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
         if limit == 0 {
             return Poll::Ready(0);
         }
@@ -263,6 +280,11 @@ impl<T> Chan<T> {
         // Drop the values outside the borrow: their drops may use the channel.
         let values = std::mem::take(&mut *self.queue.borrow_mut());
         drop(values);
+    }
+
+    /// Waits until the receiver closes or is gone.
+    async fn closed(&self) {
+        cooperative(self.closed_event.wait(|| self.rx_closed.get())).await
     }
 
     fn add_sender(&self) {
@@ -443,8 +465,7 @@ impl<T> Sender<T> {
     ///
     /// Cancel safe.
     pub async fn closed(&self) {
-        let chan = &self.chan;
-        chan.closed_event.wait(|| chan.rx_closed.get()).await
+        self.chan.closed().await
     }
 
     /// Whether the receiver closed or is gone.
@@ -509,17 +530,28 @@ impl<T> Future for Send<'_, T> {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let Some(value) = this.value.take() else {
-            panic!("a send future was polled after it completed")
+        assert!(
+            this.value.is_some(),
+            "a send future was polled after it completed"
+        );
+        budgeted(cx, |cx| this.poll_unbudgeted(cx))
+    }
+}
+
+impl<T> Send<'_, T> {
+    #[inline]
+    fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let Some(value) = self.value.take() else {
+            unreachable!("checked by poll")
         };
-        match this.chan.poll_reserve(&mut this.waiter, cx) {
+        match self.chan.poll_reserve(&mut self.waiter, cx) {
             Poll::Ready(Ok(())) => {
-                this.chan.push(value);
+                self.chan.push(value);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(())) => Poll::Ready(Err(SendError(value))),
             Poll::Pending => {
-                this.value = Some(value);
+                self.value = Some(value);
                 Poll::Pending
             }
         }
@@ -561,7 +593,7 @@ impl<T> Future for Reserve<'_, T> {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
         let this = &mut *self;
-        this.chan.poll_reserve(&mut this.waiter, cx)
+        budgeted(cx, |cx| this.chan.poll_reserve(&mut this.waiter, cx))
     }
 }
 
@@ -777,8 +809,7 @@ impl<T> UnboundedSender<T> {
 
     /// Waits until the receiver closes or is dropped. Cancel safe.
     pub async fn closed(&self) {
-        let chan = &self.chan;
-        chan.closed_event.wait(|| chan.rx_closed.get()).await
+        self.chan.closed().await
     }
 
     /// Whether the receiver closed or is gone.

@@ -19,6 +19,8 @@ use std::task::{Context, Poll};
 
 use hearth_task::{ContextExt, LocalWakerSlot};
 
+use crate::budget::budgeted;
+
 struct Inner<T> {
     value: Cell<Option<T>>,
     /// The `Sender` is gone (sent or dropped).
@@ -150,11 +152,14 @@ impl<T> Sender<T> {
 
     /// Polls for the receiver's close; registers the task's local waker.
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.inner.rx_closed.get() {
-            return Poll::Ready(());
-        }
-        self.inner.tx_waker.register(ContextExt::local_waker(cx));
-        Poll::Pending
+        let inner = &self.inner;
+        budgeted(cx, |cx| {
+            if inner.rx_closed.get() {
+                return Poll::Ready(());
+            }
+            inner.tx_waker.register(ContextExt::local_waker(cx));
+            Poll::Pending
+        })
     }
 }
 
@@ -201,14 +206,16 @@ impl<T> Future for Receiver<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let inner = &self.inner;
-        if let Some(value) = inner.value.take() {
-            return Poll::Ready(Ok(value));
-        }
-        if inner.is_finished() {
-            return Poll::Ready(Err(RecvError(())));
-        }
-        inner.rx_waker.register(ContextExt::local_waker(cx));
-        Poll::Pending
+        budgeted(cx, |cx| {
+            if let Some(value) = inner.value.take() {
+                return Poll::Ready(Ok(value));
+            }
+            if inner.is_finished() {
+                return Poll::Ready(Err(RecvError(())));
+            }
+            inner.rx_waker.register(ContextExt::local_waker(cx));
+            Poll::Pending
+        })
     }
 }
 

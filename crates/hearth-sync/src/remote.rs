@@ -47,6 +47,8 @@ use loom::sync::{Arc, Mutex, MutexGuard};
 #[cfg(not(loom))]
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::budget::budgeted;
+
 pub use crate::mpsc::error::{SendError, TryRecvError, TrySendError};
 
 /// Senders parked on a full channel.
@@ -157,6 +159,10 @@ impl<T> Shared<T> {
     }
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        budgeted(cx, |cx| self.poll_recv_unbudgeted(cx))
+    }
+
+    fn poll_recv_unbudgeted(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         match self.try_pop() {
             Ok(value) => return Poll::Ready(Some(value)),
             Err(PopError::Closed) => return Poll::Ready(None),
@@ -336,6 +342,44 @@ impl<T> Send<'_, T> {
         }
     }
 
+    fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let Some(value) = self.value.take() else {
+            unreachable!("checked by poll")
+        };
+        let value = match self.shared.queue.push(value) {
+            Err(PushError::Full(v)) => v,
+            pushed => return self.finish(pushed),
+        };
+        let newly;
+        {
+            let mut waiters = lock(&self.shared.send_waiters);
+            let entry = self
+                .id
+                .and_then(|id| waiters.queue.iter_mut().find(|(i, _)| *i == id));
+            newly = entry.is_none();
+            match entry {
+                Some((_, w)) => {
+                    if !w.will_wake(cx.waker()) {
+                        *w = cx.waker().clone();
+                    }
+                }
+                None => {
+                    let id = waiters.next_id;
+                    waiters.next_id += 1;
+                    waiters.queue.push_back((id, cx.waker().clone()));
+                    self.id = Some(id);
+                }
+            }
+        }
+        // A read-modify-write even when already registered, to be ordered
+        // with the pop that frees a slot (see the module docs).
+        self.shared
+            .parked_senders
+            .fetch_add(usize::from(newly), Ordering::AcqRel);
+        let pushed = self.shared.queue.push(value);
+        self.finish(pushed)
+    }
+
     fn finish(&mut self, pushed: Result<(), PushError<T>>) -> Poll<Result<(), SendError<T>>> {
         match pushed {
             Ok(()) => {
@@ -360,42 +404,11 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let value = this
-            .value
-            .take()
-            .expect("a send future was polled after it completed");
-        let value = match this.shared.queue.push(value) {
-            Err(PushError::Full(v)) => v,
-            pushed => return this.finish(pushed),
-        };
-        let newly;
-        {
-            let mut waiters = lock(&this.shared.send_waiters);
-            let entry = this
-                .id
-                .and_then(|id| waiters.queue.iter_mut().find(|(i, _)| *i == id));
-            newly = entry.is_none();
-            match entry {
-                Some((_, w)) => {
-                    if !w.will_wake(cx.waker()) {
-                        *w = cx.waker().clone();
-                    }
-                }
-                None => {
-                    let id = waiters.next_id;
-                    waiters.next_id += 1;
-                    waiters.queue.push_back((id, cx.waker().clone()));
-                    this.id = Some(id);
-                }
-            }
-        }
-        // A read-modify-write even when already registered, to be ordered
-        // with the pop that frees a slot (see the module docs).
-        this.shared
-            .parked_senders
-            .fetch_add(usize::from(newly), Ordering::AcqRel);
-        let pushed = this.shared.queue.push(value);
-        this.finish(pushed)
+        assert!(
+            this.value.is_some(),
+            "a send future was polled after it completed"
+        );
+        budgeted(cx, |cx| this.poll_unbudgeted(cx))
     }
 }
 

@@ -35,6 +35,7 @@ use std::task::{Context, Poll};
 
 use hearth_task::ContextExt;
 
+use crate::budget::budgeted;
 use crate::wait_list::{wake_all, WaitList};
 
 /// A waiter's request and outcome.
@@ -423,12 +424,12 @@ impl<'a> Future for Acquire<'a> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         this.waiter.assert_not_done();
-        this.sem
-            .poll_acquire(&mut this.waiter, cx)
-            .map_ok(|()| SemaphorePermit {
+        budgeted(cx, |cx| this.sem.poll_acquire(&mut this.waiter, cx)).map_ok(|()| {
+            SemaphorePermit {
                 sem: this.sem,
                 permits: this.waiter.n,
-            })
+            }
+        })
     }
 }
 
@@ -459,7 +460,7 @@ impl Future for AcquireOwned {
             .sem
             .as_ref()
             .expect("an acquire future was polled after it completed");
-        let ready = std::task::ready!(sem.poll_acquire(&mut this.waiter, cx));
+        let ready = std::task::ready!(budgeted(cx, |cx| sem.poll_acquire(&mut this.waiter, cx)));
         let sem = this.sem.take().expect("checked above");
         Poll::Ready(ready.map(|()| OwnedSemaphorePermit {
             sem,
