@@ -120,9 +120,10 @@ impl BarrierWait<'_> {
                 if arrived == b.n {
                     b.arrived.set(0);
                     b.generation.set(b.generation.get() + 1);
+                    self.done = true;
+                    // The barrier is consistent before any waker runs.
                     let wakers = b.waiters.borrow_mut().drain(|_| ());
                     wake_all(wakers);
-                    self.done = true;
                     return Poll::Ready(BarrierWaitResult(true));
                 }
                 b.arrived.set(arrived);
@@ -143,9 +144,9 @@ impl BarrierWait<'_> {
                 }
                 let (_, (), waker) = waiters.remove(key);
                 drop(waiters);
-                drop(waker);
                 self.state = None;
                 self.done = true;
+                drop(waker);
                 Poll::Ready(BarrierWaitResult(false))
             }
         }
@@ -159,9 +160,10 @@ impl Drop for BarrierWait<'_> {
         };
         let b = self.barrier;
         let (_, (), waker) = b.waiters.borrow_mut().remove(key);
-        drop(waker);
         if b.generation.get() == generation {
             b.arrived.set(b.arrived.get() - 1);
         }
+        // Last: the waker's drop is user code and may panic.
+        drop(waker);
     }
 }

@@ -37,6 +37,15 @@
 //!   only the waiters whose requests now fit.
 //! - **No needless clones.** A waiting future polled again by the same task
 //!   keeps its stored waker (`will_wake`).
+//! - **Panic safety.** A waker's `wake` or `drop` and a value's `drop` are
+//!   user code; a panic there leaves every primitive consistent. The state is
+//!   updated before any of it runs, outside every `RefCell` borrow, and a
+//!   loop that wakes several waiters (a close, `notify_waiters`, a release
+//!   that admits several waiters, a barrier's release) wakes the rest before
+//!   the panic goes on; the receiver's drop still drops every queued value.
+//!   Later panics during that unwinding are dropped, the first one reaches
+//!   the caller. One loss remains, as in tokio: a `recv` whose freed slot
+//!   wakes a sender with a panicking waker loses the value it took out.
 //!
 //! # Cooperative budget
 //!
@@ -83,7 +92,9 @@
 //! semaphore and the bounded channel; compile-fail tests for the `!Send` /
 //! `!Sync` promises; a test that counts zero atomic read-modify-writes for a
 //! ping-pong, locks and a oneshot under a dual-waker executor; a loom model of
-//! the [`remote`] wake protocol. All of it also runs under Miri.
+//! the [`remote`] wake protocol; budget tests for every operation above;
+//! panic-injection tests (wakers and values that panic) for every wake loop
+//! and close path. All of it also runs under Miri.
 //!
 //! # Cost
 //!
@@ -130,6 +141,7 @@ pub mod oneshot;
 pub mod remote;
 mod rwlock;
 mod semaphore;
+mod unwind;
 mod wait_list;
 pub mod watch;
 

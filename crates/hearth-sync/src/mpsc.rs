@@ -49,6 +49,7 @@ use hearth_task::ContextExt;
 
 use crate::budget::{budgeted, cooperative};
 use crate::semaphore::{Semaphore, TryAcquireError, Waiter};
+use crate::unwind::then_anyway;
 use crate::wait_list::{Event, ParkSlot};
 
 /// The errors of the mpsc channels.
@@ -269,17 +270,20 @@ impl<T> Chan<T> {
         if self.rx_closed.replace(true) {
             return;
         }
-        self.sem.close();
-        self.closed_event.notify_all();
+        // Both groups of waiters wake even if a waker of the first panics.
+        then_anyway(|| self.sem.close(), || self.closed_event.notify_all());
     }
 
     fn drop_receiver(&self) {
-        self.close();
         self.rx_gone.set(true);
-        self.rx_waker.clear();
-        // Drop the values outside the borrow: their drops may use the channel.
+        // Out of the borrow: the values' drops may use the channel.
         let values = std::mem::take(&mut *self.queue.borrow_mut());
-        drop(values);
+        // Wakers and values run user code: each step runs even if an earlier
+        // one panics.
+        then_anyway(
+            || then_anyway(|| self.close(), || self.rx_waker.clear()),
+            || drop(values),
+        );
     }
 
     /// Waits until the receiver closes or is gone.
@@ -316,18 +320,19 @@ impl<T> Chan<T> {
     /// may be the last outstanding slot the receiver waits for.
     fn cancel_reserve(&self, waiter: &mut Waiter) {
         if waiter.is_queued() {
-            self.sem.cancel(waiter);
-            if self.rx_closed.get() {
-                self.rx_waker.wake();
-            }
+            then_anyway(|| self.sem.cancel(waiter), || self.wake_rx_if_closed());
         }
     }
 
     /// A permit was given back unused.
     fn return_permit(&self) {
-        self.sem.release(1);
+        then_anyway(|| self.sem.release(1), || self.wake_rx_if_closed());
+    }
+
+    /// After a slot came back: once closed, the receiver may be waiting for
+    /// the last outstanding slot to end.
+    fn wake_rx_if_closed(&self) {
         if self.rx_closed.get() {
-            // The receiver may be waiting for the last permit to end.
             self.rx_waker.wake();
         }
     }

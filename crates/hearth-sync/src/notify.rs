@@ -164,9 +164,9 @@ impl Notified<'_> {
                 }
                 let (_, _, waker) = waiters.remove(key);
                 drop(waiters);
-                drop(waker);
                 self.key = None;
                 self.done = true;
+                drop(waker);
                 Poll::Ready(())
             }
         }

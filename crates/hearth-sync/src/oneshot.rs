@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use hearth_task::{ContextExt, LocalWakerSlot};
 
 use crate::budget::budgeted;
+use crate::unwind::then_anyway;
 
 struct Inner<T> {
     value: Cell<Option<T>>,
@@ -36,6 +37,13 @@ impl<T> Inner<T> {
     /// sender is gone, or the receiver closed, after which `send` fails.
     fn is_finished(&self) -> bool {
         self.tx_gone.get() || self.rx_closed.get()
+    }
+
+    /// Marks the receiver closed and wakes a sender waiting in `closed`.
+    fn close_rx(&self) {
+        if !self.rx_closed.replace(true) {
+            self.tx_waker.wake();
+        }
     }
 }
 
@@ -187,9 +195,7 @@ impl<T> Receiver<T> {
     /// the receiver (or [`try_recv`](Self::try_recv)) reports the close. A
     /// value sent before the close can still be received.
     pub fn close(&mut self) {
-        if !self.inner.rx_closed.replace(true) {
-            self.inner.tx_waker.wake();
-        }
+        self.inner.close_rx();
     }
 
     /// Whether no value waits to be received.
@@ -221,8 +227,9 @@ impl<T> Future for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.close();
-        drop(self.inner.value.take());
+        // The value goes now even if the sender's waker panics.
+        let inner = &self.inner;
+        then_anyway(|| inner.close_rx(), || drop(inner.value.take()));
     }
 }
 

@@ -48,6 +48,7 @@ use loom::sync::{Arc, Mutex, MutexGuard};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::budget::budgeted;
+use crate::unwind::{run_to_end, then_anyway};
 
 pub use crate::mpsc::error::{SendError, TryRecvError, TrySendError};
 
@@ -128,15 +129,14 @@ impl<T> Shared<T> {
                 .fetch_sub(waiters.queue.len(), Ordering::AcqRel);
             std::mem::take(&mut waiters.queue)
         };
-        for (_, waker) in wakers {
-            waker.wake();
-        }
+        // If a wake panics, the other senders still wake.
+        let mut rest = wakers.into_iter();
+        run_to_end(|| rest.by_ref().for_each(|(_, waker)| waker.wake()));
     }
 
     fn close(&self) {
         if self.queue.close() {
-            self.wake_all_senders();
-            self.notify_rx();
+            then_anyway(|| self.wake_all_senders(), || self.notify_rx());
         }
     }
 
@@ -168,13 +168,15 @@ impl<T> Shared<T> {
             Err(PopError::Closed) => return Poll::Ready(None),
             Err(PopError::Empty) => {}
         }
-        {
+        let old = {
             let mut slot = lock(&self.rx_waker);
             match &*slot {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                _ => *slot = Some(cx.waker().clone()),
+                Some(old) if old.will_wake(cx.waker()) => None,
+                _ => slot.replace(cx.waker().clone()),
             }
-        }
+        };
+        // Outside the lock: a waker's drop is user code.
+        drop(old);
         self.rx_parked.swap(true, Ordering::AcqRel);
         match self.try_pop() {
             // `rx_parked` stays set: at worst the next send wakes us once
@@ -351,26 +353,26 @@ impl<T> Send<'_, T> {
             pushed => return self.finish(pushed),
         };
         let newly;
-        {
+        let old = {
             let mut waiters = lock(&self.shared.send_waiters);
             let entry = self
                 .id
                 .and_then(|id| waiters.queue.iter_mut().find(|(i, _)| *i == id));
             newly = entry.is_none();
             match entry {
-                Some((_, w)) => {
-                    if !w.will_wake(cx.waker()) {
-                        *w = cx.waker().clone();
-                    }
-                }
+                Some((_, w)) if w.will_wake(cx.waker()) => None,
+                Some((_, w)) => Some(std::mem::replace(w, cx.waker().clone())),
                 None => {
                     let id = waiters.next_id;
                     waiters.next_id += 1;
                     waiters.queue.push_back((id, cx.waker().clone()));
                     self.id = Some(id);
+                    None
                 }
             }
-        }
+        };
+        // Outside the lock: a waker's drop is user code.
+        drop(old);
         // A read-modify-write even when already registered, to be ordered
         // with the pop that frees a slot (see the module docs).
         self.shared
@@ -383,8 +385,15 @@ impl<T> Send<'_, T> {
     fn finish(&mut self, pushed: Result<(), PushError<T>>) -> Poll<Result<(), SendError<T>>> {
         match pushed {
             Ok(()) => {
-                self.unpark();
-                self.shared.notify_rx();
+                // The receiver learns of the value even if dropping our
+                // stale waker panics.
+                let shared = self.shared;
+                then_anyway(
+                    || {
+                        self.unpark();
+                    },
+                    || shared.notify_rx(),
+                );
                 Poll::Ready(Ok(()))
             }
             Err(PushError::Closed(v)) => {
@@ -525,8 +534,12 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.shared.close();
-        while self.shared.queue.pop().is_ok() {}
+        // The values go even if a waker or a value's drop panics.
+        let shared = &self.shared;
+        then_anyway(
+            || shared.close(),
+            || run_to_end(|| while shared.queue.pop().is_ok() {}),
+        );
     }
 }
 
