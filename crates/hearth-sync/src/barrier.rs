@@ -3,7 +3,9 @@
 //! Each generation releases when its `n`-th task arrives; that task is the
 //! leader. Difference from `tokio::sync::Barrier`: a `wait` future dropped
 //! before its generation released withdraws its arrival (tokio keeps it
-//! counted), so a cancelled task never lets the others through early.
+//! counted), so a cancelled task never lets the others through early; and
+//! `wait` spends the cooperative budget (tokio's does not), see the
+//! [crate docs](crate).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -13,6 +15,7 @@ use std::task::{Context, Poll};
 
 use hearth_task::ContextExt;
 
+use crate::budget::budgeted;
 use crate::wait_list::{wake_all, WaitList};
 
 /// A barrier for `n` tasks.
@@ -104,16 +107,23 @@ impl Future for BarrierWait<'_> {
             !this.done,
             "a barrier wait future was polled after it completed"
         );
-        let b = this.barrier;
-        match this.state {
+        budgeted(cx, |cx| this.poll_unbudgeted(cx))
+    }
+}
+
+impl BarrierWait<'_> {
+    fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
+        let b = self.barrier;
+        match self.state {
             None => {
                 let arrived = b.arrived.get() + 1;
                 if arrived == b.n {
                     b.arrived.set(0);
                     b.generation.set(b.generation.get() + 1);
+                    self.done = true;
+                    // The barrier is consistent before any waker runs.
                     let wakers = b.waiters.borrow_mut().drain(|_| ());
                     wake_all(wakers);
-                    this.done = true;
                     return Poll::Ready(BarrierWaitResult(true));
                 }
                 b.arrived.set(arrived);
@@ -121,7 +131,7 @@ impl Future for BarrierWait<'_> {
                     .waiters
                     .borrow_mut()
                     .push_back(ContextExt::local_waker(cx), ());
-                this.state = Some((key, b.generation.get()));
+                self.state = Some((key, b.generation.get()));
                 Poll::Pending
             }
             Some((key, generation)) => {
@@ -134,9 +144,9 @@ impl Future for BarrierWait<'_> {
                 }
                 let (_, (), waker) = waiters.remove(key);
                 drop(waiters);
+                self.state = None;
+                self.done = true;
                 drop(waker);
-                this.state = None;
-                this.done = true;
                 Poll::Ready(BarrierWaitResult(false))
             }
         }
@@ -150,9 +160,10 @@ impl Drop for BarrierWait<'_> {
         };
         let b = self.barrier;
         let (_, (), waker) = b.waiters.borrow_mut().remove(key);
-        drop(waker);
         if b.generation.get() == generation {
             b.arrived.set(b.arrived.get() - 1);
         }
+        // Last: the waker's drop is user code and may panic.
+        drop(waker);
     }
 }

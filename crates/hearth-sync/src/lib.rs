@@ -37,6 +37,52 @@
 //!   only the waiters whose requests now fit.
 //! - **No needless clones.** A waiting future polled again by the same task
 //!   keeps its stored waker (`will_wake`).
+//! - **Panic safety.** A waker's `wake` or `drop` and a value's `drop` are
+//!   user code; a panic there leaves every primitive consistent. The state is
+//!   updated before any of it runs, outside every `RefCell` borrow, and a
+//!   loop that wakes several waiters (a close, `notify_waiters`, a release
+//!   that admits several waiters, a barrier's release) wakes the rest before
+//!   the panic goes on; the receiver's drop still drops every queued value.
+//!   Later panics during that unwinding are dropped, the first one reaches
+//!   the caller. One loss remains, as in tokio: a `recv` whose freed slot
+//!   wakes a sender with a panicking waker loses the value it took out.
+//!
+//! # Cooperative budget
+//!
+//! An operation that can complete without waiting (a channel with a value
+//! queued, a semaphore with permits, a `watch` whose sender is gone) would
+//! let a task that loops on it keep its thread forever. So, as in tokio,
+//! each one spends a unit of the task's budget
+//! ([`hearth_task::coop`]) when it completes, and once the budget is spent it
+//! wakes its task and returns `Pending` instead, without touching the
+//! primitive. The budget is checked at the start of every poll; a poll that
+//! parks gives its unit back. hearth's executor sets the budget (128 units
+//! per task poll); under any other executor it is unlimited and nothing
+//! yields because of it. Yielding this way keeps every operation's cancel
+//! safety.
+//!
+//! Operations that spend budget:
+//!
+//! - [`mpsc`] channels: `Receiver::recv`, `recv_many`, `poll_recv` (both
+//!   receivers); `Sender::send`, `reserve`, `reserve_owned`;
+//!   `Sender::closed` and `UnboundedSender::closed`.
+//! - [`oneshot`] channels: awaiting the `Receiver`; `Sender::closed`,
+//!   `poll_closed`.
+//! - [`watch`] channels: `Receiver::changed`, `wait_for`; `Sender::closed`.
+//! - [`Semaphore::acquire`], `acquire_many`, `acquire_owned`,
+//!   `acquire_many_owned`.
+//! - [`Mutex::lock`], `lock_owned`; [`RwLock::read`], `write`.
+//! - [`Notify::notified`] (it completes at once on a stored permit or an
+//!   earlier `notify_waiters`).
+//! - [`Barrier::wait`].
+//! - [`remote`] channels: `Receiver::recv`, `poll_recv`; `Sender::send`.
+//!
+//! Operations that do not: every `try_*` method, the synchronous sends
+//! (`UnboundedSender::send`, `Permit::send`, `oneshot::Sender::send`,
+//! `watch::Sender::send*`) and everything that does not return a future.
+//! tokio does not budget `Notify::notified`, `Barrier::wait` or
+//! `mpsc::Sender::closed`; here they spend budget too, since each of them can
+//! complete without waiting again and again.
 //!
 //! # How it is checked
 //!
@@ -46,7 +92,9 @@
 //! semaphore and the bounded channel; compile-fail tests for the `!Send` /
 //! `!Sync` promises; a test that counts zero atomic read-modify-writes for a
 //! ping-pong, locks and a oneshot under a dual-waker executor; a loom model of
-//! the [`remote`] wake protocol. All of it also runs under Miri.
+//! the [`remote`] wake protocol; budget tests for every operation above;
+//! panic-injection tests (wakers and values that panic) for every wake loop
+//! and close path. All of it also runs under Miri.
 //!
 //! # Cost
 //!
@@ -85,6 +133,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod barrier;
+mod budget;
 pub mod mpsc;
 mod mutex;
 mod notify;
@@ -92,6 +141,7 @@ pub mod oneshot;
 pub mod remote;
 mod rwlock;
 mod semaphore;
+mod unwind;
 mod wait_list;
 pub mod watch;
 

@@ -13,7 +13,12 @@
 //! channel closed and closes the semaphore, which wakes every parked sender
 //! with an error that gives its value back; senders waiting in
 //! [`Sender::closed`] wake too. Values already queued can still be received
-//! after `close`; dropping the receiver drops them, once. The last sender's
+//! after `close`, and so can values sent through permits reserved before it;
+//! a `send` or `reserve` that was handed a slot before the close but had not
+//! completed yet fails at its next poll and gives the slot back (as tokio).
+//! After a close, `recv` returns `None` once the queue is empty and no slot
+//! is outstanding, so every slot that comes back wakes the receiver.
+//! Dropping the receiver drops the queued values, once. The last sender's
 //! drop wakes the receiver, which then sees `None` once the queue is empty.
 //!
 //! **Wakers.** The receiver parks `cx.local_waker()` in a slot that a send
@@ -27,6 +32,8 @@
 //! - `!Send`/`!Sync`: for tasks on one thread ([`remote`](crate::remote) is
 //!   the cross-thread channel). No `blocking_*` methods, no `WeakSender`.
 //! - `channel(0)` panics, as in tokio.
+//! - [`Sender::closed`] spends the cooperative budget (tokio's does not), see
+//!   the [crate docs](crate).
 //! - [`Permit::send`] after the receiver was *dropped* drops the value at
 //!   once (tokio keeps it until the channel is freed).
 
@@ -40,7 +47,9 @@ use std::task::{Context, Poll};
 
 use hearth_task::ContextExt;
 
+use crate::budget::{budgeted, cooperative};
 use crate::semaphore::{Semaphore, TryAcquireError, Waiter};
+use crate::unwind::then_anyway;
 use crate::wait_list::{Event, ParkSlot};
 
 /// The errors of the mpsc channels.
@@ -202,6 +211,11 @@ impl<T> Chan<T> {
 
     #[inline]
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        budgeted(cx, |cx| self.poll_recv_unbudgeted(cx))
+    }
+
+    #[inline]
+    fn poll_recv_unbudgeted(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if let Some(value) = self.try_pop() {
             return Poll::Ready(Some(value));
         }
@@ -213,6 +227,15 @@ impl<T> Chan<T> {
     }
 
     fn poll_recv_many(&self, cx: &mut Context<'_>, buf: &mut Vec<T>, limit: usize) -> Poll<usize> {
+        budgeted(cx, |cx| self.poll_recv_many_unbudgeted(cx, buf, limit))
+    }
+
+    fn poll_recv_many_unbudgeted(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
         if limit == 0 {
             return Poll::Ready(0);
         }
@@ -247,17 +270,25 @@ impl<T> Chan<T> {
         if self.rx_closed.replace(true) {
             return;
         }
-        self.sem.close();
-        self.closed_event.notify_all();
+        // Both groups of waiters wake even if a waker of the first panics.
+        then_anyway(|| self.sem.close(), || self.closed_event.notify_all());
     }
 
     fn drop_receiver(&self) {
-        self.close();
         self.rx_gone.set(true);
-        self.rx_waker.clear();
-        // Drop the values outside the borrow: their drops may use the channel.
+        // Out of the borrow: the values' drops may use the channel.
         let values = std::mem::take(&mut *self.queue.borrow_mut());
-        drop(values);
+        // Wakers and values run user code: each step runs even if an earlier
+        // one panics.
+        then_anyway(
+            || then_anyway(|| self.close(), || self.rx_waker.clear()),
+            || drop(values),
+        );
+    }
+
+    /// Waits until the receiver closes or is gone.
+    async fn closed(&self) {
+        cooperative(self.closed_event.wait(|| self.rx_closed.get())).await
     }
 
     fn add_sender(&self) {
@@ -272,11 +303,36 @@ impl<T> Chan<T> {
         }
     }
 
+    /// Polls for a free slot, parking FIFO while the channel is full. Fails
+    /// once the receiver closed, even if a slot was granted before the close
+    /// (as tokio): the slot goes back at once.
+    #[inline]
+    fn poll_reserve(&self, waiter: &mut Waiter, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        if self.rx_closed.get() {
+            self.cancel_reserve(waiter);
+            return Poll::Ready(Err(()));
+        }
+        self.sem.poll_acquire(waiter, cx).map_err(drop)
+    }
+
+    /// Leaves the queue of waiting senders; a slot granted meanwhile passes
+    /// to the next one, or, after a close, back to the semaphore, where it
+    /// may be the last outstanding slot the receiver waits for.
+    fn cancel_reserve(&self, waiter: &mut Waiter) {
+        if waiter.is_queued() {
+            then_anyway(|| self.sem.cancel(waiter), || self.wake_rx_if_closed());
+        }
+    }
+
     /// A permit was given back unused.
     fn return_permit(&self) {
-        self.sem.release(1);
+        then_anyway(|| self.sem.release(1), || self.wake_rx_if_closed());
+    }
+
+    /// After a slot came back: once closed, the receiver may be waiting for
+    /// the last outstanding slot to end.
+    fn wake_rx_if_closed(&self) {
         if self.rx_closed.get() {
-            // The receiver may be waiting for the last permit to end.
             self.rx_waker.wake();
         }
     }
@@ -381,12 +437,9 @@ impl<T> Sender<T> {
     /// Cancel safe: a dropped `reserve` leaves the queue, and a slot handed
     /// to it passes to the next waiter.
     pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
-        match self.chan.sem.acquire().await {
-            Ok(permit) => {
-                permit.forget();
-                Ok(Permit { chan: &self.chan })
-            }
-            Err(_) => Err(SendError(())),
+        match Reserve::new(&self.chan).await {
+            Ok(()) => Ok(Permit { chan: &self.chan }),
+            Err(()) => Err(SendError(())),
         }
     }
 
@@ -405,17 +458,9 @@ impl<T> Sender<T> {
     /// As [`reserve`](Self::reserve), with a permit that owns the sender.
     /// Gives the sender back on failure. Cancel safe.
     pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<Self>> {
-        let acquired = match self.chan.sem.acquire().await {
-            Ok(permit) => {
-                permit.forget();
-                true
-            }
-            Err(_) => false,
-        };
-        if acquired {
-            Ok(OwnedPermit { sender: Some(self) })
-        } else {
-            Err(SendError(self))
+        match Reserve::new(&self.chan).await {
+            Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
+            Err(()) => Err(SendError(self)),
         }
     }
 
@@ -425,8 +470,7 @@ impl<T> Sender<T> {
     ///
     /// Cancel safe.
     pub async fn closed(&self) {
-        let chan = &self.chan;
-        chan.closed_event.wait(|| chan.rx_closed.get()).await
+        self.chan.closed().await
     }
 
     /// Whether the receiver closed or is gone.
@@ -491,24 +535,28 @@ impl<T> Future for Send<'_, T> {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let Some(value) = this.value.take() else {
-            panic!("a send future was polled after it completed")
+        assert!(
+            this.value.is_some(),
+            "a send future was polled after it completed"
+        );
+        budgeted(cx, |cx| this.poll_unbudgeted(cx))
+    }
+}
+
+impl<T> Send<'_, T> {
+    #[inline]
+    fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let Some(value) = self.value.take() else {
+            unreachable!("checked by poll")
         };
-        if this.chan.rx_closed.get() {
-            // Give back a slot granted before the close, at once.
-            if this.waiter.is_queued() {
-                this.chan.sem.cancel(&mut this.waiter);
-            }
-            return Poll::Ready(Err(SendError(value)));
-        }
-        match this.chan.sem.poll_acquire(&mut this.waiter, cx) {
+        match self.chan.poll_reserve(&mut self.waiter, cx) {
             Poll::Ready(Ok(())) => {
-                this.chan.push(value);
+                self.chan.push(value);
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(_)) => Poll::Ready(Err(SendError(value))),
+            Poll::Ready(Err(())) => Poll::Ready(Err(SendError(value))),
             Poll::Pending => {
-                this.value = Some(value);
+                self.value = Some(value);
                 Poll::Pending
             }
         }
@@ -517,9 +565,7 @@ impl<T> Future for Send<'_, T> {
 
 impl<T> Drop for Send<'_, T> {
     fn drop(&mut self) {
-        if self.waiter.is_queued() {
-            self.chan.sem.cancel(&mut self.waiter);
-        }
+        self.chan.cancel_reserve(&mut self.waiter);
     }
 }
 
@@ -528,6 +574,37 @@ impl<T> fmt::Debug for Send<'_, T> {
         f.debug_struct("Send")
             .field("waiter", &self.waiter)
             .finish_non_exhaustive()
+    }
+}
+
+/// Waits for a slot: the future inside `reserve` and `reserve_owned`.
+struct Reserve<'a, T> {
+    chan: &'a Chan<T>,
+    waiter: Waiter,
+}
+
+impl<'a, T> Reserve<'a, T> {
+    fn new(chan: &'a Chan<T>) -> Self {
+        Reserve {
+            chan,
+            waiter: Waiter::new(1),
+        }
+    }
+}
+
+impl<T> Future for Reserve<'_, T> {
+    type Output = Result<(), ()>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        let this = &mut *self;
+        budgeted(cx, |cx| this.chan.poll_reserve(&mut this.waiter, cx))
+    }
+}
+
+impl<T> Drop for Reserve<'_, T> {
+    fn drop(&mut self) {
+        self.chan.cancel_reserve(&mut self.waiter);
     }
 }
 
@@ -737,8 +814,7 @@ impl<T> UnboundedSender<T> {
 
     /// Waits until the receiver closes or is dropped. Cancel safe.
     pub async fn closed(&self) {
-        let chan = &self.chan;
-        chan.closed_event.wait(|| chan.rx_closed.get()).await
+        self.chan.closed().await
     }
 
     /// Whether the receiver closed or is gone.

@@ -12,7 +12,8 @@
 //!   notification hands it on (to the next waiter, or back as the permit).
 //!
 //! Differences: `!Send`/`!Sync`; no `notify_last` and no `Notified::enable`
-//! (a `Notified` enters the queue on its first poll).
+//! (a `Notified` enters the queue on its first poll); `notified` spends the
+//! cooperative budget (tokio's does not), see the [crate docs](crate).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -22,6 +23,7 @@ use std::task::{Context, Poll};
 
 use hearth_task::ContextExt;
 
+use crate::budget::budgeted;
 use crate::wait_list::{wake_all, WaitList};
 
 /// How a queued waiter was notified.
@@ -133,18 +135,24 @@ impl Future for Notified<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if this.done {
+        budgeted(cx, |cx| this.poll_unbudgeted(cx))
+    }
+}
+
+impl Notified<'_> {
+    fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.done {
             return Poll::Ready(());
         }
-        let notify = this.notify;
+        let notify = self.notify;
         let mut waiters = notify.waiters.borrow_mut();
-        match this.key {
+        match self.key {
             None => {
-                if notify.generation.get() != this.generation || notify.permit.replace(false) {
-                    this.done = true;
+                if notify.generation.get() != self.generation || notify.permit.replace(false) {
+                    self.done = true;
                     return Poll::Ready(());
                 }
-                this.key = Some(waiters.push_back(ContextExt::local_waker(cx), Outcome::Waiting));
+                self.key = Some(waiters.push_back(ContextExt::local_waker(cx), Outcome::Waiting));
                 Poll::Pending
             }
             Some(key) => {
@@ -156,9 +164,9 @@ impl Future for Notified<'_> {
                 }
                 let (_, _, waker) = waiters.remove(key);
                 drop(waiters);
+                self.key = None;
+                self.done = true;
                 drop(waker);
-                this.key = None;
-                this.done = true;
                 Poll::Ready(())
             }
         }

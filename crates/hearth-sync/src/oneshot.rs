@@ -19,6 +19,9 @@ use std::task::{Context, Poll};
 
 use hearth_task::{ContextExt, LocalWakerSlot};
 
+use crate::budget::budgeted;
+use crate::unwind::then_anyway;
+
 struct Inner<T> {
     value: Cell<Option<T>>,
     /// The `Sender` is gone (sent or dropped).
@@ -27,6 +30,21 @@ struct Inner<T> {
     rx_closed: Cell<bool>,
     rx_waker: LocalWakerSlot,
     tx_waker: LocalWakerSlot,
+}
+
+impl<T> Inner<T> {
+    /// Whether no value can arrive any more (the slot is checked first): the
+    /// sender is gone, or the receiver closed, after which `send` fails.
+    fn is_finished(&self) -> bool {
+        self.tx_gone.get() || self.rx_closed.get()
+    }
+
+    /// Marks the receiver closed and wakes a sender waiting in `closed`.
+    fn close_rx(&self) {
+        if !self.rx_closed.replace(true) {
+            self.tx_waker.wake();
+        }
+    }
 }
 
 /// Creates a oneshot channel.
@@ -77,7 +95,8 @@ pub struct Receiver<T> {
 pub mod error {
     use std::fmt;
 
-    /// The sender was dropped without sending.
+    /// No value was sent: the sender was dropped, or the receiver closed
+    /// first.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct RecvError(pub(super) ());
 
@@ -94,7 +113,8 @@ pub mod error {
     pub enum TryRecvError {
         /// Nothing was sent yet.
         Empty,
-        /// The sender was dropped without sending, or the value was taken.
+        /// No value can come: the sender was dropped without sending, the
+        /// receiver closed first, or the value was taken.
         Closed,
     }
 
@@ -140,11 +160,14 @@ impl<T> Sender<T> {
 
     /// Polls for the receiver's close; registers the task's local waker.
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.inner.rx_closed.get() {
-            return Poll::Ready(());
-        }
-        self.inner.tx_waker.register(ContextExt::local_waker(cx));
-        Poll::Pending
+        let inner = &self.inner;
+        budgeted(cx, |cx| {
+            if inner.rx_closed.get() {
+                return Poll::Ready(());
+            }
+            inner.tx_waker.register(ContextExt::local_waker(cx));
+            Poll::Pending
+        })
     }
 }
 
@@ -157,20 +180,22 @@ impl<T> Drop for Sender<T> {
 
 impl<T> Receiver<T> {
     /// Takes the value if it was sent.
+    ///
+    /// `Err(Closed)` once no value can come: the sender is gone, the value
+    /// was taken, or [`close`](Self::close) was called before a send.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         match self.inner.value.take() {
             Some(value) => Ok(value),
-            None if self.inner.tx_gone.get() => Err(TryRecvError::Closed),
+            None if self.inner.is_finished() => Err(TryRecvError::Closed),
             None => Err(TryRecvError::Empty),
         }
     }
 
-    /// Refuses the value from now on; a value already sent can still be
-    /// received.
+    /// Refuses the value from now on: the sender's `send` fails and awaiting
+    /// the receiver (or [`try_recv`](Self::try_recv)) reports the close. A
+    /// value sent before the close can still be received.
     pub fn close(&mut self) {
-        if !self.inner.rx_closed.replace(true) {
-            self.inner.tx_waker.wake();
-        }
+        self.inner.close_rx();
     }
 
     /// Whether no value waits to be received.
@@ -187,21 +212,24 @@ impl<T> Future for Receiver<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let inner = &self.inner;
-        if let Some(value) = inner.value.take() {
-            return Poll::Ready(Ok(value));
-        }
-        if inner.tx_gone.get() {
-            return Poll::Ready(Err(RecvError(())));
-        }
-        inner.rx_waker.register(ContextExt::local_waker(cx));
-        Poll::Pending
+        budgeted(cx, |cx| {
+            if let Some(value) = inner.value.take() {
+                return Poll::Ready(Ok(value));
+            }
+            if inner.is_finished() {
+                return Poll::Ready(Err(RecvError(())));
+            }
+            inner.rx_waker.register(ContextExt::local_waker(cx));
+            Poll::Pending
+        })
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.close();
-        drop(self.inner.value.take());
+        // The value goes now even if the sender's waker panics.
+        let inner = &self.inner;
+        then_anyway(|| inner.close_rx(), || drop(inner.value.take()));
     }
 }
 

@@ -47,6 +47,9 @@ use loom::sync::{Arc, Mutex, MutexGuard};
 #[cfg(not(loom))]
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::budget::budgeted;
+use crate::unwind::{run_to_end, then_anyway};
+
 pub use crate::mpsc::error::{SendError, TryRecvError, TrySendError};
 
 /// Senders parked on a full channel.
@@ -126,15 +129,14 @@ impl<T> Shared<T> {
                 .fetch_sub(waiters.queue.len(), Ordering::AcqRel);
             std::mem::take(&mut waiters.queue)
         };
-        for (_, waker) in wakers {
-            waker.wake();
-        }
+        // If a wake panics, the other senders still wake.
+        let mut rest = wakers.into_iter();
+        run_to_end(|| rest.by_ref().for_each(|(_, waker)| waker.wake()));
     }
 
     fn close(&self) {
         if self.queue.close() {
-            self.wake_all_senders();
-            self.notify_rx();
+            then_anyway(|| self.wake_all_senders(), || self.notify_rx());
         }
     }
 
@@ -157,18 +159,24 @@ impl<T> Shared<T> {
     }
 
     fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        budgeted(cx, |cx| self.poll_recv_unbudgeted(cx))
+    }
+
+    fn poll_recv_unbudgeted(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         match self.try_pop() {
             Ok(value) => return Poll::Ready(Some(value)),
             Err(PopError::Closed) => return Poll::Ready(None),
             Err(PopError::Empty) => {}
         }
-        {
+        let old = {
             let mut slot = lock(&self.rx_waker);
             match &*slot {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                _ => *slot = Some(cx.waker().clone()),
+                Some(old) if old.will_wake(cx.waker()) => None,
+                _ => slot.replace(cx.waker().clone()),
             }
-        }
+        };
+        // Outside the lock: a waker's drop is user code.
+        drop(old);
         self.rx_parked.swap(true, Ordering::AcqRel);
         match self.try_pop() {
             // `rx_parked` stays set: at worst the next send wakes us once
@@ -336,11 +344,56 @@ impl<T> Send<'_, T> {
         }
     }
 
+    fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let Some(value) = self.value.take() else {
+            unreachable!("checked by poll")
+        };
+        let value = match self.shared.queue.push(value) {
+            Err(PushError::Full(v)) => v,
+            pushed => return self.finish(pushed),
+        };
+        let newly;
+        let old = {
+            let mut waiters = lock(&self.shared.send_waiters);
+            let entry = self
+                .id
+                .and_then(|id| waiters.queue.iter_mut().find(|(i, _)| *i == id));
+            newly = entry.is_none();
+            match entry {
+                Some((_, w)) if w.will_wake(cx.waker()) => None,
+                Some((_, w)) => Some(std::mem::replace(w, cx.waker().clone())),
+                None => {
+                    let id = waiters.next_id;
+                    waiters.next_id += 1;
+                    waiters.queue.push_back((id, cx.waker().clone()));
+                    self.id = Some(id);
+                    None
+                }
+            }
+        };
+        // Outside the lock: a waker's drop is user code.
+        drop(old);
+        // A read-modify-write even when already registered, to be ordered
+        // with the pop that frees a slot (see the module docs).
+        self.shared
+            .parked_senders
+            .fetch_add(usize::from(newly), Ordering::AcqRel);
+        let pushed = self.shared.queue.push(value);
+        self.finish(pushed)
+    }
+
     fn finish(&mut self, pushed: Result<(), PushError<T>>) -> Poll<Result<(), SendError<T>>> {
         match pushed {
             Ok(()) => {
-                self.unpark();
-                self.shared.notify_rx();
+                // The receiver learns of the value even if dropping our
+                // stale waker panics.
+                let shared = self.shared;
+                then_anyway(
+                    || {
+                        self.unpark();
+                    },
+                    || shared.notify_rx(),
+                );
                 Poll::Ready(Ok(()))
             }
             Err(PushError::Closed(v)) => {
@@ -360,42 +413,11 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let value = this
-            .value
-            .take()
-            .expect("a send future was polled after it completed");
-        let value = match this.shared.queue.push(value) {
-            Err(PushError::Full(v)) => v,
-            pushed => return this.finish(pushed),
-        };
-        let newly;
-        {
-            let mut waiters = lock(&this.shared.send_waiters);
-            let entry = this
-                .id
-                .and_then(|id| waiters.queue.iter_mut().find(|(i, _)| *i == id));
-            newly = entry.is_none();
-            match entry {
-                Some((_, w)) => {
-                    if !w.will_wake(cx.waker()) {
-                        *w = cx.waker().clone();
-                    }
-                }
-                None => {
-                    let id = waiters.next_id;
-                    waiters.next_id += 1;
-                    waiters.queue.push_back((id, cx.waker().clone()));
-                    this.id = Some(id);
-                }
-            }
-        }
-        // A read-modify-write even when already registered, to be ordered
-        // with the pop that frees a slot (see the module docs).
-        this.shared
-            .parked_senders
-            .fetch_add(usize::from(newly), Ordering::AcqRel);
-        let pushed = this.shared.queue.push(value);
-        this.finish(pushed)
+        assert!(
+            this.value.is_some(),
+            "a send future was polled after it completed"
+        );
+        budgeted(cx, |cx| this.poll_unbudgeted(cx))
     }
 }
 
@@ -512,8 +534,12 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.shared.close();
-        while self.shared.queue.pop().is_ok() {}
+        // The values go even if a waker or a value's drop panics.
+        let shared = &self.shared;
+        then_anyway(
+            || shared.close(),
+            || run_to_end(|| while shared.queue.pop().is_ok() {}),
+        );
     }
 }
 

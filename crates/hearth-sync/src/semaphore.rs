@@ -35,6 +35,8 @@ use std::task::{Context, Poll};
 
 use hearth_task::ContextExt;
 
+use crate::budget::budgeted;
+use crate::unwind::{run_to_end, then_anyway};
 use crate::wait_list::{wake_all, WaitList};
 
 /// A waiter's request and outcome.
@@ -269,8 +271,16 @@ impl Semaphore {
     }
 
     /// Grants free permits to the front waiters while their requests fit.
+    ///
+    /// Each grant completes before its waker runs; if a wake panics, the
+    /// waiters behind still get what fits before the panic goes on.
     #[inline]
     fn grant(&self) {
+        run_to_end(|| self.grant_in_order());
+    }
+
+    #[inline]
+    fn grant_in_order(&self) {
         while self.queued.get() {
             let waker = {
                 let mut waiters = self.waiters.borrow_mut();
@@ -328,9 +338,10 @@ impl Semaphore {
                 }
                 let (_, req, waker) = waiters.remove(key);
                 drop(waiters);
-                drop(waker);
                 waiter.key = None;
                 waiter.done = true;
+                // Unlinked, so the waker was taken when the outcome was set.
+                debug_assert!(waker.is_none());
                 if req.granted {
                     Poll::Ready(Ok(()))
                 } else {
@@ -350,13 +361,18 @@ impl Semaphore {
             self.queued.set(!waiters.is_empty());
             removed
         };
-        drop(waker);
-        if req.granted {
-            self.release(req.n);
-        } else if was_linked {
-            // A queued waiter left: the ones behind it may fit now.
-            self.grant();
-        }
+        // The permits move on before the waker's drop (user code) runs.
+        then_anyway(
+            || {
+                if req.granted {
+                    self.release(req.n);
+                } else if was_linked {
+                    // A queued waiter left: the ones behind it may fit now.
+                    self.grant();
+                }
+            },
+            || drop(waker),
+        );
     }
 }
 
@@ -423,12 +439,12 @@ impl<'a> Future for Acquire<'a> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         this.waiter.assert_not_done();
-        this.sem
-            .poll_acquire(&mut this.waiter, cx)
-            .map_ok(|()| SemaphorePermit {
+        budgeted(cx, |cx| this.sem.poll_acquire(&mut this.waiter, cx)).map_ok(|()| {
+            SemaphorePermit {
                 sem: this.sem,
                 permits: this.waiter.n,
-            })
+            }
+        })
     }
 }
 
@@ -459,7 +475,7 @@ impl Future for AcquireOwned {
             .sem
             .as_ref()
             .expect("an acquire future was polled after it completed");
-        let ready = std::task::ready!(sem.poll_acquire(&mut this.waiter, cx));
+        let ready = std::task::ready!(budgeted(cx, |cx| sem.poll_acquire(&mut this.waiter, cx)));
         let sem = this.sem.take().expect("checked above");
         Poll::Ready(ready.map(|()| OwnedSemaphorePermit {
             sem,

@@ -16,6 +16,9 @@
 //!   `RefCell` borrow around the list. A waker's `wake` or `drop` may run
 //!   arbitrary code (even drop another waiter of this list), so it must never
 //!   run while the list is borrowed.
+//! - The state is complete before any waker runs: a waker that panics leaves
+//!   the list consistent, and a loop over wakers finishes the others before
+//!   the panic goes on ([`wake_all`], [`crate::unwind`]).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -25,6 +28,8 @@ use std::task::{Context, Poll};
 use slab::Slab;
 
 use hearth_task::{ContextExt, LocalWaker};
+
+use crate::unwind::run_to_end;
 
 const NIL: usize = usize::MAX;
 
@@ -162,11 +167,13 @@ impl<T> WaitList<T> {
 }
 
 /// Wakes every waker of `wakers`; call after releasing the list's borrow.
+///
+/// If a wake panics, the rest are still woken before the panic goes on: their
+/// waiters were unlinked already and would otherwise never learn it.
 #[inline]
 pub(crate) fn wake_all(wakers: Vec<LocalWaker>) {
-    for waker in wakers {
-        waker.wake();
-    }
+    let mut rest = wakers.into_iter();
+    run_to_end(|| rest.by_ref().for_each(LocalWaker::wake));
 }
 
 /// Where a single waiter (a channel's receiver) parks: like

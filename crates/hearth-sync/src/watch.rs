@@ -16,6 +16,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::rc::Rc;
 
+use crate::budget::cooperative;
 use crate::wait_list::Event;
 
 /// The errors of a watch channel.
@@ -207,7 +208,7 @@ impl<T> Sender<T> {
     /// Cancel safe.
     pub async fn closed(&self) {
         let shared = &self.shared;
-        shared.rx_gone.wait(|| shared.receivers.get() == 0).await
+        cooperative(shared.rx_gone.wait(|| shared.receivers.get() == 0)).await
     }
 }
 
@@ -254,16 +255,22 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// Whether a value unseen by this receiver was sent. Fails if the sender
-    /// is gone and nothing unseen remains.
+    /// Whether a value unseen by this receiver was sent, without marking it
+    /// seen.
+    ///
+    /// Fails if and only if the sender is gone, even if an unseen value
+    /// remains (as tokio): [`borrow`](Self::borrow) still reads it, and
+    /// [`changed`](Self::changed) still reports it once.
     pub fn has_changed(&self) -> Result<bool, RecvError> {
-        if self.shared.version.get() != self.version {
-            Ok(true)
-        } else if self.shared.closed.get() {
-            Err(RecvError(()))
-        } else {
-            Ok(false)
+        if self.shared.closed.get() {
+            return Err(RecvError(()));
         }
+        Ok(self.shared.version.get() != self.version)
+    }
+
+    /// Whether the sender is gone.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.get()
     }
 
     /// Marks the current value seen.
@@ -283,6 +290,10 @@ impl<T> Receiver<T> {
     ///
     /// Cancel safe.
     pub async fn changed(&mut self) -> Result<(), RecvError> {
+        cooperative(self.changed_unbudgeted()).await
+    }
+
+    async fn changed_unbudgeted(&mut self) -> Result<(), RecvError> {
         let shared = &self.shared;
         let seen = self.version;
         shared
@@ -304,7 +315,11 @@ impl<T> Receiver<T> {
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub async fn wait_for(
+    pub async fn wait_for(&mut self, f: impl FnMut(&T) -> bool) -> Result<Ref<'_, T>, RecvError> {
+        cooperative(self.wait_for_unbudgeted(f)).await
+    }
+
+    async fn wait_for_unbudgeted(
         &mut self,
         mut f: impl FnMut(&T) -> bool,
     ) -> Result<Ref<'_, T>, RecvError> {
@@ -321,7 +336,7 @@ impl<T> Receiver<T> {
                 }
                 self.version = version;
             }
-            self.changed().await?;
+            self.changed_unbudgeted().await?;
         }
     }
 

@@ -257,3 +257,332 @@ conformance!(barrier_has_one_leader, |m| {
     assert!(leader.is_leader());
     assert!(!x.ready().is_leader());
 });
+
+// --- oneshot: `Receiver::close` ends the receive, unless a value was sent ---
+
+conformance!(oneshot_close_without_value_fails_receive, |m| {
+    let (tx, mut rx) = m::oneshot::channel::<u8>();
+    rx.close();
+    assert!(tx.is_closed());
+    assert_eq!(rx.try_recv(), Err(m::oneshot::error::TryRecvError::Closed));
+    assert_eq!(tx.send(1), Err(1));
+
+    let (tx, mut rx) = m::oneshot::channel::<u8>();
+    rx.close();
+    assert!(matches!(Probe::new(rx).poll(), Poll::Ready(Err(_))));
+    assert!(tx.is_closed());
+});
+
+conformance!(oneshot_close_while_parked_then_await_fails, |m| {
+    let (tx, mut rx) = m::oneshot::channel::<u8>();
+    assert!(Probe::new(&mut rx).poll().is_pending());
+    rx.close();
+    assert!(matches!(Probe::new(&mut rx).poll(), Poll::Ready(Err(_))));
+    drop(tx);
+});
+
+conformance!(oneshot_close_keeps_a_value_sent_before, |m| {
+    let (tx, mut rx) = m::oneshot::channel::<u8>();
+    tx.send(5).unwrap();
+    rx.close();
+    assert_eq!(Probe::new(&mut rx).ready(), Ok(5));
+    assert_eq!(rx.try_recv(), Err(m::oneshot::error::TryRecvError::Closed));
+
+    let (tx, mut rx) = m::oneshot::channel::<u8>();
+    tx.send(6).unwrap();
+    rx.close();
+    assert_eq!(rx.try_recv(), Ok(6));
+});
+
+// --- watch on a closed channel ---
+
+conformance!(
+    watch_has_changed_fails_once_closed_even_with_unseen_value,
+    |m| {
+        let (tx, mut rx) = m::watch::channel(0);
+        tx.send(1).unwrap();
+        drop(tx);
+        assert!(rx.has_changed().is_err());
+        // The unseen value can still be read, and `changed` still reports it once.
+        assert!(rx.borrow().has_changed());
+        assert!(matches!(
+            Probe::new(rx.changed()).poll(),
+            Poll::Ready(Ok(()))
+        ));
+        assert!(!rx.borrow().has_changed());
+        assert!(matches!(
+            Probe::new(rx.changed()).poll(),
+            Poll::Ready(Err(_))
+        ));
+        assert!(rx.has_changed().is_err());
+        assert!(rx.is_closed());
+        assert_eq!(*rx.borrow_and_update(), 1);
+    }
+);
+
+conformance!(watch_borrow_and_update_on_closed_channel, |m| {
+    let (tx, mut rx) = m::watch::channel("a");
+    tx.send("b").unwrap();
+    drop(tx);
+    {
+        let r = rx.borrow_and_update();
+        assert_eq!(*r, "b");
+        assert!(r.has_changed());
+    }
+    assert!(!rx.borrow().has_changed());
+    assert!(matches!(
+        Probe::new(rx.changed()).poll(),
+        Poll::Ready(Err(_))
+    ));
+});
+
+conformance!(watch_wait_for_on_closed_channel, |m| {
+    let (tx, mut rx) = m::watch::channel(1);
+    tx.send(2).unwrap();
+    drop(tx);
+    // The current value is checked first, even on a closed channel.
+    assert_eq!(*Probe::new(rx.wait_for(|v| *v == 2)).ready().unwrap(), 2);
+    assert!(Probe::new(rx.wait_for(|v| *v == 3)).ready().is_err());
+});
+
+// --- mpsc: a slot granted to a waiting `reserve` when the receiver closes ---
+
+conformance!(mpsc_dropping_a_granted_reserve_after_close_ends_recv, |m| {
+    let (tx, mut rx) = m::mpsc::channel::<()>(1);
+    let p = tx.try_reserve().unwrap();
+    let mut reserve = Probe::new(tx.reserve());
+    assert!(reserve.poll().is_pending());
+    drop(p); // the slot goes to the queued reserve
+    assert_eq!(reserve.woken(), 1);
+    rx.close();
+    let mut recv = Probe::new(rx.recv());
+    assert!(recv.poll().is_pending(), "the granted slot may still send");
+    drop(reserve);
+    assert_eq!(
+        recv.woken(),
+        1,
+        "giving the last slot back ends the channel"
+    );
+    assert_eq!(recv.ready(), None);
+});
+
+conformance!(mpsc_granted_reserve_polled_after_close_fails, |m| {
+    let (tx, mut rx) = m::mpsc::channel::<()>(1);
+    let p = tx.try_reserve().unwrap();
+    let mut reserve = Probe::new(tx.reserve());
+    assert!(reserve.poll().is_pending());
+    drop(p);
+    rx.close();
+    assert!(tx.is_closed());
+    let mut recv = Probe::new(rx.recv());
+    assert!(recv.poll().is_pending());
+    assert!(matches!(reserve.poll(), Poll::Ready(Err(_))));
+    assert_eq!(recv.woken(), 1);
+    assert_eq!(recv.ready(), None);
+});
+
+conformance!(mpsc_granted_send_polled_after_close_fails, |m| {
+    let (tx, mut rx) = m::mpsc::channel::<u8>(1);
+    let p = tx.try_reserve().unwrap();
+    let mut send = Probe::new(tx.send(7));
+    assert!(send.poll().is_pending());
+    drop(p);
+    rx.close();
+    let mut recv = Probe::new(rx.recv());
+    assert!(recv.poll().is_pending());
+    assert!(matches!(send.poll(), Poll::Ready(Err(_))));
+    assert_eq!(recv.woken(), 1);
+    assert_eq!(recv.ready(), None);
+});
+
+conformance!(mpsc_dropping_a_granted_send_after_close_ends_recv, |m| {
+    let (tx, mut rx) = m::mpsc::channel::<u8>(1);
+    let p = tx.try_reserve().unwrap();
+    let mut send = Probe::new(tx.send(7));
+    assert!(send.poll().is_pending());
+    drop(p);
+    rx.close();
+    let mut recv = Probe::new(rx.recv());
+    assert!(recv.poll().is_pending());
+    drop(send);
+    assert_eq!(recv.woken(), 1);
+    assert_eq!(recv.ready(), None);
+});
+
+conformance!(mpsc_granted_reserve_owned_polled_after_close_fails, |m| {
+    let (tx, mut rx) = m::mpsc::channel::<()>(1);
+    let p = tx.try_reserve().unwrap();
+    let mut reserve = Probe::new(tx.clone().reserve_owned());
+    assert!(reserve.poll().is_pending());
+    drop(p);
+    rx.close();
+    assert!(matches!(reserve.poll(), Poll::Ready(Err(_))));
+    drop(tx);
+    assert_eq!(Probe::new(rx.recv()).ready(), None);
+});
+
+// --- the cooperative budget ---
+
+/// Runs `$body` with `$m` bound to `tokio::sync` inside a tokio task poll
+/// (which has a fresh budget), then to `hearth_sync` with a fresh hearth
+/// budget. The body returns a `Probe` whose wake count is checked after the
+/// poll: tokio defers the wake of a task that ran out of budget until the
+/// poll returns.
+macro_rules! budget_conformance {
+    ($name:ident, |$m:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn tokio() {
+                use tokio::sync as $m;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                let woken = rt.block_on(async {
+                    let woken = $body;
+                    // Let the scheduler run the deferred wakes.
+                    tokio::task::yield_now().await;
+                    woken
+                });
+                assert_eq!(woken.get(), 1, "the task that ran out of budget is woken");
+            }
+
+            #[test]
+            fn hearth() {
+                use hearth_sync as $m;
+                let _budget = hearth_task::coop::enter();
+                hearth_task::coop::refill();
+                let woken = $body;
+                assert_eq!(woken.get(), 1, "the task that ran out of budget is woken");
+            }
+        }
+    };
+}
+
+/// Polls fresh futures made by `$make` with one counting waker until one is
+/// `Pending`; evaluates to how many were `Ready` and the waker's counter.
+macro_rules! ready_until_pending {
+    ($make:expr) => {{
+        let (waker, woken) = common::counter();
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut ready = 0;
+        while std::future::Future::poll(std::pin::pin!($make), &mut cx).is_ready() {
+            ready += 1;
+            assert!(ready <= 1000, "never ran out of budget");
+        }
+        (ready, woken)
+    }};
+}
+
+budget_conformance!(budget_watch_changed_on_closed_channel, |m| {
+    let (tx, mut rx) = m::watch::channel(0);
+    drop(tx);
+    let (ready, woken) = ready_until_pending!(rx.changed());
+    assert_eq!(ready, 128);
+    woken
+});
+
+budget_conformance!(budget_mpsc_recv_with_values_queued, |m| {
+    let (tx, mut rx) = m::mpsc::unbounded_channel();
+    for i in 0..200 {
+        tx.send(i).unwrap();
+    }
+    let (ready, woken) = ready_until_pending!(rx.recv());
+    assert_eq!(ready, 128);
+    assert_eq!(rx.try_recv(), Ok(128), "no value lost to the yield");
+    woken
+});
+
+budget_conformance!(budget_mpsc_bounded_send, |m| {
+    let (tx, mut rx) = m::mpsc::channel(1000);
+    let (ready, woken) = ready_until_pending!(tx.send(1));
+    assert_eq!(ready, 128);
+    assert_eq!(tx.capacity(), 1000 - 128, "the yielding send took no slot");
+    assert_eq!(rx.try_recv(), Ok(1));
+    woken
+});
+
+budget_conformance!(budget_semaphore_acquire, |m| {
+    let sem = m::Semaphore::new(1);
+    let (ready, woken) = ready_until_pending!(sem.acquire());
+    assert_eq!(ready, 128);
+    assert_eq!(
+        sem.available_permits(),
+        1,
+        "the yielding acquire holds nothing"
+    );
+    woken
+});
+
+budget_conformance!(budget_mutex_lock, |m| {
+    let mutex = m::Mutex::new(0);
+    let (ready, woken) = ready_until_pending!(async { *mutex.lock().await += 1 });
+    assert_eq!(ready, 128);
+    assert_eq!(*mutex.try_lock().unwrap(), 128);
+    woken
+});
+
+budget_conformance!(budget_oneshot_recv_of_a_sent_value, |m| {
+    let mut rxs = Vec::new();
+    for i in 0..200 {
+        let (tx, rx) = m::oneshot::channel();
+        tx.send(i).unwrap();
+        rxs.push(rx);
+    }
+    let mut rxs = rxs.into_iter();
+    let mut next = rxs.next();
+    let (waker, woken) = common::counter();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut ready = 0;
+    while let Some(rx) = next.as_mut() {
+        match std::future::Future::poll(std::pin::Pin::new(rx), &mut cx) {
+            Poll::Ready(v) => {
+                assert_eq!(v, Ok(ready));
+                ready += 1;
+                next = rxs.next();
+            }
+            Poll::Pending => break,
+        }
+    }
+    assert_eq!(ready, 128);
+    woken
+});
+
+budget_conformance!(budget_try_methods_are_free, |m| {
+    let (tx, mut rx) = m::mpsc::channel(1);
+    let sem = m::Semaphore::new(1);
+    for _ in 0..1000 {
+        tx.try_send(()).unwrap();
+        rx.try_recv().unwrap();
+        drop(sem.try_acquire().unwrap());
+    }
+    let (ready, woken) = ready_until_pending!(sem.acquire());
+    assert_eq!(ready, 128, "the try_ calls spent nothing");
+    woken
+});
+
+budget_conformance!(budget_rwlock_read, |m| {
+    let lock = m::RwLock::new(0);
+    let (ready, woken) = ready_until_pending!(lock.read());
+    assert_eq!(ready, 128);
+    assert!(lock.try_write().is_ok(), "the yielding read holds nothing");
+    woken
+});
+
+budget_conformance!(budget_watch_sender_closed, |m| {
+    let (tx, rx) = m::watch::channel(0);
+    drop(rx);
+    let (ready, woken) = ready_until_pending!(tx.closed());
+    assert_eq!(ready, 128);
+    woken
+});
+
+budget_conformance!(budget_oneshot_sender_closed, |m| {
+    let (mut tx, rx) = m::oneshot::channel::<()>();
+    drop(rx);
+    let (ready, woken) = ready_until_pending!(tx.closed());
+    assert_eq!(ready, 128);
+    woken
+});
