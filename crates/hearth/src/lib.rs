@@ -39,6 +39,7 @@
 
 mod driver;
 mod executor;
+pub mod fs;
 pub mod net;
 pub mod runtime;
 mod sync;
