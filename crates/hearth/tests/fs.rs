@@ -181,7 +181,11 @@ fn seeks_and_positions() {
         let path = dir.path().join("seek");
         let data = pattern(10_000);
         fs::write(&path, &data).await?;
-        let mut file = OpenOptions::new().read(true).write(true).open(&path).await?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .await?;
 
         assert_eq!(file.seek(SeekFrom::Start(100)).await?, 100);
         let mut buf = [0; 10];
@@ -224,7 +228,11 @@ fn bytes_read_ahead_do_not_move_the_position() {
         let path = dir.path().join("ahead");
         let data = pattern(1000);
         fs::write(&path, &data).await?;
-        let mut file = OpenOptions::new().read(true).write(true).open(&path).await?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .await?;
 
         let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
         let gate = hearth::runtime::spawn_blocking(move || gate_rx.recv().is_err());
@@ -274,12 +282,12 @@ fn a_failed_background_write_is_reported_by_the_next_flush() {
         let path = dir.path().join("ro");
         fs::write(&path, "x").await?;
         let mut file = File::open(&path).await?; // read-only
-        // Write-behind: the write is accepted, it fails on the pool.
+                                                 // Write-behind: the write is accepted, it fails on the pool.
         assert_eq!(file.write(b"data").await?, 4);
         let err = file.flush().await.unwrap_err();
         assert_eq!(err.raw_os_error(), Some(9), "EBADF, got {err}");
         file.flush().await?; // reported once
-        // The next write reports the failure of the one before.
+                             // The next write reports the failure of the one before.
         assert_eq!(file.write(b"more").await?, 4);
         let mut buf = [0; 1];
         file.read_exact(&mut buf).await?; // a read in between keeps the error
@@ -301,7 +309,11 @@ fn truncate_extend_sync_and_clone() {
         file.sync_data().await?;
         assert_eq!(fs::read(&path).await?, b"0123\0\0\0\0");
 
-        let mut file = OpenOptions::new().read(true).write(true).open(&path).await?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .await?;
         let mut two = [0; 2];
         file.read_exact(&mut two).await?;
         let mut clone = file.try_clone().await?;
