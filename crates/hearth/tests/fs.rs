@@ -459,3 +459,20 @@ fn an_empty_read_returns_at_once() {
         Ok(())
     });
 }
+
+#[test]
+fn works_under_another_executor() {
+    // No hearth executor and no runtime: the process-wide pool, and the
+    // result wakes futures' executor through its `Waker`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("elsewhere");
+    futures::executor::block_on(async {
+        fs::write(&path, "from futures' executor").await?;
+        let mut file = File::open(&path).await?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).await?;
+        assert_eq!(text, "from futures' executor");
+        io::Result::Ok(())
+    })
+    .unwrap();
+}

@@ -10,7 +10,8 @@
 //! The pool is the current [`Runtime`](crate::Runtime)'s
 //! ([`Handle::spawn_blocking`](crate::runtime::Handle::spawn_blocking)) or,
 //! on a thread with no runtime (plain [`block_on`](crate::block_on), a bare
-//! [`Executor`](crate::Executor)), a process-wide pool with the same
+//! [`Executor`](crate::Executor), even another crate's executor: the result
+//! wakes the task through its `Waker`), a process-wide pool with the same
 //! defaults (at most 16 threads, idle ones exit after 10 s). Once a runtime
 //! is shutting down, calls that have not started are cancelled: they return
 //! an `Other` error that says so.
