@@ -20,9 +20,12 @@
 //!
 //! Each call is one round trip to the pool: a job queued under a lock, a
 //! pool thread woken (or started), the result sent back and the task woken
-//! through its thread-safe `Waker`. That is a few microseconds on top of the
-//! system call; see suite `fs` of hearth-bench (BENCHMARKS.md) for the
-//! figures against `tokio::fs`. A loop of small operations pays it every
+//! through its thread-safe `Waker`. On the shared 2-core VM of
+//! BENCHMARKS.md (suite `fs` of hearth-bench), a 4 KiB [`read`] took 30–70
+//! µs (medians over several runs) where `std::fs::read` on the caller took
+//! 5–6 µs: the round trip, mostly waiting for a CPU to run the woken
+//! threads, is most of the cost. `tokio::fs` pays the same kind of round
+//! trip (50–90 µs in the same runs). A loop of small operations pays it every
 //! time: read a whole file with [`read`] rather than in small chunks, batch
 //! writes into a buffer (a [`File`] write carries up to 2 MiB per round
 //! trip), or run a whole sequence of `std::fs` calls in one

@@ -162,14 +162,12 @@ where
     static FALLBACK: std::sync::OnceLock<Arc<blocking::Pool>> = std::sync::OnceLock::new();
     match Handle::try_current() {
         Some(handle) => handle.spawn_blocking(f),
-        None => {
-            let defaults = Builder::new();
-            FALLBACK
-                .get_or_init(|| {
-                    blocking::Pool::new(defaults.max_blocking_threads, defaults.blocking_keep_alive)
-                })
-                .spawn(f)
-        }
+        None => FALLBACK
+            .get_or_init(|| {
+                let defaults = Builder::new();
+                blocking::Pool::new(defaults.max_blocking_threads, defaults.blocking_keep_alive)
+            })
+            .spawn(f),
     }
 }
 
@@ -191,7 +189,8 @@ pub(crate) fn blocking_result<T>(result: Result<io::Result<T>, JoinError>) -> io
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(io::Error::other(
-            "the blocking operation was cancelled: the runtime's blocking pool is shutting down",
+            "the blocking operation was cancelled: the runtime's blocking pool is shutting down \
+             (or could not start a thread)",
         )),
     }
 }
