@@ -101,12 +101,12 @@ fn permission_denied_unless_root() {
         let dir = tempfile::tempdir()?;
         let locked = dir.path().join("locked");
         fs::create_dir(&locked).await?;
-        let mut perms = fs::metadata(&locked).await?.permissions();
-        perms.set_readonly(true);
-        fs::set_permissions(&locked, perms.clone()).await?;
+        let writable = fs::metadata(&locked).await?.permissions();
+        let mut read_only = writable.clone();
+        read_only.set_readonly(true);
+        fs::set_permissions(&locked, read_only).await?;
         let result = fs::write(locked.join("f"), "x").await;
-        perms.set_readonly(false);
-        fs::set_permissions(&locked, perms).await?; // so the tempdir can go
+        fs::set_permissions(&locked, writable).await?; // so the tempdir can go
         match result {
             Err(e) => assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}"),
             // root (CAP_DAC_OVERRIDE) writes anyway; the test above covers
