@@ -476,3 +476,38 @@ fn works_under_another_executor() {
     })
     .unwrap();
 }
+
+#[cfg(feature = "tokio-io")]
+#[test]
+fn tokio_io_traits() {
+    use tokio::io::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf};
+    run(async {
+        let dir = tempfile::tempdir()?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .open(dir.path().join("tokio"))
+            .await?;
+        let n =
+            poll_fn(|cx| AsyncWrite::poll_write(Pin::new(&mut file), cx, b"hello tokio")).await?;
+        assert_eq!(n, 11);
+        // The write is in flight: tokio's seek protocol wants it completed.
+        let busy = AsyncSeek::start_seek(Pin::new(&mut file), SeekFrom::Start(0));
+        assert!(busy.is_err());
+        assert_eq!(
+            poll_fn(|cx| AsyncSeek::poll_complete(Pin::new(&mut file), cx)).await?,
+            0 // no seek was waited for
+        );
+        AsyncSeek::start_seek(Pin::new(&mut file), SeekFrom::Start(6))?;
+        let pos = poll_fn(|cx| AsyncSeek::poll_complete(Pin::new(&mut file), cx)).await?;
+        assert_eq!(pos, 6);
+
+        let mut bytes = [0; 16];
+        let mut buf = ReadBuf::new(&mut bytes);
+        poll_fn(|cx| AsyncRead::poll_read(Pin::new(&mut file), cx, &mut buf)).await?;
+        assert_eq!(buf.filled(), b"tokio");
+        poll_fn(|cx| AsyncWrite::poll_shutdown(Pin::new(&mut file), cx)).await?;
+        Ok(())
+    });
+}
