@@ -221,8 +221,3 @@ pub(crate) fn view(waker: &Waker) -> &LocalWaker {
         waker.as_ref()
     }
 }
-
-// The README's example is compiled and run as a doctest, so it stays true.
-#[cfg(all(doctest, feature = "std"))]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -129,7 +129,7 @@ impl Driver {
             reactor.poll(timeout);
         } else {
             match timeout {
-                None => crate::sync::park(),
+                None => crate::sync_shim::park(),
                 Some(Duration::ZERO) => {}
                 #[cfg(not(loom))]
                 Some(t) => std::thread::park_timeout(t),

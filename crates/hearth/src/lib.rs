@@ -32,17 +32,71 @@
 //! assert_eq!(*log.borrow(), [0, 1, 2]);
 //! ```
 //!
-//! The crates below are re-exported: [`task`] (local wakers).
+//! # What is where
+//!
+//! One dependency, `hearth`, gives the whole stack; the sibling crates are
+//! re-exported, so their items are `hearth::future::..`, `hearth::sync::..`
+//! and `hearth::task::..`.
+//!
+//! | module | what it holds | tokio's |
+//! |---|---|---|
+//! | crate root | [`block_on`], [`spawn_local`], [`JoinHandle`], [`yield_now`], [`main`], [`test`] | `tokio::{task, main, test}` |
+//! | [`runtime`] | the multi-core [`Runtime`], `Handle`, `spawn_on`, `spawn_blocking` | `tokio::runtime` |
+//! | [`net`] | TCP, UDP and Unix sockets, [`net::lookup_host`] | `tokio::net` |
+//! | [`fs`] | files and directories, on the blocking pool | `tokio::fs` |
+//! | [`time`] | `sleep`, `timeout`, `interval` on a timer wheel | `tokio::time` |
+//! | [`future`] | [`join!`], [`try_join!`], [`select!`], `join_all`, `race`, `FuturesSet` | `tokio::{join, try_join, select}`, `futures::future` |
+//! | [`sync`] | `!Send` channels and locks (`mpsc`, `oneshot`, `watch`, `Mutex`, `Semaphore`, ...) | `tokio::sync` |
+//! | [`task`] | local wakers: `LocalWaker`, `ContextExt::local_waker`, dual wakers | — |
+//!
+//! ```
+//! use hearth::sync::{mpsc, Mutex};
+//!
+//! hearth::block_on(async {
+//!     let (tx, mut rx) = mpsc::channel(4);
+//!     let total = Mutex::new(0);
+//!     let produce = async move {
+//!         for i in 1..=3 {
+//!             tx.send(i).await.unwrap();
+//!         }
+//!     };
+//!     let consume = async {
+//!         while let Some(i) = rx.recv().await {
+//!             *total.lock().await += i;
+//!         }
+//!     };
+//!     hearth::join!(produce, consume);
+//!     let first = hearth::select! {
+//!         v = std::future::pending::<u32>() => v,
+//!         v = async { *total.lock().await } => v,
+//!     };
+//!     assert_eq!(first, 6);
+//! });
+//! ```
+//!
+//! # Features
+//!
+//! - `tokio-io`: tokio's `AsyncRead`/`AsyncWrite` (and `AsyncSeek` for
+//!   [`fs::File`]) for hearth's streams and files, next to the futures-io
+//!   traits they always implement; hyper 1.x runs on them through
+//!   hyper-util's `TokioIo`. Without it, a call that needs them fails to
+//!   compile with "the trait bound `TcpStream: tokio::io::AsyncRead` is not
+//!   satisfied" (or a hint about `futures_io::AsyncRead`): add
+//!   `features = ["tokio-io"]` to the `hearth` dependency. Each type lists
+//!   the traits it implements; on docs.rs the tokio ones are marked
+//!   "Available on crate feature `tokio-io` only".
 
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod compat;
 mod driver;
 mod executor;
+pub mod fs;
 pub mod net;
 pub mod runtime;
-mod sync;
+mod sync_shim;
 pub mod time;
 
 pub use executor::{
@@ -60,3 +114,21 @@ pub use hearth_macros::test;
 /// Local wakers: `LocalWaker`, `ContextExt::local_waker`, dual wakers
 /// (the `hearth-task` crate).
 pub use hearth_task as task;
+
+/// Precise future combinators: [`join!`], [`try_join!`], [`select!`],
+/// `join_all`, `race`, `FuturesSet`, `merge` (the `hearth-future` crate).
+#[doc(inline)]
+pub use hearth_future as future;
+
+/// `!Send` channels, locks and notifications for the tasks of one thread,
+/// and a channel across threads (the `hearth-sync` crate).
+#[doc(inline)]
+pub use hearth_sync as sync;
+
+pub use hearth_future::{join, select, try_join};
+
+// The README's examples (the quickstart included) compile as doctests of
+// this crate, so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

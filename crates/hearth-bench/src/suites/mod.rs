@@ -6,6 +6,7 @@ use crate::harness::{Config, SuiteReport};
 pub mod combinators;
 pub mod executor;
 mod executor_peers;
+pub mod fs;
 pub mod net;
 pub mod sync;
 pub mod waker;
@@ -42,6 +43,11 @@ pub const ALL: &[SuiteDef] = &[
         name: "sync",
         about: "hearth-sync channels and locks vs tokio::sync, local-sync, futures, async-channel, local-channel",
         run: sync::run,
+    },
+    SuiteDef {
+        name: "fs",
+        about: "file operations through the blocking pool: hearth::fs vs tokio::fs",
+        run: fs::run,
     },
     SuiteDef { name: "net", about: "servers under wrk (hyper, raw HTTP) and an echo client: hearth vs tokio vs monoio", run: net::run },
 ];

@@ -82,7 +82,7 @@ use remote::Remote;
 use task::{Header, TaskRef, COMPLETE, RUNNING, SCHEDULED};
 
 use crate::driver::Driver;
-use crate::sync::Arc;
+use crate::sync_shim::Arc;
 
 std::thread_local! {
     /// The executor running on this thread (inside `run_until`), or null.
@@ -381,7 +381,7 @@ impl Executor {
                 this: Cell::new(ptr::null()),
                 run_queue: queue::RunQueue::new(),
                 tasks: slab::TaskSlab::new(),
-                remote: Remote::new(crate::sync::current()),
+                remote: Remote::new(crate::sync_shim::current()),
                 running: Cell::new(false),
                 polling: Cell::new(None),
                 idle_waiter: Cell::new(None),

@@ -36,7 +36,7 @@ use concurrent_queue::ConcurrentQueue;
 use hearth_task::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::task::RemoteWake;
-use crate::sync::Thread;
+use crate::sync_shim::Thread;
 
 /// The thread-safe side of an executor, shared with its tasks' wakers.
 pub(crate) struct Remote {

@@ -53,7 +53,7 @@ use hearth_task::{ContextExt, LocalWaker, LocalWakerSlot};
 use super::join::JoinError;
 use super::unwind::{drop_payload, quietly};
 use super::Core;
-use crate::sync::Arc;
+use crate::sync_shim::Arc;
 
 pub(crate) const SCHEDULED: u8 = 1 << 0;
 pub(crate) const RUNNING: u8 = 1 << 1;

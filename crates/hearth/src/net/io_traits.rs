@@ -17,6 +17,7 @@ macro_rules! impl_async_io {
         }
 
         #[cfg(feature = "tokio-io")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
         impl<$($g)*> tokio::io::AsyncRead for $ty {
             fn poll_read(
                 self: core::pin::Pin<&mut Self>,
@@ -88,6 +89,7 @@ macro_rules! impl_async_io {
         }
 
         #[cfg(feature = "tokio-io")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tokio-io")))]
         impl<$($g)*> tokio::io::AsyncWrite for $ty {
             fn poll_write(
                 self: core::pin::Pin<&mut Self>,

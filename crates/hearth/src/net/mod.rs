@@ -17,6 +17,29 @@
 //! reset or half-closed peer is an error or an end of file, never a panic.
 //! Creating a socket outside of an executor is an error, not a panic.
 //!
+//! # Host names
+//!
+//! Every address argument is a [`ToSocketAddrs`], as in tokio. A literal
+//! address (`SocketAddr`, `"127.0.0.1:80"`, `("::1", 80)`) is parsed inline,
+//! with no thread hop. A host name (`"localhost:80"`, `("example.com",
+//! 443)`) is resolved by the system resolver (`getaddrinfo`) on the blocking
+//! pool, the current [`Runtime`](crate::Runtime)'s or, on a thread with no
+//! runtime (plain [`block_on`](crate::block_on)), a process-wide one with the
+//! same defaults: the worker keeps running its other tasks while the name
+//! resolves. [`lookup_host`] does the same on its own. A name that does not
+//! resolve is an error that names it (`could not resolve
+//! "nonexistent.invalid:80": ...`), never a panic; a lookup takes as long as
+//! the system resolver does (wrap it in [`time::timeout`](crate::time::timeout)
+//! for a tighter bound).
+//!
+//! # Differences from tokio
+//!
+//! - Sockets are `!Send`: they belong to the executor (thread) that made
+//!   them. A server binds one listener per worker
+//!   ([`TcpListener::bind_reuseport`]).
+//! - A failed lookup's error names the host and port; outside a runtime,
+//!   lookups use a process-wide blocking pool instead of panicking.
+//!
 //! ```
 //! # if cfg!(miri) { return; } // Miri cannot open sockets
 //! use hearth::net::{TcpListener, TcpStream};
@@ -41,6 +64,7 @@
 //! .unwrap();
 //! ```
 
+mod addr;
 #[macro_use]
 mod io_traits;
 pub(crate) mod reactor;
@@ -51,6 +75,7 @@ mod tcp;
 mod udp;
 pub mod unix;
 
+pub use addr::{lookup_host, ToSocketAddrs};
 pub use tcp::{
     OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream, WriteHalf,
 };
@@ -59,17 +84,17 @@ pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
-/// Tries `f` on each address `addr` resolves to; the first success or the
-/// last error.
+/// Tries `f` on each address `addr` resolves to ([`addr::resolve`]: host
+/// names on the blocking pool); the first success or the last error.
 async fn each_addr<T, F, Fut>(addr: impl ToSocketAddrs, mut f: F) -> io::Result<T>
 where
     F: FnMut(SocketAddr) -> Fut,
     Fut: core::future::Future<Output = io::Result<T>>,
 {
     let mut last = None;
-    for addr in addr.to_socket_addrs()? {
+    for addr in addr::resolve(&addr).await? {
         match f(addr).await {
             Ok(t) => return Ok(t),
             Err(e) => last = Some(e),

@@ -275,6 +275,8 @@ macro_rules! stream_api {
 
         #[doc = concat!("The read half of a [`", stringify!($Stream), "`], borrowed ([`",
             stringify!($Stream), "::split`]).")]
+        /// It implements futures-io's `AsyncRead` (tokio's too, with the `tokio-io`
+        /// feature).
         ///
         /// ```
         /// # if cfg!(miri) { return; } // Miri cannot open sockets
@@ -296,6 +298,8 @@ macro_rules! stream_api {
 
         #[doc = concat!("The write half of a [`", stringify!($Stream), "`], borrowed ([`",
             stringify!($Stream), "::split`]).")]
+        /// It implements futures-io's `AsyncWrite` (tokio's too, with the `tokio-io`
+        /// feature).
         ///
         /// ```
         /// # if cfg!(miri) { return; } // Miri cannot open sockets
@@ -317,6 +321,8 @@ macro_rules! stream_api {
 
         #[doc = concat!("The read half of a [`", stringify!($Stream), "`], owned ([`",
             stringify!($Stream), "::into_split`]).")]
+        /// It implements futures-io's `AsyncRead` (tokio's too, with the `tokio-io`
+        /// feature).
         ///
         /// ```
         /// # if cfg!(miri) { return; } // Miri cannot open sockets
@@ -338,6 +344,8 @@ macro_rules! stream_api {
 
         #[doc = concat!("The write half of a [`", stringify!($Stream), "`], owned ([`",
             stringify!($Stream), "::into_split`]).")]
+        /// It implements futures-io's `AsyncWrite` (tokio's too, with the `tokio-io`
+        /// feature).
         /// Dropping it shuts down the write direction.
         ///
         /// ```

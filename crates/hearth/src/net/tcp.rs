@@ -2,11 +2,12 @@
 
 use core::task::{Context, Poll};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use super::reactor::{READ, WRITE};
 use super::source::IoSource;
 use super::stream::Stream;
+use super::ToSocketAddrs;
 
 /// A TCP socket listening for connections.
 ///
@@ -29,7 +30,8 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds a listener to `addr` (each resolved address in turn, until one
-    /// works), with `SO_REUSEADDR` and a backlog of 1024.
+    /// works), with `SO_REUSEADDR` and a backlog of 1024. A host name is
+    /// looked up on the blocking pool (see [`lookup_host`](super::lookup_host)).
     ///
     /// An error if called outside a hearth executor.
     ///
@@ -190,7 +192,9 @@ impl TcpStream {
     }
 
     /// Opens a connection to `addr` (each resolved address in turn, until
-    /// one accepts).
+    /// one accepts). A host name is looked up on the blocking pool (see
+    /// [`lookup_host`](super::lookup_host)), so the worker never waits for
+    /// DNS.
     ///
     /// An error if called outside a hearth executor.
     ///

@@ -3,10 +3,11 @@
 use core::future::poll_fn;
 use core::task::{Context, Poll};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 use super::reactor::{READ, WRITE};
 use super::source::IoSource;
+use super::ToSocketAddrs;
 
 /// A UDP socket.
 ///
@@ -30,7 +31,9 @@ pub struct UdpSocket {
 
 impl UdpSocket {
     /// Binds a socket to `addr` (each resolved address in turn, until one
-    /// works). An error if called outside a hearth executor.
+    /// works; a host name is looked up on the blocking pool, see
+    /// [`lookup_host`](super::lookup_host)). An error if called outside a
+    /// hearth executor.
     ///
     /// ```
     /// # if cfg!(miri) { return; } // Miri cannot open sockets
@@ -68,7 +71,8 @@ impl UdpSocket {
 
     /// Sets the default destination of [`send`](Self::send) and the only
     /// source [`recv`](Self::recv) accepts (the first resolved address that
-    /// works).
+    /// works; a host name is looked up on the blocking pool, see
+    /// [`lookup_host`](super::lookup_host)).
     ///
     /// ```
     /// # if cfg!(miri) { return; } // Miri cannot open sockets
@@ -204,11 +208,12 @@ impl UdpSocket {
         self.io.poll_io(cx, READ, |s| s.peek(buf))
     }
 
-    /// Sends `buf` to `target` (its first resolved address).
+    /// Sends `buf` to `target` (its first resolved address; a host name is
+    /// looked up on the blocking pool, see [`lookup_host`](super::lookup_host)).
     ///
     /// See the [type's example](UdpSocket).
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
-        let target = target.to_socket_addrs()?.next().ok_or_else(|| {
+        let target = super::addr::resolve(&target).await?.next().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to")
         })?;
         poll_fn(|cx| self.poll_send_to(cx, buf, target)).await

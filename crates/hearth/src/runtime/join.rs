@@ -10,7 +10,7 @@ use hearth_sync::remote;
 use hearth_task::atomic::{AtomicBool, Ordering};
 
 use crate::executor::JoinError;
-use crate::sync::{Arc, Mutex};
+use crate::sync_shim::{Arc, Mutex};
 
 /// The sending half: the thread that runs the work sends its result here.
 pub(crate) type Completion<T> = remote::UnboundedSender<Result<T, JoinError>>;

@@ -150,6 +150,51 @@ where
     Handle::current().spawn_blocking(f)
 }
 
+/// Runs `f` on the current runtime's blocking pool or, on a thread with no
+/// runtime (plain [`crate::block_on`], a bare [`crate::Executor`]), on a
+/// process-wide pool with [`Builder`]'s defaults (16 threads, 10 s keep-alive)
+/// that lives until the process exits. What `fs` and `net::lookup_host` use.
+pub(crate) fn spawn_blocking_anywhere<F, R>(f: F) -> BlockingHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    static FALLBACK: std::sync::OnceLock<Arc<blocking::Pool>> = std::sync::OnceLock::new();
+    match Handle::try_current() {
+        Some(handle) => handle.spawn_blocking(f),
+        None => FALLBACK
+            .get_or_init(|| {
+                let defaults = Builder::new();
+                blocking::Pool::new(defaults.max_blocking_threads, defaults.blocking_keep_alive)
+            })
+            .spawn(f),
+    }
+}
+
+/// Runs the blocking I/O call `f` with [`spawn_blocking_anywhere`] and waits
+/// for it. A job the runtime's shutdown cancelled is an `Other` error that
+/// says so; a panic in `f` resumes in the caller.
+pub(crate) async fn run_blocking<F, T>(f: F) -> io::Result<T>
+where
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    blocking_result(spawn_blocking_anywhere(f).await)
+}
+
+/// The result of a blocking I/O job, its [`JoinError`] turned into an
+/// `io::Error` (cancelled) or a resumed panic; see [`run_blocking`].
+pub(crate) fn blocking_result<T>(result: Result<io::Result<T>, JoinError>) -> io::Result<T> {
+    match result {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(io::Error::other(
+            "the blocking operation was cancelled: the runtime's blocking pool is shutting down \
+             (or could not start a thread)",
+        )),
+    }
+}
+
 /// Why work could not be sent to a worker.
 ///
 /// ```
