@@ -34,7 +34,7 @@ use hearth_task::atomic::{AtomicBool, Ordering};
 use hearth_task::dual::{DualRc, DualWake};
 
 use super::{coop, Core, Enter, Executor};
-use crate::sync::Arc;
+use crate::sync_shim::Arc;
 
 /// Polls (of tasks and of the main future) after which a turn yields to the
 /// host. Each yield costs the host a scheduler pass (tokio's may include an
