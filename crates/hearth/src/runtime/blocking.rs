@@ -42,6 +42,13 @@ pub(crate) struct Pool {
     keep_alive: Duration,
 }
 
+/// What the pool is doing, at one moment.
+pub(crate) struct BlockingStats {
+    pub(crate) threads: usize,
+    pub(crate) idle: usize,
+    pub(crate) queued: usize,
+}
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
@@ -188,6 +195,16 @@ impl Pool {
         // Outside the lock: a job's drop may run arbitrary code.
         drop(jobs);
         (cancelled, running)
+    }
+
+    /// Live threads, idle threads and queued jobs, for `RuntimeMetrics`.
+    pub(crate) fn stats(&self) -> BlockingStats {
+        let state = self.lock();
+        BlockingStats {
+            threads: state.threads,
+            idle: state.idle,
+            queued: state.queue.len(),
+        }
     }
 
     #[cfg(test)]

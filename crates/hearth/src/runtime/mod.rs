@@ -79,6 +79,7 @@
 mod affinity;
 mod blocking;
 mod join;
+mod metrics;
 mod worker;
 
 use core::fmt;
@@ -93,6 +94,7 @@ use std::time::{Duration, Instant};
 use hearth_sync::remote;
 
 pub use join::RemoteJoinHandle;
+pub use metrics::RuntimeMetrics;
 
 use crate::executor::JoinError;
 use worker::Message;
@@ -342,6 +344,7 @@ pub struct Builder {
     pin_to_cores: bool,
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
+    slow_poll_threshold: Option<Duration>,
 }
 
 impl Builder {
@@ -358,6 +361,7 @@ impl Builder {
             pin_to_cores: false,
             max_blocking_threads: 16,
             blocking_keep_alive: Duration::from_secs(10),
+            slow_poll_threshold: None,
         }
     }
 
@@ -429,6 +433,36 @@ impl Builder {
         self
     }
 
+    /// Times every task poll on the workers and counts a poll longer than
+    /// `threshold` as slow: [`ExecutorMetrics::slow_polls`](crate::ExecutorMetrics::slow_polls)
+    /// in [`Handle::metrics`], and with the `tracing` feature a `WARN` event
+    /// (target `hearth::task`) inside the task's span. Default: off (polls
+    /// are not timed; timing costs two clock reads per poll).
+    ///
+    /// A slow poll stalls every other task of its worker: look for blocking
+    /// calls or long computations in that task, and move them to
+    /// [`Handle::spawn_blocking`]. tokio has no such setting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = hearth::Runtime::builder()
+    ///     .workers(1)
+    ///     .slow_poll_threshold(Duration::from_millis(5))
+    ///     .build()?;
+    /// let blocking = rt.spawn_on(0, || async {
+    ///     // Blocks the worker: a slow poll.
+    ///     hearth::spawn_local(async { std::thread::sleep(Duration::from_millis(10)) }).await
+    /// })?;
+    /// rt.block_on(blocking).unwrap()?; // counted before the awaiting task ran on
+    /// assert_eq!(rt.metrics().worker(0).unwrap().slow_polls, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Builder {
+        self.slow_poll_threshold = Some(threshold);
+        self
+    }
+
     /// Starts the runtime: one thread per worker, each serving its own
     /// executor (pinned first, if asked), and an empty blocking pool.
     ///
@@ -470,9 +504,11 @@ impl Builder {
 
         let (inboxes, receivers): (Vec<_>, Vec<_>) =
             (0..workers).map(|_| remote::unbounded_channel()).unzip();
+        let metrics: Vec<_> = (0..workers).map(|_| Arc::default()).collect();
         let handle = Handle {
             shared: Arc::new(Shared {
                 inboxes,
+                metrics: metrics.clone(),
                 blocking: blocking::Pool::new(self.max_blocking_threads, self.blocking_keep_alive),
                 stopping: AtomicBool::new(false),
             }),
@@ -486,6 +522,8 @@ impl Builder {
             let core = cores.as_ref().map(|c| c[index]);
             let handle = handle.clone();
             let ready = ready_tx.clone();
+            let counters = metrics[index].clone();
+            let slow_poll = self.slow_poll_threshold;
             let thread = thread::Builder::new()
                 .name(format!("hearth-worker-{index}"))
                 .spawn(move || {
@@ -497,7 +535,7 @@ impl Builder {
                     }
                     let _ = ready.send(Ok(()));
                     drop(ready);
-                    worker::run(index, handle, inbox)
+                    worker::run(index, handle, inbox, counters, slow_poll)
                 })?; // `runtime` drops here: the workers started so far stop.
             runtime.threads.push(thread);
         }
@@ -527,6 +565,8 @@ impl Default for Builder {
 struct Shared {
     /// Each worker's inbox, by index.
     inboxes: Vec<remote::UnboundedSender<Message>>,
+    /// Each worker's executor counters, by index (see [`RuntimeMetrics`]).
+    metrics: Vec<Arc<crate::executor::metrics::Counters>>,
     blocking: Arc<blocking::Pool>,
     /// Set once by shutdown: spawns fail from then on.
     stopping: AtomicBool,

@@ -23,11 +23,13 @@ use core::pin::pin;
 use core::task::Poll;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hearth_sync::{remote, watch};
 
 use super::Handle;
+use crate::executor::metrics::Counters;
 use crate::Executor;
 
 /// Work sent to a worker.
@@ -98,10 +100,17 @@ pub(crate) fn current_worker() -> Option<usize> {
 
 /// The body of worker thread `index`; returns the number of tasks cancelled
 /// when it stopped.
-pub(crate) fn run(index: usize, handle: Handle, inbox: remote::Receiver<Message>) -> usize {
+pub(crate) fn run(
+    index: usize,
+    handle: Handle,
+    inbox: remote::Receiver<Message>,
+    counters: Arc<Counters>,
+    slow_poll: Option<Duration>,
+) -> usize {
     let _context = EnterContext::new(handle, Some(index));
     SHUTDOWN.with(|s| *s.borrow_mut() = Some(watch::channel(false).0));
-    let executor = Executor::new();
+    let executor = Executor::with_counters(counters);
+    executor.set_slow_poll_threshold(slow_poll);
     executor.run_until(serve(inbox));
     let cancelled = executor.task_count();
     // Cancels what is left, dropping each future here, inside the context.
