@@ -2,10 +2,8 @@
 //! loopback with ephemeral ports, checked with real clients; and the load
 //! test: 200 keep-alive connections × 1,000 requests against the `http`
 //! example on 2 workers, every response checked.
-// Miri cannot run epoll. `echo` and `http` each include
-// `examples/common/mod.rs`, as they do when built as examples.
+// Miri cannot run epoll.
 #![cfg(not(miri))]
-#![allow(clippy::duplicate_mod)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -456,10 +456,10 @@ impl Executor {
     /// ```
     /// let executor = hearth::Executor::new();
     /// let handle = executor.spawn_local(async { 1 + 1 });
-    /// assert_eq!(executor.metrics().local_queue_depth, 0); // no tick yet
+    /// assert_eq!(executor.metrics().alive_tasks, 1);
     /// executor.run_until_idle();
     /// let m = executor.metrics();
-    /// assert_eq!((m.spawned_tasks, m.polls, m.local_queue_depth), (1, 1, 1));
+    /// assert_eq!((m.spawned_tasks, m.alive_tasks, m.polls), (1, 0, 1));
     /// assert!(handle.is_finished());
     /// ```
     pub fn metrics(&self) -> ExecutorMetrics {

@@ -5,7 +5,7 @@
 //! closure ([`Handle::spawn_on`]) that runs *on* the worker and returns the
 //! future to spawn there, so the future itself may be `!Send` (hold `Rc`s,
 //! `RefCell`s, local sockets). A server binds one listener per worker
-//! (`SO_REUSEPORT`) with [`Handle::spawn_on_all`].
+//! (`SO_REUSEPORT`) with [`Handle::serve_on_all`].
 //!
 //! # How work travels
 //!
@@ -79,6 +79,7 @@
 mod affinity;
 mod blocking;
 mod join;
+mod listen;
 mod metrics;
 mod worker;
 
@@ -94,6 +95,7 @@ use std::time::{Duration, Instant};
 use hearth_sync::remote;
 
 pub use join::RemoteJoinHandle;
+pub use listen::{Server, ServerBuilder};
 pub use metrics::RuntimeMetrics;
 
 use crate::executor::JoinError;
@@ -716,8 +718,8 @@ impl Handle {
     }
 
     /// Runs `f(worker)` on every worker and spawns the futures it returns;
-    /// the handles come back in worker order. For a server, this binds one
-    /// `SO_REUSEPORT` listener per worker.
+    /// the handles come back in worker order. (For a TCP server on every
+    /// worker, [`serve_on_all`](Self::serve_on_all) does the binding.)
     ///
     /// # Errors
     ///
