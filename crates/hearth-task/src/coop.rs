@@ -259,7 +259,9 @@ mod tests {
         let _g = enter();
         let mut cx = Context::from_waker(core::task::Waker::noop());
         for _ in 0..BUDGET {
-            assert!(poll_proceed(&mut cx).map(Progress::made_progress).is_ready());
+            assert!(poll_proceed(&mut cx)
+                .map(Progress::made_progress)
+                .is_ready());
         }
         assert!(poll_proceed(&mut cx).is_pending());
         assert!(!has_budget_remaining());

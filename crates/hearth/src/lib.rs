@@ -45,7 +45,8 @@ mod sync;
 pub mod time;
 
 pub use executor::{
-    block_on, consume_budget, spawn_local, unconstrained, yield_now, Executor, JoinError, JoinHandle,
+    block_on, consume_budget, spawn_local, unconstrained, yield_now, Executor, JoinError,
+    JoinHandle,
 };
 
 pub use runtime::Runtime;
