@@ -9,7 +9,7 @@
 //!
 //! Try it with two or more `nc 127.0.0.1 7001`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -19,6 +19,9 @@ use futures::StreamExt;
 use hearth::net::{TcpListener, TcpStream};
 use hearth::runtime::Handle;
 use hearth_sync::mpsc;
+
+#[path = "common/mod.rs"]
+mod common;
 
 /// The members of the room: id and the sending end of its outbox.
 type Members = Rc<RefCell<Vec<(usize, mpsc::UnboundedSender<Rc<str>>)>>>;
@@ -38,14 +41,12 @@ pub fn start(rt: &Handle, addr: SocketAddr) -> io::Result<SocketAddr> {
         };
         let _ = tx.send(listener.local_addr());
         let members: Members = Rc::default();
-        for id in 0.. {
-            match listener.accept().await {
-                Ok((stream, _peer)) => {
-                    drop(hearth::spawn_local(member(id, stream, members.clone())))
-                }
-                Err(e) => eprintln!("accept: {e}"),
-            }
-        }
+        let next_id = Cell::new(0);
+        common::accept_loop(listener, move |stream| {
+            let id = next_id.replace(next_id.get() + 1);
+            member(id, stream, members.clone())
+        })
+        .await
     })
     .map_err(io::Error::other)?;
     rx.recv().map_err(io::Error::other)?

@@ -19,17 +19,10 @@ mod common;
 
 /// Starts the echo server on every worker of `rt`, bound to `addr` (port 0
 /// picks one), and returns the address it listens on. The server runs until
-/// the runtime shuts down.
+/// the runtime shuts down; out of file descriptors, its accept loops back
+/// off ([`common::accept_loop`]).
 pub fn start(rt: &Handle, addr: SocketAddr) -> io::Result<SocketAddr> {
-    common::serve_on_all_workers(rt, addr, |listener| async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _peer)) => drop(hearth::spawn_local(echo(stream))),
-                // e.g. EMFILE: keep serving the connections we have.
-                Err(e) => eprintln!("accept: {e}"),
-            }
-        }
-    })
+    common::serve_on_all_workers(rt, addr, |listener| common::accept_loop(listener, echo))
 }
 
 /// Echoes until the peer closes its side (or the connection fails).

@@ -30,16 +30,10 @@ pub const BODY: &[u8] = b"Hello, World!";
 
 /// Starts the server on every worker of `rt`, bound to `addr` (port 0 picks
 /// one), and returns the address it listens on. The server runs until the
-/// runtime shuts down.
+/// runtime shuts down; out of file descriptors, its accept loops back off
+/// ([`common::accept_loop`]).
 pub fn start(rt: &Handle, addr: SocketAddr) -> io::Result<SocketAddr> {
-    common::serve_on_all_workers(rt, addr, |listener| async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _peer)) => drop(hearth::spawn_local(serve(stream))),
-                Err(e) => eprintln!("accept: {e}"),
-            }
-        }
-    })
+    common::serve_on_all_workers(rt, addr, |listener| common::accept_loop(listener, serve))
 }
 
 async fn hello(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {

@@ -2,11 +2,33 @@
 //! by `tests/examples.rs`).
 #![allow(dead_code)] // each includer uses a part
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-use hearth::net::TcpListener;
+use hearth::net::{AcceptBackoff, TcpListener, TcpStream};
 use hearth::runtime::Handle;
+
+/// Accepts connections on `listener` for as long as it runs, each served by
+/// `serve(stream)` in a task of its own.
+///
+/// Out of file descriptors (or another resource), it waits before it tries
+/// again instead of spinning ([`AcceptBackoff`]: 5 ms doubling to 1 s), and
+/// logs at most one line a second to stderr; the connections it has keep
+/// being served meanwhile.
+pub async fn accept_loop<F, Fut>(listener: TcpListener, serve: F)
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let mut backoff = AcceptBackoff::new();
+    loop {
+        match backoff.accept(|| listener.accept()).await {
+            Ok((stream, _peer)) => drop(hearth::spawn_local(serve(stream))),
+            Err(e) => eprintln!("accept: {e}; retrying in {:?}", backoff.delay()),
+        }
+    }
+}
 
 /// Binds one `SO_REUSEPORT` listener on each worker (created on the worker:
 /// sockets belong to the reactor of the thread that makes them), all on the
@@ -23,7 +45,7 @@ pub fn serve_on_all_workers<F, Fut>(
 ) -> io::Result<SocketAddr>
 where
     F: Fn(TcpListener) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = ()> + 'static,
+    Fut: Future<Output = ()> + 'static,
 {
     let mut addr = addr;
     for worker in 0..rt.workers() {
