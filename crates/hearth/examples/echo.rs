@@ -17,7 +17,8 @@ use hearth::runtime::Handle;
 /// Starts the echo server on every worker of `rt`, bound to `addr` (port 0
 /// picks one), and returns the address it listens on. The server runs until
 /// the runtime shuts down; its graceful shutdown stops the accepting and lets
-/// the open connections finish.
+/// the open connections finish. Out of file descriptors, the accept loops
+/// back off (see [`hearth::runtime::Server`]).
 pub fn start(rt: &Handle, addr: SocketAddr) -> io::Result<SocketAddr> {
     // Completes once every worker listens.
     let server = hearth::block_on(rt.serve_on_all(addr, |stream, _peer| echo(stream)))?;

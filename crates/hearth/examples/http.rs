@@ -27,7 +27,8 @@ pub const BODY: &[u8] = b"Hello, World!";
 
 /// Starts the server on every worker of `rt`, bound to `addr` (port 0 picks
 /// one), and returns the address it listens on. The server runs until the
-/// runtime shuts down.
+/// runtime shuts down; out of file descriptors, its accept loops back off
+/// (see [`hearth::runtime::Server`]).
 pub fn start(rt: &Handle, addr: SocketAddr) -> io::Result<SocketAddr> {
     let server = hearth::block_on(rt.serve_on_all(addr, |stream, _peer| serve(stream)))?;
     Ok(server.local_addr())

@@ -33,6 +33,9 @@ use crate::executor::JoinError;
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// The queue capacity kept once a flood has drained (1 KiB).
+const QUEUE_RESERVE: usize = 64;
+
 pub(crate) struct Pool {
     state: Mutex<State>,
     cond: Condvar,
@@ -133,6 +136,10 @@ impl Pool {
         let mut state = self.lock();
         loop {
             if let Some(job) = state.queue.pop_front() {
+                if state.queue.is_empty() && state.queue.capacity() > QUEUE_RESERVE {
+                    // A flood does not keep its queue.
+                    state.queue.shrink_to(QUEUE_RESERVE);
+                }
                 drop(state);
                 job();
                 state = self.lock();

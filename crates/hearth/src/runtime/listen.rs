@@ -38,15 +38,16 @@
 //! tasks run on to their end (the shutdown waits for them, up to its
 //! deadline). [`Server::stop`] stops the accept loops the same way.
 //!
-//! Accept errors that concern one connection only (the peer reset or
-//! aborted it, a network error it carried, `EPERM` from a firewall) are
-//! skipped at once. Any other error, notably running out of file
-//! descriptors (`EMFILE`, `ENFILE`) or memory (`ENOBUFS`, `ENOMEM`), would
-//! repeat at once if retried at once, so the loop backs off: it sleeps 5 ms,
-//! doubling up to 1 s while the errors go on, and starts over after the
-//! next accepted connection. The connections already open keep being served
-//! meanwhile. With the `tracing` feature each error is an event (target
-//! `hearth::net`: `WARN` for the back-off, `DEBUG` for the others).
+//! Accept errors go through an [`AcceptBackoff`]: those that concern one
+//! connection only (the peer reset or aborted it, a network error it
+//! carried, `EPERM` from a firewall) are skipped at once; any other one,
+//! notably running out of file descriptors (`EMFILE`, `ENFILE`) or memory
+//! (`ENOBUFS`, `ENOMEM`), would repeat at once if retried at once, so the
+//! loop backs off: 5 ms, doubling up to 1 s while the errors go on, from
+//! the start again after the next accepted connection. The connections
+//! already open keep being served meanwhile. The library prints nothing;
+//! with the `tracing` feature, at most one error a second is a `WARN` event
+//! (target `hearth::net`).
 //!
 //! # Differences from tokio
 //!
@@ -60,12 +61,11 @@ use core::pin::pin;
 use core::task::Poll;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use hearth_sync::remote;
 
 use super::{shutdown_signal, Handle, RemoteJoinHandle};
-use crate::net::{TcpListener, TcpStream};
+use crate::net::{AcceptBackoff, TcpListener, TcpStream};
 
 impl Handle {
     /// Serves TCP on every worker: binds one `SO_REUSEPORT` listener per
@@ -434,123 +434,31 @@ where
     Fut: Future<Output = ()> + 'static,
 {
     let mut shutdown = pin!(shutdown_signal());
-    let mut backoff = Backoff::new();
+    let mut backoff = AcceptBackoff::new();
     loop {
+        // `AcceptBackoff::accept` is cancel-safe: a shutdown during a
+        // back-off simply drops it.
+        let mut accept = pin!(backoff.accept(|| listener.accept()));
         let accepted = core::future::poll_fn(|cx| {
             if shutdown.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(None);
             }
-            listener.poll_accept(cx).map(Some)
+            accept.as_mut().poll(cx).map(Some)
         })
         .await;
         match accepted {
             None => return,
-            Some(Ok((stream, peer))) => {
-                backoff.reset();
-                drop(crate::spawn_local(handler(stream, peer)));
-            }
-            Some(Err(err)) if concerns_one_connection(&err) => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(target: "hearth::net", error = %err, "accept failed; skipped");
-                drop(err);
-            }
+            Some(Ok((stream, peer))) => drop(crate::spawn_local(handler(stream, peer))),
+            // At most one a second (the back-off swallows the others).
             Some(Err(err)) => {
-                let delay = backoff.next();
                 #[cfg(feature = "tracing")]
                 tracing::warn!(
                     target: "hearth::net",
                     error = %err,
-                    ?delay,
                     "accept failed; backing off before the next accept"
                 );
                 drop(err);
-                let mut sleep = pin!(crate::time::sleep(delay));
-                let stopped = core::future::poll_fn(|cx| {
-                    if shutdown.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(true);
-                    }
-                    sleep.as_mut().poll(cx).map(|()| false)
-                })
-                .await;
-                if stopped {
-                    return;
-                }
             }
-        }
-    }
-}
-
-/// An accept error about one connection only, which the next accept does
-/// not repeat (see accept(2) on Linux: errors pending on the new socket are
-/// passed on, "treat them like EAGAIN").
-fn concerns_one_connection(err: &io::Error) -> bool {
-    use io::ErrorKind::*;
-    matches!(
-        err.kind(),
-        ConnectionAborted
-            | ConnectionReset
-            | ConnectionRefused
-            | Interrupted
-            | WouldBlock
-            | PermissionDenied
-            | TimedOut
-            | HostUnreachable
-            | NetworkUnreachable
-            | NetworkDown
-    )
-}
-
-/// The accept loop's back-off: 5 ms, doubling up to 1 s.
-struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(5);
-    const MAX: Duration = Duration::from_secs(1);
-
-    fn new() -> Backoff {
-        Backoff { next: Self::FIRST }
-    }
-
-    /// The delay before the next try; doubles the one after.
-    fn next(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (delay * 2).min(Self::MAX);
-        delay
-    }
-
-    fn reset(&mut self) {
-        self.next = Self::FIRST;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_a_second_and_resets() {
-        let mut b = Backoff::new();
-        let delays: Vec<_> = (0..10).map(|_| b.next().as_millis()).collect();
-        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
-        b.reset();
-        assert_eq!(b.next(), Duration::from_millis(5));
-    }
-
-    #[test]
-    #[cfg(target_os = "linux")]
-    fn resource_errors_back_off_and_connection_errors_do_not() {
-        // EMFILE, ENFILE, ENOBUFS, ENOMEM (Linux numbers).
-        for errno in [24, 23, 105, 12] {
-            let err = io::Error::from_raw_os_error(errno);
-            assert!(!concerns_one_connection(&err), "{err}");
-        }
-        for kind in [
-            io::ErrorKind::ConnectionAborted,
-            io::ErrorKind::ConnectionReset,
-        ] {
-            assert!(concerns_one_connection(&kind.into()));
         }
     }
 }

@@ -19,6 +19,31 @@
 //! thread-safe `Waker`. [`Handle::spawn_blocking`] works the same way with a
 //! small pool of threads for blocking calls.
 //!
+//! # What is bounded, and what is not
+//!
+//! - **A worker's inbox is unbounded**, by design: `spawn_on` never waits
+//!   and never fails for want of room (a worker that sends to itself, or two
+//!   that send to each other, cannot deadlock on a full queue). A producer
+//!   faster than its worker grows the inbox by one boxed closure per send
+//!   (about 900 bytes a `spawn_on` with its handle, measured in
+//!   `tests/memory.rs`), and the memory comes back as the worker drains it.
+//!   The bound is yours to set: cap the work in flight, e.g. with a
+//!   [`hearth_sync::Semaphore`] whose permit each spawned task holds (see
+//!   [`Handle::spawn_on`]).
+//! - **The blocking pool caps its threads**
+//!   ([`Builder::max_blocking_threads`], 16 by default); jobs beyond them
+//!   wait in an unbounded queue (about 1.8 KiB a job with its handle), which
+//!   shrinks back once drained. Cap the jobs in flight the same way. A job
+//!   that waits on the async side is fine (the workers are not the pool's
+//!   threads), but a cycle is not: if every pool thread waits on a task that
+//!   itself awaits a job queued behind them, nothing moves. Keep such chains
+//!   off the pool or give it more threads.
+//! - **[`hearth_sync::remote`]** has both: `remote::channel(capacity)`
+//!   makes senders wait when it is full, `remote::unbounded_channel` never
+//!   does.
+//! - **Timers** cost memory only while they are pending: after a burst the
+//!   timer wheel gives back all but a small reserve (see [`crate::time`]).
+//!
 //! # `block_on` runs on the caller
 //!
 //! [`Runtime::block_on`] runs its future on the calling thread, on an executor
@@ -653,10 +678,17 @@ impl Handle {
     /// panicked (the worker keeps serving) or the task was cancelled by
     /// shutdown.
     ///
+    /// The worker's inbox is unbounded (see the
+    /// [module docs](self#what-is-bounded-and-what-is-not)): to bound the
+    /// work in flight, have each task hold a permit, as in the second
+    /// example.
+    ///
     /// # Errors
     ///
     /// [`SpawnError::NoSuchWorker`] if `worker >= self.workers()`;
     /// [`SpawnError::ShutDown`] once the runtime is shutting down.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::cell::RefCell;
@@ -676,6 +708,36 @@ impl Handle {
     ///     .unwrap();
     /// assert_eq!(rt.block_on(h).unwrap(), 1);
     /// assert!(rt.spawn_on(2, || async {}).is_err());
+    /// ```
+    ///
+    /// A producer on worker 0 that keeps at most 8 jobs in flight on
+    /// worker 1, however fast it produces:
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use hearth_sync::Semaphore;
+    ///
+    /// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+    /// let producer = rt.spawn_on(0, || async {
+    ///     let in_flight = Rc::new(Semaphore::new(8));
+    ///     let rt = hearth::runtime::Handle::current();
+    ///     let mut done = Vec::new();
+    ///     for job in 0..100u64 {
+    ///         let permit = in_flight.clone().acquire_owned().await.unwrap();
+    ///         let handle = rt.spawn_on(1, move || async move { job * 2 }).unwrap();
+    ///         done.push(hearth::spawn_local(async move {
+    ///             let out = handle.await.unwrap();
+    ///             drop(permit); // the next job may go
+    ///             out
+    ///         }));
+    ///     }
+    ///     let mut sum = 0;
+    ///     for d in done {
+    ///         sum += d.await.unwrap();
+    ///     }
+    ///     sum
+    /// }).unwrap();
+    /// assert_eq!(rt.block_on(producer).unwrap(), 9900);
     /// ```
     pub fn spawn_on<F, Fut>(
         &self,
@@ -747,6 +809,52 @@ impl Handle {
                 self.spawn_on(worker, move || f(worker))
             })
             .collect()
+    }
+
+    /// The number of unfinished tasks on worker `worker`: a gauge for
+    /// leaks and load (a server's connections, say).
+    ///
+    /// The worker counts when the request reaches it, between two turns of
+    /// its tasks, and the handle yields the count: every task spawned there
+    /// (by [`spawn_on`](Self::spawn_on), or by
+    /// [`spawn_local`](crate::spawn_local) on the worker) that has not
+    /// completed or been cancelled. The request is not a task and does not
+    /// count itself. It works during a graceful shutdown too, until the
+    /// worker stops.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NoSuchWorker`] if `worker >= self.workers()`;
+    /// [`SpawnError::ShutDown`] once the worker has stopped (a request
+    /// that reaches it too late yields a cancelled [`JoinError`]).
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// // One task that waits, on worker 1.
+    /// let waiting = rt.spawn_on(1, move || async move {
+    ///     hearth::runtime::spawn_blocking(move || rx.recv()).await.unwrap()
+    /// }).unwrap();
+    /// assert_eq!(rt.block_on(rt.task_count(1).unwrap()).unwrap(), 1);
+    /// assert_eq!(rt.block_on(rt.task_count(0).unwrap()).unwrap(), 0);
+    /// tx.send(()).unwrap();
+    /// rt.block_on(waiting).unwrap().unwrap();
+    /// assert_eq!(rt.block_on(rt.task_count(1).unwrap()).unwrap(), 0);
+    /// ```
+    pub fn task_count(&self, worker: usize) -> Result<RemoteJoinHandle<usize>, SpawnError> {
+        let inbox = self
+            .shared
+            .inboxes
+            .get(worker)
+            .ok_or(SpawnError::NoSuchWorker {
+                worker,
+                workers: self.workers(),
+            })?;
+        let (tx, _abort, handle) = RemoteJoinHandle::new();
+        inbox
+            .send(Message::TaskCount(tx))
+            .map_err(|_| SpawnError::ShutDown)?;
+        Ok(handle)
     }
 
     /// Runs the blocking function `f` on the runtime's blocking pool, off the
