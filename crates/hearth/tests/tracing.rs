@@ -113,4 +113,9 @@ fn a_slow_poll_is_a_warning_inside_the_task_span() {
     assert!(w.contains("task{task.id=2"), "{w}");
     assert!(w.contains("slow poll"), "{w}");
     assert!(w.contains("threshold=5ms"), "{w}");
+    // Also as a field of its own, for subscribers that hide TRACE spans.
+    assert!(
+        w.contains("spawned.at=crates/hearth/tests/tracing.rs:"),
+        "{w}"
+    );
 }

@@ -17,7 +17,7 @@
 //! | `spawned` | TRACE | `spawn_local` made the task |
 //! | `poll` (`ready`) | TRACE | after each poll |
 //! | `completed` (`outcome`: `finished`, `cancelled` or `panicked`) | TRACE | the task is complete |
-//! | `slow poll` (`poll_time`, `threshold`) | WARN | a poll took longer than the slow-poll threshold |
+//! | `slow poll` (`spawned.at`, `poll_time`, `threshold`) | WARN | a poll took longer than the slow-poll threshold |
 
 #[cfg(feature = "tracing")]
 use core::panic::Location;
@@ -48,6 +48,11 @@ impl SpawnedAt {
 pub(crate) struct TaskSpan {
     #[cfg(feature = "tracing")]
     span: tracing::Span,
+    /// Also kept apart from the span, for the slow-poll warning: a
+    /// subscriber that shows warnings but not TRACE spans still learns
+    /// which task it was.
+    #[cfg(feature = "tracing")]
+    at: &'static Location<'static>,
 }
 
 impl TaskSpan {
@@ -65,7 +70,7 @@ impl TaskSpan {
                 spawned.at = %at.at,
             );
             tracing::trace!(target: "hearth::task", parent: &span, "spawned");
-            TaskSpan { span }
+            TaskSpan { span, at: at.at }
         }
         #[cfg(not(feature = "tracing"))]
         {
@@ -97,9 +102,12 @@ impl TaskSpan {
     #[cold]
     pub(crate) fn slow_poll(&self, took: Duration, threshold: Duration) {
         #[cfg(feature = "tracing")]
+        let at = self.at;
+        #[cfg(feature = "tracing")]
         tracing::warn!(
             target: "hearth::task",
             poll_time = ?took,
+            spawned.at = %at,
             ?threshold,
             "slow poll: the task held up every other task of its thread"
         );
