@@ -157,6 +157,21 @@ fn a_panicking_poll_and_an_abort_are_polls_and_leave_no_alive_task() {
 }
 
 #[test]
+fn a_queue_entry_the_tick_skips_is_not_a_poll() {
+    // The task wakes itself, then panics: its run-queue entry outlives it,
+    // and the next tick pops an entry of a complete task (counted with the
+    // batch, then taken back).
+    let ex = Executor::new();
+    ex.spawn_local(std::future::poll_fn(|cx| -> Poll<()> {
+        ContextExt::local_waker(cx).wake_by_ref();
+        panic!("after waking itself")
+    }));
+    ex.run_until_idle();
+    let m = ex.metrics();
+    assert_eq!((m.polls, m.alive_tasks), (1, 0));
+}
+
+#[test]
 fn parks_are_counted() {
     let ex = Executor::new();
     let before = ex.metrics().parks;

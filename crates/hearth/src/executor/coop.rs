@@ -7,5 +7,5 @@
 //! main future. Which operations spend it is listed on the crate's front page.
 
 pub(crate) use hearth_task::coop::{
-    enter, poll_proceed, refill, remaining, EnterGuard as Restore, Progress,
+    enter, has_budget_remaining, poll_proceed, refill, EnterGuard as Restore, Progress,
 };

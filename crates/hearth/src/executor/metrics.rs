@@ -17,10 +17,13 @@
 //! counters of each worker's executor from any thread (and after the
 //! executor is gone).
 //!
-//! Two gauges are sampled rather than kept exact, to keep stores off the
-//! hottest paths: the run-queue depth is stored at the start of every tick
-//! (so a reader sees the depth of the last tick's batch), and the number of
-//! alive tasks whenever a task is spawned or completes.
+//! To keep stores off the hottest path, polls are counted a tick at a time:
+//! when a tick begins, its whole batch is added (a task that completed while
+//! queued, which the tick skips, is taken back then), so during a tick the
+//! count runs ahead by the polls still to come. Two gauges are sampled
+//! rather than kept exact: the run-queue depth is stored at the start of
+//! every tick (so a reader sees the depth of the last tick's batch), and the
+//! number of alive tasks whenever a task is spawned or completes.
 //!
 //! [`Executor::metrics`]: super::Executor::metrics
 
@@ -33,7 +36,8 @@ pub(crate) struct Counters {
     alive: AtomicU64,
     /// Tasks spawned, ever.
     spawned: AtomicU64,
-    /// Task polls (including the poll that drops a cancelled future).
+    /// Task polls (including the poll that drops a cancelled future),
+    /// counted a tick at a time when the tick begins.
     pub(crate) polls: AtomicU64,
     /// Run-queue length at the start of the last tick (a gauge).
     queue_depth: AtomicU64,
@@ -72,10 +76,12 @@ impl Counters {
         self.alive.store(alive as u64, Relaxed);
     }
 
-    /// A tick starts with `depth` tasks ready. Owner thread.
+    /// A tick starts with `depth` tasks ready, and will poll each of them
+    /// (`run_task` takes back the rare entry it skips). Owner thread.
     #[inline(always)]
     pub(crate) fn tick(&self, depth: usize) {
         self.queue_depth.store(depth as u64, Relaxed);
+        Counters::add(&self.polls, depth as u64);
     }
 
     /// Reads every counter; any thread.
@@ -131,7 +137,9 @@ pub struct ExecutorMetrics {
     pub spawned_tasks: u64,
     /// Times a task was polled (tokio: `worker_poll_count`). The main future
     /// of [`run_until`](crate::Executor::run_until) is not a task and is not
-    /// counted.
+    /// counted. Counted a tick (a batch of ready tasks) at a time, when the
+    /// tick begins: read from inside a task or from another thread, it
+    /// includes the polls of the current tick still to come.
     pub polls: u64,
     /// Tasks that were ready to run at the start of the executor's last
     /// tick (tokio: `worker_local_queue_depth`). Sampled once per tick.

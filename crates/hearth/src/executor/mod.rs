@@ -232,10 +232,11 @@ impl Core {
     fn run_task(&self, task: TaskRef) {
         task.clear_state(SCHEDULED);
         if task.state() & (COMPLETE | RUNNING) != 0 {
+            // `tick` counted this entry as a poll.
+            Counters::add(&self.metrics.polls, u64::MAX); // wrapping: minus one
             return;
         }
         coop::refill();
-        Counters::add(&self.metrics.polls, 1);
         // Entered until the task's bookkeeping is done (`task` outlives it).
         let _span = task.span().enter();
         let started = self
@@ -245,7 +246,7 @@ impl Core {
         self.polling.set(Some(task.ptr()));
         let done = task.run();
         self.polling.set(None);
-        if coop::remaining() == Some(0) {
+        if !coop::has_budget_remaining() {
             Counters::add(&self.metrics.budget_forced_yields, 1);
         }
         if let Some((threshold, start)) = started {
@@ -292,6 +293,7 @@ impl Core {
     /// goes on with the next task.
     fn tick(&self) -> usize {
         let n = self.run_queue.len();
+        // Counts the batch's polls up front: no per-poll counting.
         self.metrics.tick(n);
         let mut left = n;
         while left > 0 {

@@ -1,59 +1,6 @@
 //! Per-core listeners: a TCP server on every worker, in one call
-//! ([`Handle::serve_on_all`], [`Server::builder`]).
-//!
-//! # How it binds
-//!
-//! Each worker binds its own listener with `SO_REUSEPORT` (created on the
-//! worker: a socket belongs to the reactor of the thread that makes it), so
-//! the kernel spreads incoming connections over the workers and a
-//! connection's task never leaves the worker that accepted it. Worker 0
-//! binds first; with port 0 the kernel picks a port there, and every other
-//! worker then binds the port worker 0 got. The future completes once every
-//! worker is listening, with the bound address: a client may connect at
-//! once, and every worker takes its share from the first connection on.
-//!
-//! # Someone else on the port
-//!
-//! `SO_REUSEPORT` lets any socket of the same user that also sets it join a
-//! listening group. Two servers started on one port would then both report
-//! "listening" and silently split the connections. Before worker 0 binds a
-//! fixed port, it therefore tries a plain bind (with `SO_REUSEADDR`, so
-//! connections of an earlier run lingering in `TIME_WAIT` do not count, but
-//! without `SO_REUSEPORT`): if the address is taken, by a reuse-port group or
-//! by any other listener, the server refuses to start with an `AddrInUse`
-//! error that says so, unless [`ServerBuilder::join_existing_group`] asks to
-//! join on purpose. A port held by a socket that does not share it fails
-//! either way, with an `AddrInUse` error.
-//!
-//! The check is a check, not a lock: another process that binds the port
-//! between the check and worker 0's bind (a window of two system calls) is
-//! not seen. Port 0 needs no check: the kernel picks a port nobody uses.
-//!
-//! # Accepting
-//!
-//! Each worker's accept loop spawns `handler(stream, peer)` as a task of its
-//! own ([`spawn_local`](crate::spawn_local)) for every connection, and stops
-//! when the runtime's graceful shutdown begins ([`shutdown_signal`]): its
-//! listener is closed, so new connections are refused, while the connection
-//! tasks run on to their end (the shutdown waits for them, up to its
-//! deadline). [`Server::stop`] stops the accept loops the same way.
-//!
-//! Accept errors go through an [`AcceptBackoff`]: those that concern one
-//! connection only (the peer reset or aborted it, a network error it
-//! carried, `EPERM` from a firewall) are skipped at once; any other one,
-//! notably running out of file descriptors (`EMFILE`, `ENFILE`) or memory
-//! (`ENOBUFS`, `ENOMEM`), would repeat at once if retried at once, so the
-//! loop backs off: 5 ms, doubling up to 1 s while the errors go on, from
-//! the start again after the next accepted connection. The connections
-//! already open keep being served meanwhile. The library prints nothing;
-//! with the `tracing` feature, at most one error a second is a `WARN` event
-//! (target `hearth::net`).
-//!
-//! # Differences from tokio
-//!
-//! tokio has no such call: there a server is one listener whose
-//! connections the runtime spreads over its threads. hearth's tasks do not
-//! move between threads, so it spreads the connections in the kernel.
+//! ([`Handle::serve_on_all`], [`Server::builder`]); how they work is on
+//! [`Server`].
 
 use core::fmt;
 use core::future::Future;
@@ -71,8 +18,8 @@ impl Handle {
     /// Serves TCP on every worker: binds one `SO_REUSEPORT` listener per
     /// worker on `addr` and runs `handler(stream, peer)` as a task for each
     /// connection, on the worker that accepted it. Completes with the
-    /// [`Server`] once every worker is listening; see the
-    /// [module docs](self).
+    /// [`Server`] once every worker is listening; the [`Server`]'s docs say
+    /// how it works.
     ///
     /// The same as `Server::builder(addr).serve(handle, handler)`; the
     /// [`ServerBuilder`] has the options.
@@ -131,6 +78,60 @@ impl Handle {
 ///
 /// Dropping it leaves the server running until the runtime shuts down;
 /// [`stop`](Self::stop) stops it earlier.
+///
+/// # How it binds
+///
+/// Each worker binds its own listener with `SO_REUSEPORT` (created on the
+/// worker: a socket belongs to the reactor of the thread that makes it), so
+/// the kernel spreads incoming connections over the workers and a
+/// connection's task never leaves the worker that accepted it. Worker 0
+/// binds first; with port 0 the kernel picks a port there, and every other
+/// worker then binds the port worker 0 got. The future completes once every
+/// worker is listening, with the bound address: a client may connect at
+/// once, and every worker takes its share from the first connection on.
+///
+/// # Someone else on the port
+///
+/// `SO_REUSEPORT` lets any socket of the same user that also sets it join a
+/// listening group. Two servers started on one port would then both report
+/// "listening" and silently split the connections. Before worker 0 binds a
+/// fixed port, it therefore tries a plain bind (with `SO_REUSEADDR`, so
+/// connections of an earlier run lingering in `TIME_WAIT` do not count, but
+/// without `SO_REUSEPORT`): if the address is taken, by a reuse-port group or
+/// by any other listener, the server refuses to start with an `AddrInUse`
+/// error that says so, unless [`ServerBuilder::join_existing_group`] asks to
+/// join on purpose. A port held by a socket that does not share it fails
+/// either way, with an `AddrInUse` error.
+///
+/// The check is a check, not a lock: another process that binds the port
+/// between the check and worker 0's bind (a window of two system calls) is
+/// not seen. Port 0 needs no check: the kernel picks a port nobody uses.
+///
+/// # Accepting
+///
+/// Each worker's accept loop spawns `handler(stream, peer)` as a task of its
+/// own ([`spawn_local`](crate::spawn_local)) for every connection, and stops
+/// when the runtime's graceful shutdown begins ([`shutdown_signal`]): its
+/// listener is closed, so new connections are refused, while the connection
+/// tasks run on to their end (the shutdown waits for them, up to its
+/// deadline). [`Server::stop`] stops the accept loops the same way.
+///
+/// Accept errors go through an [`AcceptBackoff`]: those that concern one
+/// connection only (the peer reset or aborted it, a network error it
+/// carried, `EPERM` from a firewall) are skipped at once; any other one,
+/// notably running out of file descriptors (`EMFILE`, `ENFILE`) or memory
+/// (`ENOBUFS`, `ENOMEM`), would repeat at once if retried at once, so the
+/// loop backs off: 5 ms, doubling up to 1 s while the errors go on, from
+/// the start again after the next accepted connection. The connections
+/// already open keep being served meanwhile. The library prints nothing;
+/// with the `tracing` feature, at most one error a second is a `WARN` event
+/// (target `hearth::net`).
+///
+/// # Differences from tokio
+///
+/// tokio has no such call: there a server is one listener whose
+/// connections the runtime spreads over its threads. hearth's tasks do not
+/// move between threads, so it spreads the connections in the kernel.
 pub struct Server {
     addr: SocketAddr,
     /// Each worker's accept loop.
@@ -236,7 +237,7 @@ impl ServerBuilder {
     /// `SO_REUSEPORT` (of this process or another one of the same user);
     /// the kernel then spreads the connections over all of them. Default:
     /// `false`: an address in use is refused (see the
-    /// [module docs](self#someone-else-on-the-port)).
+    /// [`Server`](Server#someone-else-on-the-port)).
     ///
     /// Joining on purpose is how a new version of a server takes over a
     /// port without refusing connections: start it joined, then stop the
@@ -348,7 +349,7 @@ fn shut_down() -> io::Result<SocketAddr> {
 #[derive(Clone, Copy)]
 struct Bind {
     addr: SocketAddr,
-    /// Refuse an address in use (see the module docs).
+    /// Refuse an address in use (see `Server`'s docs).
     check_unused: bool,
 }
 
@@ -405,7 +406,7 @@ fn bind_on_worker(worker: usize, bind: Bind) -> io::Result<TcpListener> {
     })
 }
 
-/// Fails with `AddrInUse` if a listener holds `addr` (see the module docs).
+/// Fails with `AddrInUse` if a listener holds `addr` (see `Server`'s docs).
 fn check_unused(addr: SocketAddr) -> io::Result<()> {
     use socket2::{Domain, Protocol, Socket, Type};
     let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;

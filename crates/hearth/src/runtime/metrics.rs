@@ -1,29 +1,6 @@
 //! [`RuntimeMetrics`]: what the workers and the blocking pool are doing, read
-//! from any thread through a [`Handle`].
-//!
-//! Each worker's executor keeps its own counters (see [`ExecutorMetrics`]:
-//! written by the worker with plain stores, read here with relaxed loads),
-//! so reading them never stops or slows a worker, even one stuck in a long
-//! poll. The blocking pool's numbers are read under its lock.
-//!
-//! # Differences from tokio
-//!
-//! The names are tokio's (`num_workers`, `num_alive_tasks`,
-//! `worker_poll_count`, ...), and so are the meanings, except:
-//!
-//! - there is no global queue and no work stealing, so there is no
-//!   `global_queue_depth`, `worker_steal_count` or `worker_overflow_count`;
-//! - what crosses threads is a *wake*: [`ExecutorMetrics::remote_wakes`]
-//!   counts wakes from other threads (including other workers), where
-//!   tokio's `remote_schedule_count` counts tasks scheduled from outside the
-//!   runtime;
-//! - `worker_local_queue_depth` is sampled once per tick of the worker;
-//! - slow polls ([`Builder::slow_poll_threshold`](super::Builder::slow_poll_threshold))
-//!   are hearth's own;
-//! - the counters are always on (no `tokio_unstable`): they cost a few plain
-//!   stores per poll;
-//! - the executor of [`Runtime::block_on`](super::Runtime::block_on) runs on
-//!   the caller's thread and is not a worker: its tasks are not counted.
+//! from any thread through a [`Handle`]. The counters themselves are the
+//! executors' (`crate::executor::metrics`).
 
 use core::fmt;
 
@@ -49,7 +26,31 @@ impl Handle {
 }
 
 /// The metrics of a [`Runtime`](super::Runtime): a cheap handle that reads
-/// the current values on every call (see the [module docs](self)).
+/// the current values on every call.
+///
+/// Each worker's executor keeps its own counters ([`ExecutorMetrics`]),
+/// written by the worker with plain stores and read here with relaxed
+/// loads, so reading them never stops or slows a worker, even one stuck in
+/// a long poll. The blocking pool's numbers are read under its lock.
+///
+/// # Differences from tokio
+///
+/// The names are tokio's (`num_workers`, `num_alive_tasks`,
+/// `worker_poll_count`, ...), and so are the meanings, except:
+///
+/// - there is no global queue and no work stealing, so there is no
+///   `global_queue_depth`, `worker_steal_count` or `worker_overflow_count`;
+/// - what crosses threads is a *wake*: [`ExecutorMetrics::remote_wakes`]
+///   counts wakes from other threads (including other workers), where
+///   tokio's `remote_schedule_count` counts tasks scheduled from outside the
+///   runtime;
+/// - `worker_local_queue_depth` is sampled once per tick of the worker;
+/// - slow polls ([`Builder::slow_poll_threshold`](super::Builder::slow_poll_threshold))
+///   are hearth's own;
+/// - the counters are always on (no `tokio_unstable`): they cost a few plain
+///   stores per poll;
+/// - the executor of [`Runtime::block_on`](super::Runtime::block_on) runs on
+///   the caller's thread and is not a worker: its tasks are not counted.
 ///
 /// # Examples
 ///
