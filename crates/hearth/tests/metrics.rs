@@ -237,7 +237,13 @@ fn runtime_slow_polls_and_blocking_pool() {
         })
         .unwrap();
     rt.block_on(slow).unwrap().unwrap();
-    assert_eq!(rt.metrics().worker(0).unwrap().slow_polls, 1);
+    let slow_polls = rt.metrics().worker(0).unwrap().slow_polls;
+    if cfg!(miri) {
+        // Miri's clock runs with the interpreter: ordinary polls are slow too.
+        assert!(slow_polls >= 1);
+    } else {
+        assert_eq!(slow_polls, 1);
+    }
 
     let m = rt.metrics();
     assert_eq!((m.num_blocking_threads(), m.blocking_queue_depth()), (0, 0));
