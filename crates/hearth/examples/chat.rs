@@ -16,7 +16,7 @@ use std::rc::Rc;
 
 use futures::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use futures::StreamExt;
-use hearth::net::{TcpListener, TcpStream};
+use hearth::net::{AcceptBackoff, TcpListener, TcpStream};
 use hearth::runtime::Handle;
 use hearth_sync::mpsc;
 
@@ -38,12 +38,15 @@ pub fn start(rt: &Handle, addr: SocketAddr) -> io::Result<SocketAddr> {
         };
         let _ = tx.send(listener.local_addr());
         let members: Members = Rc::default();
+        // Out of file descriptors, wait instead of spinning (5 ms doubling
+        // to 1 s); at most one error a second is returned to log.
+        let mut backoff = AcceptBackoff::new();
         for id in 0.. {
-            match listener.accept().await {
+            match backoff.accept(|| listener.accept()).await {
                 Ok((stream, _peer)) => {
                     drop(hearth::spawn_local(member(id, stream, members.clone())))
                 }
-                Err(e) => eprintln!("accept: {e}"),
+                Err(e) => eprintln!("accept: {e}; retrying in {:?}", backoff.delay()),
             }
         }
     })

@@ -1,6 +1,6 @@
-//! A TCP echo server on every worker: one `SO_REUSEPORT` listener per worker,
-//! the kernel spreads the connections over them, and each connection is a
-//! task on the worker that accepted it.
+//! A TCP echo server on every worker: one `SO_REUSEPORT` listener per worker
+//! ([`Handle::serve_on_all`]), the kernel spreads the connections over them,
+//! and each connection is a task on the worker that accepted it.
 //!
 //! ```text
 //! cargo run --release -p hearth --example echo [ADDR]   # default 127.0.0.1:7000
@@ -14,22 +14,15 @@ use std::net::SocketAddr;
 use hearth::net::TcpStream;
 use hearth::runtime::Handle;
 
-#[path = "common/mod.rs"]
-mod common;
-
 /// Starts the echo server on every worker of `rt`, bound to `addr` (port 0
 /// picks one), and returns the address it listens on. The server runs until
-/// the runtime shuts down.
+/// the runtime shuts down; its graceful shutdown stops the accepting and lets
+/// the open connections finish. Out of file descriptors, the accept loops
+/// back off (see [`hearth::runtime::Server`]).
 pub fn start(rt: &Handle, addr: SocketAddr) -> io::Result<SocketAddr> {
-    common::serve_on_all_workers(rt, addr, |listener| async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _peer)) => drop(hearth::spawn_local(echo(stream))),
-                // e.g. EMFILE: keep serving the connections we have.
-                Err(e) => eprintln!("accept: {e}"),
-            }
-        }
-    })
+    // Completes once every worker listens.
+    let server = hearth::block_on(rt.serve_on_all(addr, |stream, _peer| echo(stream)))?;
+    Ok(server.local_addr())
 }
 
 /// Echoes until the peer closes its side (or the connection fails).

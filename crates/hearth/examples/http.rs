@@ -1,6 +1,6 @@
 //! A hello-world HTTP/1.1 server: hyper 1.x on every worker, each with its own
-//! `SO_REUSEPORT` listener; hearth's sockets reach hyper through hyper-util's
-//! `TokioIo` (hearth's `tokio-io` feature).
+//! `SO_REUSEPORT` listener ([`Handle::serve_on_all`]); hearth's sockets reach
+//! hyper through hyper-util's `TokioIo` (hearth's `tokio-io` feature).
 //!
 //! ```text
 //! cargo run --release -p hearth --features tokio-io --example http [ADDR]   # default 127.0.0.1:8080
@@ -22,24 +22,16 @@ use hyper_util::rt::TokioIo;
 use hearth::net::TcpStream;
 use hearth::runtime::Handle;
 
-#[path = "common/mod.rs"]
-mod common;
-
 /// The body of every response.
 pub const BODY: &[u8] = b"Hello, World!";
 
 /// Starts the server on every worker of `rt`, bound to `addr` (port 0 picks
 /// one), and returns the address it listens on. The server runs until the
-/// runtime shuts down.
+/// runtime shuts down; out of file descriptors, its accept loops back off
+/// (see [`hearth::runtime::Server`]).
 pub fn start(rt: &Handle, addr: SocketAddr) -> io::Result<SocketAddr> {
-    common::serve_on_all_workers(rt, addr, |listener| async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _peer)) => drop(hearth::spawn_local(serve(stream))),
-                Err(e) => eprintln!("accept: {e}"),
-            }
-        }
-    })
+    let server = hearth::block_on(rt.serve_on_all(addr, |stream, _peer| serve(stream)))?;
+    Ok(server.local_addr())
 }
 
 async fn hello(_req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {

@@ -100,8 +100,8 @@ mod sync_shim;
 pub mod time;
 
 pub use executor::{
-    block_on, consume_budget, spawn_local, unconstrained, yield_now, Executor, JoinError,
-    JoinHandle,
+    block_on, consume_budget, spawn_local, unconstrained, yield_now, Executor, ExecutorMetrics,
+    JoinError, JoinHandle,
 };
 
 pub use runtime::Runtime;

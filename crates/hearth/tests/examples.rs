@@ -1,11 +1,10 @@
 //! The examples' servers (`examples/*.rs`, included here with `#[path]`) on
-//! loopback with ephemeral ports, checked with real clients; and the load
+//! loopback with ephemeral ports, checked with real clients; the `metrics`
+//! example's workload and what it reports; and the load
 //! test: 200 keep-alive connections × 1,000 requests against the `http`
 //! example on 2 workers, every response checked.
-// Miri cannot run epoll. `echo` and `http` each include
-// `examples/common/mod.rs`, as they do when built as examples.
+// Miri cannot run epoll.
 #![cfg(not(miri))]
-#![allow(clippy::duplicate_mod)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -16,6 +15,9 @@ mod echo;
 
 #[path = "../examples/chat.rs"]
 mod chat;
+
+#[path = "../examples/metrics.rs"]
+mod metrics;
 
 #[cfg(feature = "tokio-io")]
 #[path = "../examples/http.rs"]
@@ -124,6 +126,30 @@ fn echo_listens_on_every_worker() {
     let mut buf = [0; 4];
     s.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"pong");
+    rt.shutdown();
+}
+
+#[test]
+fn metrics_example_counts_its_workload_and_catches_the_slow_poll() {
+    let rt = metrics::runtime().unwrap();
+    metrics::run(&rt).unwrap();
+    let m = rt.metrics();
+    let (w0, w1) = (m.worker(0).unwrap(), m.worker(1).unwrap());
+    // Per worker: the spawn_on task and its 100 children (each 6 polls),
+    // plus the spinner on 0 and the blocker (and its child) on 1.
+    assert_eq!(w0.spawned_tasks, 1 + 100 + 1);
+    assert_eq!(w1.spawned_tasks, 1 + 100 + 2);
+    assert!(w0.polls >= 600 && w1.polls >= 600, "{w0:?} {w1:?}");
+    // 10,000 always-ready awaits at 128 a poll.
+    assert!(w0.budget_forced_yields >= 10_000 / 128, "{w0:?}");
+    // The blocking call, and only it, on worker 1 (nothing else comes close
+    // to 10 ms, unless the machine stalls the thread).
+    assert!(w1.slow_polls >= 1, "{w1:?}");
+    assert_eq!(w0.slow_polls + w1.slow_polls, m.total().slow_polls);
+    assert!(m.num_blocking_threads() >= 1);
+    let report = metrics::report(&m);
+    assert_eq!(report.lines().count(), 4, "{report}");
+    assert!(report.starts_with("worker  spawned"), "{report}");
     rt.shutdown();
 }
 

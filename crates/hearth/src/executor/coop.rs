@@ -6,4 +6,6 @@
 //! running on a thread and refills it before every poll of a task or of the
 //! main future. Which operations spend it is listed on the crate's front page.
 
-pub(crate) use hearth_task::coop::{enter, poll_proceed, refill, EnterGuard as Restore, Progress};
+pub(crate) use hearth_task::coop::{
+    enter, has_budget_remaining, poll_proceed, refill, EnterGuard as Restore, Progress,
+};

@@ -17,6 +17,14 @@
 //! to do it sleeps in its driver ([`crate::driver`]: timers, I/O, remote
 //! wakes). Each poll gets a cooperative budget ([`coop`]).
 //!
+//! # Observability
+//!
+//! The executor counts spawns, polls, remote wakes, budget exhaustions,
+//! slow polls and parks ([`metrics`]: one writer, plain stores, no atomic
+//! read-modify-write), and with the `tracing` feature gives every task a
+//! span ([`trace`]; compiled out without the feature). A poll is timed only
+//! when a slow-poll threshold is set.
+//!
 //! # Shutdown
 //!
 //! Dropping the [`Executor`] closes the remote queue, then drops every
@@ -58,10 +66,12 @@ pub(crate) mod coop;
 #[cfg(all(feature = "tokio-host", not(loom)))]
 pub(crate) mod host;
 mod join;
+pub(crate) mod metrics;
 mod queue;
 pub(crate) mod remote;
 mod slab;
 mod task;
+mod trace;
 pub(crate) mod unwind;
 
 use core::cell::Cell;
@@ -70,16 +80,21 @@ use core::future::Future;
 use core::pin::pin;
 use core::ptr::{self, NonNull};
 use core::task::{Context, Poll, Waker};
+use core::time::Duration;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
 use hearth_task::dual::{DualRc, DualWake};
 use hearth_task::{ContextExt, LocalWaker};
 
 pub use hearth_task::coop::{consume_budget, unconstrained};
 pub use join::{JoinError, JoinHandle};
+pub use metrics::ExecutorMetrics;
 
+use metrics::Counters;
 use remote::Remote;
-use task::{Header, TaskRef, COMPLETE, RUNNING, SCHEDULED};
+use task::{Header, TaskRef, CANCELLED, COMPLETE, RUNNING, SCHEDULED};
+use trace::{Outcome, SpawnedAt, TaskSpan};
 
 use crate::driver::Driver;
 use crate::sync_shim::Arc;
@@ -116,6 +131,11 @@ pub(crate) struct Core {
     host_parked: Cell<bool>,
     /// The hosting task's `Waker` while `host_parked`; owner thread only.
     host_waker: Cell<Option<Waker>>,
+    /// What the executor counts; written on the owner thread only, read from
+    /// anywhere (see [`metrics`]).
+    metrics: std::sync::Arc<Counters>,
+    /// Polls longer than this count as slow; `None`: polls are not timed.
+    slow_poll: Cell<Option<Duration>>,
 }
 
 // `Core` lives in an `Arc` shared by the `Executor` (owner thread) and by the
@@ -144,6 +164,7 @@ impl Core {
 
     /// Sleeps until a timer, an I/O event or a remote wake.
     fn park(&self) {
+        Counters::add(&self.metrics.parks, 1);
         self.driver().park(&self.remote);
     }
 
@@ -174,8 +195,10 @@ impl Core {
     /// The bookkeeping comes first (unlinked, `COMPLETE`, idle waiter taken);
     /// the user code it triggers (output drop, join waiter's and idle
     /// waiter's wakes) runs after, with its panics discarded.
-    fn complete(&self, task: &TaskRef) {
+    fn complete(&self, task: &TaskRef, outcome: Outcome) {
         let list_ref = self.tasks.remove(task.slab_index());
+        self.metrics.completed(self.tasks.len());
+        task.span().completed(outcome);
         let idle = if self.tasks.len() == 0 {
             self.idle_waiter.take()
         } else {
@@ -209,7 +232,7 @@ impl Core {
                     if task.state() & COMPLETE == 0 {
                         task.cancel_now();
                     }
-                    self.complete(&task);
+                    self.complete(&task, Outcome::Cancelled);
                 }
             }
         }
@@ -218,10 +241,12 @@ impl Core {
         }
     }
 
-    fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
-        let task = TaskRef::new(future, self.this.get());
+    fn spawn<F: Future + 'static>(&self, future: F, at: SpawnedAt) -> JoinHandle<F::Output> {
+        let span = TaskSpan::new(at, || self.metrics.spawned_count() + 1);
+        let task = TaskRef::new(future, self.this.get(), span);
         task.set_state(SCHEDULED);
         task.set_slab_index(self.tasks.insert(task.clone()));
+        self.metrics.spawned(self.tasks.len());
         self.push_ready(task.clone());
         JoinHandle::new(task)
     }
@@ -231,21 +256,55 @@ impl Core {
     fn run_task(&self, task: TaskRef) {
         task.clear_state(SCHEDULED);
         if task.state() & (COMPLETE | RUNNING) != 0 {
+            // `tick` counted this entry as a poll.
+            Counters::add(&self.metrics.polls, u64::MAX); // wrapping: minus one
             return;
         }
         coop::refill();
+        // Entered until the task's bookkeeping is done (`task` outlives it).
+        let _span = task.span().enter();
+        let started = self
+            .slow_poll
+            .get()
+            .map(|threshold| (threshold, Instant::now()));
         self.polling.set(Some(task.ptr()));
         let done = task.run();
         self.polling.set(None);
-        if done {
-            self.complete(&task);
+        if !coop::has_budget_remaining() {
+            Counters::add(&self.metrics.budget_forced_yields, 1);
         }
+        if let Some((threshold, start)) = started {
+            let took = start.elapsed();
+            if took > threshold {
+                self.slow_poll(&task, took, threshold);
+            }
+        }
+        task.span().polled(done);
+        if done {
+            let outcome = if task.state() & CANCELLED != 0 {
+                Outcome::Cancelled
+            } else {
+                Outcome::Finished
+            };
+            self.complete(&task, outcome);
+        }
+    }
+
+    #[cold]
+    fn slow_poll(&self, task: &TaskRef, took: Duration, threshold: Duration) {
+        Counters::add(&self.metrics.slow_polls, 1);
+        task.span().slow_poll(took, threshold);
     }
 
     /// Schedules every task woken from another thread.
     fn take_remote_wakes(&self) {
+        let mut woken = 0;
         while let Some(wake) = self.remote.pop() {
             wake.run();
+            woken += 1;
+        }
+        if woken > 0 {
+            Counters::add(&self.metrics.remote_wakes, woken);
         }
     }
 
@@ -258,6 +317,8 @@ impl Core {
     /// goes on with the next task.
     fn tick(&self) -> usize {
         let n = self.run_queue.len();
+        // Counts the batch's polls up front: no per-poll counting.
+        self.metrics.tick(n);
         let mut left = n;
         while left > 0 {
             let batch = catch_unwind(AssertUnwindSafe(|| {
@@ -290,7 +351,7 @@ impl Core {
         let list_ref = core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(ptr) });
         let task = TaskRef::clone(&list_ref);
         task.fail(payload);
-        self.complete(&task);
+        self.complete(&task, Outcome::Panicked);
     }
 
     fn has_ready(&self) -> bool {
@@ -374,6 +435,12 @@ pub struct Executor {
 impl Executor {
     /// Creates an executor for the calling thread.
     pub fn new() -> Executor {
+        Executor::with_counters(std::sync::Arc::default())
+    }
+
+    /// An executor that keeps its counts in `metrics` (a runtime's worker
+    /// shares them with its `Handle`).
+    pub(crate) fn with_counters(metrics: std::sync::Arc<Counters>) -> Executor {
         let driver = std::rc::Rc::new(Driver::new());
         let executor = Executor {
             core: Arc::new(Core {
@@ -387,6 +454,8 @@ impl Executor {
                 idle_waiter: Cell::new(None),
                 host_parked: Cell::new(false),
                 host_waker: Cell::new(None),
+                metrics,
+                slow_poll: Cell::new(None),
             }),
             _driver: driver,
             _not_send: core::marker::PhantomData,
@@ -399,12 +468,54 @@ impl Executor {
     /// ([`run_until`](Self::run_until), [`run_until_idle`](Self::run_until_idle)).
     ///
     /// One allocation per task: header, future and output together.
+    #[cfg_attr(feature = "tracing", track_caller)]
     pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.core.spawn(future)
+        self.core.spawn(future, SpawnedAt::caller())
+    }
+
+    /// A snapshot of this executor's counters: tasks, polls, run-queue
+    /// depth, remote wakes, budget exhaustions, slow polls, parks. Cheap
+    /// (a few loads); see [`ExecutorMetrics`].
+    ///
+    /// ```
+    /// let executor = hearth::Executor::new();
+    /// let handle = executor.spawn_local(async { 1 + 1 });
+    /// assert_eq!(executor.metrics().alive_tasks, 1);
+    /// executor.run_until_idle();
+    /// let m = executor.metrics();
+    /// assert_eq!((m.spawned_tasks, m.alive_tasks, m.polls), (1, 0, 1));
+    /// assert!(handle.is_finished());
+    /// ```
+    pub fn metrics(&self) -> ExecutorMetrics {
+        self.core.metrics.snapshot()
+    }
+
+    /// Times every task poll from now on, and counts a poll longer than
+    /// `threshold` as slow ([`ExecutorMetrics::slow_polls`]; with the
+    /// `tracing` feature it also emits a `WARN` event inside the task's
+    /// span). `None` (the default) stops timing.
+    ///
+    /// A slow poll holds up every other task of the thread: it is a task
+    /// that blocks (a blocking call, a long computation) instead of
+    /// awaiting. Timing costs two clock reads per poll, so it is off unless
+    /// asked for.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let executor = hearth::Executor::new();
+    /// executor.set_slow_poll_threshold(Some(Duration::from_millis(5)));
+    /// executor.spawn_local(async { std::thread::sleep(Duration::from_millis(10)) });
+    /// executor.spawn_local(async {});
+    /// executor.run_until_idle();
+    /// assert_eq!(executor.metrics().slow_polls, 1);
+    /// ```
+    pub fn set_slow_poll_threshold(&self, threshold: Option<Duration>) {
+        self.core.slow_poll.set(threshold);
     }
 
     /// Runs the executor until `future` completes, and returns its output.
@@ -428,7 +539,11 @@ impl Executor {
         let waker = main.waker_ref();
         loop {
             let mut polled = 0;
-            if main.woken.replace(false) | core.remote.take_main_woken() {
+            let remote_wake = core.remote.take_main_woken();
+            if remote_wake {
+                Counters::add(&core.metrics.remote_wakes, 1);
+            }
+            if main.woken.replace(false) | remote_wake {
                 let mut cx = Context::from_waker(&waker);
                 coop::refill();
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
@@ -480,6 +595,7 @@ impl fmt::Debug for Executor {
         f.debug_struct("Executor")
             .field("tasks", &self.core.tasks.len())
             .field("ready", &self.core.run_queue.len())
+            .field("metrics", &self.metrics())
             .finish()
     }
 }
@@ -545,12 +661,14 @@ pub(crate) fn poll_no_tasks(cx: &mut Context<'_>) -> Poll<()> {
 ///     assert_eq!(a.await.unwrap() + b.await.unwrap(), 3);
 /// });
 /// ```
+#[cfg_attr(feature = "tracing", track_caller)]
 pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
-    with_current(|core| core.spawn(future)).unwrap_or_else(|| {
+    let at = SpawnedAt::caller();
+    with_current(|core| core.spawn(future, at)).unwrap_or_else(|| {
         panic!(
             "hearth::spawn_local called outside of a hearth executor; call it from a task or from \
              inside hearth::block_on / Executor::run_until, or use Executor::spawn_local"

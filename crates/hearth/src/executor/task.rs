@@ -51,6 +51,7 @@ use hearth_task::raw::{DualCounts, DualHeader, DualVTable};
 use hearth_task::{ContextExt, LocalWaker, LocalWakerSlot};
 
 use super::join::JoinError;
+use super::trace::TaskSpan;
 use super::unwind::{drop_payload, quietly};
 use super::Core;
 use crate::sync_shim::Arc;
@@ -93,6 +94,9 @@ pub(crate) struct Header {
     join_waiter: LocalWakerSlot,
     /// The next task in the run queue while `SCHEDULED`; owner thread only.
     next_ready: Cell<Option<NonNull<Header>>>,
+    /// The task's `tracing` span; zero-sized without the `tracing` feature.
+    /// Immutable; dropped with the allocation (it is `Send`).
+    span: TaskSpan,
     /// Model checking only: loom builds never deallocate, they mark the task
     /// freed and assert on every access through `TaskRef`/wakers.
     #[cfg(loom)]
@@ -150,7 +154,11 @@ impl TaskRef {
     /// reference.
     /// `core` must have the provenance of the executor's whole `Arc` (see
     /// `Core::this`).
-    pub(crate) fn new<F: Future + 'static>(future: F, core: *const Core) -> TaskRef {
+    pub(crate) fn new<F: Future + 'static>(
+        future: F,
+        core: *const Core,
+        span: TaskSpan,
+    ) -> TaskRef {
         let vtable = task_vtable::<F>();
         let boxed = Box::<Task<F>>::new_uninit();
         let p: *mut Task<F> = Box::into_raw(boxed).cast();
@@ -173,6 +181,7 @@ impl TaskRef {
                     vtable,
                     join_waiter: LocalWakerSlot::new(),
                     next_ready: Cell::new(None),
+                    span,
                     #[cfg(loom)]
                     freed: AtomicBool::new(false),
                 },
@@ -210,6 +219,11 @@ impl TaskRef {
 
     pub(crate) fn ptr(&self) -> NonNull<Header> {
         self.ptr
+    }
+
+    /// The task's `tracing` span (a no-op without the feature).
+    pub(crate) fn span(&self) -> &TaskSpan {
+        &self.header().span
     }
 
     pub(crate) fn slab_index(&self) -> u32 {
@@ -744,7 +758,8 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     }
 }
 
-#[cfg(all(test, target_pointer_width = "64", not(loom)))]
+// The `tracing` feature adds the task's span to the header.
+#[cfg(all(test, target_pointer_width = "64", not(loom), not(feature = "tracing")))]
 mod tests {
     use super::*;
 

@@ -16,6 +16,9 @@
 //! `poll_recv_from` and the like. Errors are `std::io::Error`s; a
 //! reset or half-closed peer is an error or an end of file, never a panic.
 //! Creating a socket outside of an executor is an error, not a panic.
+//! An accept loop that meets an error it cannot fix by retrying at once
+//! (out of file descriptors) waits with [`AcceptBackoff`] instead of
+//! spinning.
 //!
 //! # Host names
 //!
@@ -65,6 +68,7 @@
 //! ```
 
 mod addr;
+mod backoff;
 #[macro_use]
 mod io_traits;
 pub(crate) mod reactor;
@@ -76,6 +80,7 @@ mod udp;
 pub mod unix;
 
 pub use addr::{lookup_host, ToSocketAddrs};
+pub use backoff::AcceptBackoff;
 pub use tcp::{
     OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream, WriteHalf,
 };

@@ -8,6 +8,8 @@ use super::reactor::{READ, WRITE};
 use super::source::IoSource;
 use super::stream::Stream;
 use super::ToSocketAddrs;
+#[cfg(doc)]
+use super::AcceptBackoff;
 
 /// A TCP socket listening for connections.
 ///
@@ -99,6 +101,21 @@ impl TcpListener {
 
     /// Accepts a connection: the stream and the peer's address.
     ///
+    /// # Errors
+    ///
+    /// Two kinds, to be handled differently (see [`AcceptBackoff`]):
+    ///
+    /// - *per-connection*: `ECONNABORTED` (the peer gave up before it was
+    ///   accepted), `EPERM` (a firewall rule), `EINTR`, and the network
+    ///   errors Linux passes on from the new socket (`EPROTO`, `ENETDOWN`,
+    ///   `EHOSTUNREACH`...). That connection is gone; just accept again
+    ///   ([`AcceptBackoff::is_connection_error`]).
+    /// - *resource exhaustion*: `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`. The
+    ///   connection stays queued and the next call fails the same way at
+    ///   once: a loop that retries at once spins a core (and floods its log)
+    ///   until descriptors come back. Wait before retrying; an accept loop
+    ///   does it with [`AcceptBackoff::accept`].
+    ///
     /// ```
     /// # if cfg!(miri) { return; } // Miri cannot open sockets
     /// hearth::block_on(async {
@@ -113,7 +130,8 @@ impl TcpListener {
         core::future::poll_fn(|cx| self.poll_accept(cx)).await
     }
 
-    /// Polls for a connection (for hand-written futures).
+    /// Polls for a connection (for hand-written futures). Its errors are
+    /// [`accept`](Self::accept)'s.
     ///
     /// ```
     /// # if cfg!(miri) { return; } // Miri cannot open sockets

@@ -68,6 +68,14 @@ impl UnixListener {
     }
 
     /// Accepts a connection. See the [type's example](UnixListener).
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpListener::accept`](super::TcpListener::accept): retry a
+    /// per-connection error (`ECONNABORTED`, `EINTR`...) at once, wait
+    /// before retrying after resource exhaustion (`EMFILE`, `ENFILE`,
+    /// `ENOBUFS`, `ENOMEM`), as [`AcceptBackoff`](super::AcceptBackoff)
+    /// does.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (stream, addr) = self.io.io(READ, |l| l.accept()).await?;
         Ok((UnixStream::new(stream)?, addr))

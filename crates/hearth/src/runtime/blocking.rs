@@ -33,6 +33,9 @@ use crate::executor::JoinError;
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// The queue capacity kept once a flood has drained (1 KiB).
+const QUEUE_RESERVE: usize = 64;
+
 pub(crate) struct Pool {
     state: Mutex<State>,
     cond: Condvar,
@@ -40,6 +43,13 @@ pub(crate) struct Pool {
     exited: Condvar,
     max_threads: usize,
     keep_alive: Duration,
+}
+
+/// What the pool is doing, at one moment.
+pub(crate) struct BlockingStats {
+    pub(crate) threads: usize,
+    pub(crate) idle: usize,
+    pub(crate) queued: usize,
 }
 
 #[derive(Default)]
@@ -126,6 +136,10 @@ impl Pool {
         let mut state = self.lock();
         loop {
             if let Some(job) = state.queue.pop_front() {
+                if state.queue.is_empty() && state.queue.capacity() > QUEUE_RESERVE {
+                    // A flood does not keep its queue.
+                    state.queue.shrink_to(QUEUE_RESERVE);
+                }
                 drop(state);
                 // The job catches `f`'s panic itself; what can still unwind
                 // is the drop of a result nobody awaits (an output or panic
@@ -192,6 +206,16 @@ impl Pool {
         // Outside the lock: a job's drop may run arbitrary code.
         drop(jobs);
         (cancelled, running)
+    }
+
+    /// Live threads, idle threads and queued jobs, for `RuntimeMetrics`.
+    pub(crate) fn stats(&self) -> BlockingStats {
+        let state = self.lock();
+        BlockingStats {
+            threads: state.threads,
+            idle: state.idle,
+            queued: state.queue.len(),
+        }
     }
 
     #[cfg(test)]

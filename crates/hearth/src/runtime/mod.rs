@@ -5,7 +5,7 @@
 //! closure ([`Handle::spawn_on`]) that runs *on* the worker and returns the
 //! future to spawn there, so the future itself may be `!Send` (hold `Rc`s,
 //! `RefCell`s, local sockets). A server binds one listener per worker
-//! (`SO_REUSEPORT`) with [`Handle::spawn_on_all`].
+//! (`SO_REUSEPORT`) with [`Handle::serve_on_all`].
 //!
 //! # How work travels
 //!
@@ -18,6 +18,31 @@
 //! [`RemoteJoinHandle`], whose awaiting task is woken with its own
 //! thread-safe `Waker`. [`Handle::spawn_blocking`] works the same way with a
 //! small pool of threads for blocking calls.
+//!
+//! # What is bounded, and what is not
+//!
+//! - **A worker's inbox is unbounded**, by design: `spawn_on` never waits
+//!   and never fails for want of room (a worker that sends to itself, or two
+//!   that send to each other, cannot deadlock on a full queue). A producer
+//!   faster than its worker grows the inbox by one boxed closure per send
+//!   (about 900 bytes a `spawn_on` with its handle, measured in
+//!   `tests/memory.rs`), and the memory comes back as the worker drains it.
+//!   The bound is yours to set: cap the work in flight, e.g. with a
+//!   [`hearth_sync::Semaphore`] whose permit each spawned task holds (see
+//!   [`Handle::spawn_on`]).
+//! - **The blocking pool caps its threads**
+//!   ([`Builder::max_blocking_threads`], 16 by default); jobs beyond them
+//!   wait in an unbounded queue (about 1.8 KiB a job with its handle), which
+//!   shrinks back once drained. Cap the jobs in flight the same way. A job
+//!   that waits on the async side is fine (the workers are not the pool's
+//!   threads), but a cycle is not: if every pool thread waits on a task that
+//!   itself awaits a job queued behind them, nothing moves. Keep such chains
+//!   off the pool or give it more threads.
+//! - **[`hearth_sync::remote`]** has both: `remote::channel(capacity)`
+//!   makes senders wait when it is full, `remote::unbounded_channel` never
+//!   does.
+//! - **Timers** cost memory only while they are pending: after a burst the
+//!   timer wheel gives back all but a small reserve (see [`crate::time`]).
 //!
 //! # `block_on` runs on the caller
 //!
@@ -79,6 +104,8 @@
 mod affinity;
 mod blocking;
 mod join;
+mod listen;
+mod metrics;
 mod worker;
 
 use core::fmt;
@@ -93,6 +120,8 @@ use std::time::{Duration, Instant};
 use hearth_sync::remote;
 
 pub use join::RemoteJoinHandle;
+pub use listen::{Server, ServerBuilder};
+pub use metrics::RuntimeMetrics;
 
 use crate::executor::JoinError;
 use worker::Message;
@@ -387,6 +416,7 @@ pub struct Builder {
     pin_to_cores: bool,
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
+    slow_poll_threshold: Option<Duration>,
 }
 
 impl Builder {
@@ -403,6 +433,7 @@ impl Builder {
             pin_to_cores: false,
             max_blocking_threads: 16,
             blocking_keep_alive: Duration::from_secs(10),
+            slow_poll_threshold: None,
         }
     }
 
@@ -474,6 +505,37 @@ impl Builder {
         self
     }
 
+    /// Times every task poll on the workers and counts a poll longer than
+    /// `threshold` as slow: [`ExecutorMetrics::slow_polls`](crate::ExecutorMetrics::slow_polls)
+    /// in [`Handle::metrics`], and with the `tracing` feature a `WARN` event
+    /// (target `hearth::task`) inside the task's span. Default: off (polls
+    /// are not timed; timing costs two clock reads per poll).
+    ///
+    /// A slow poll stalls every other task of its worker: look for blocking
+    /// calls or long computations in that task, and move them to
+    /// [`Handle::spawn_blocking`]. tokio has no such setting.
+    ///
+    /// ```
+    /// # if cfg!(miri) { return Ok(()); } // Miri's clock runs with the interpreter: every poll is slow
+    /// use std::time::Duration;
+    ///
+    /// let rt = hearth::Runtime::builder()
+    ///     .workers(1)
+    ///     .slow_poll_threshold(Duration::from_millis(5))
+    ///     .build()?;
+    /// let blocking = rt.spawn_on(0, || async {
+    ///     // Blocks the worker: a slow poll.
+    ///     hearth::spawn_local(async { std::thread::sleep(Duration::from_millis(10)) }).await
+    /// })?;
+    /// rt.block_on(blocking).unwrap()?; // counted before the awaiting task ran on
+    /// assert_eq!(rt.metrics().worker(0).unwrap().slow_polls, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Builder {
+        self.slow_poll_threshold = Some(threshold);
+        self
+    }
+
     /// Starts the runtime: one thread per worker, each serving its own
     /// executor (pinned first, if asked), and an empty blocking pool.
     ///
@@ -515,9 +577,11 @@ impl Builder {
 
         let (inboxes, receivers): (Vec<_>, Vec<_>) =
             (0..workers).map(|_| remote::unbounded_channel()).unzip();
+        let metrics: Vec<_> = (0..workers).map(|_| Arc::default()).collect();
         let handle = Handle {
             shared: Arc::new(Shared {
                 inboxes,
+                metrics: metrics.clone(),
                 blocking: blocking::Pool::new(self.max_blocking_threads, self.blocking_keep_alive),
                 stopping: AtomicBool::new(false),
             }),
@@ -531,6 +595,8 @@ impl Builder {
             let core = cores.as_ref().map(|c| c[index]);
             let handle = handle.clone();
             let ready = ready_tx.clone();
+            let counters = metrics[index].clone();
+            let slow_poll = self.slow_poll_threshold;
             let thread = thread::Builder::new()
                 .name(format!("hearth-worker-{index}"))
                 .spawn(move || {
@@ -542,7 +608,7 @@ impl Builder {
                     }
                     let _ = ready.send(Ok(()));
                     drop(ready);
-                    worker::run(index, handle, inbox)
+                    worker::run(index, handle, inbox, counters, slow_poll)
                 })?; // `runtime` drops here: the workers started so far stop.
             runtime.threads.push(thread);
         }
@@ -572,6 +638,8 @@ impl Default for Builder {
 struct Shared {
     /// Each worker's inbox, by index.
     inboxes: Vec<remote::UnboundedSender<Message>>,
+    /// Each worker's executor counters, by index (see [`RuntimeMetrics`]).
+    metrics: Vec<Arc<crate::executor::metrics::Counters>>,
     blocking: Arc<blocking::Pool>,
     /// Set once by shutdown: spawns fail from then on.
     stopping: AtomicBool,
@@ -656,10 +724,17 @@ impl Handle {
     /// panicked (the worker keeps serving) or the task was cancelled by
     /// shutdown.
     ///
+    /// The worker's inbox is unbounded (see the
+    /// [module docs](self#what-is-bounded-and-what-is-not)): to bound the
+    /// work in flight, have each task hold a permit, as in the second
+    /// example.
+    ///
     /// # Errors
     ///
     /// [`SpawnError::NoSuchWorker`] if `worker >= self.workers()`;
     /// [`SpawnError::ShutDown`] once the runtime is shutting down.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::cell::RefCell;
@@ -679,6 +754,36 @@ impl Handle {
     ///     .unwrap();
     /// assert_eq!(rt.block_on(h).unwrap(), 1);
     /// assert!(rt.spawn_on(2, || async {}).is_err());
+    /// ```
+    ///
+    /// A producer on worker 0 that keeps at most 8 jobs in flight on
+    /// worker 1, however fast it produces:
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use hearth_sync::Semaphore;
+    ///
+    /// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+    /// let producer = rt.spawn_on(0, || async {
+    ///     let in_flight = Rc::new(Semaphore::new(8));
+    ///     let rt = hearth::runtime::Handle::current();
+    ///     let mut done = Vec::new();
+    ///     for job in 0..100u64 {
+    ///         let permit = in_flight.clone().acquire_owned().await.unwrap();
+    ///         let handle = rt.spawn_on(1, move || async move { job * 2 }).unwrap();
+    ///         done.push(hearth::spawn_local(async move {
+    ///             let out = handle.await.unwrap();
+    ///             drop(permit); // the next job may go
+    ///             out
+    ///         }));
+    ///     }
+    ///     let mut sum = 0;
+    ///     for d in done {
+    ///         sum += d.await.unwrap();
+    ///     }
+    ///     sum
+    /// }).unwrap();
+    /// assert_eq!(rt.block_on(producer).unwrap(), 9900);
     /// ```
     pub fn spawn_on<F, Fut>(
         &self,
@@ -721,8 +826,8 @@ impl Handle {
     }
 
     /// Runs `f(worker)` on every worker and spawns the futures it returns;
-    /// the handles come back in worker order. For a server, this binds one
-    /// `SO_REUSEPORT` listener per worker.
+    /// the handles come back in worker order. (For a TCP server on every
+    /// worker, [`serve_on_all`](Self::serve_on_all) does the binding.)
     ///
     /// # Errors
     ///
@@ -750,6 +855,52 @@ impl Handle {
                 self.spawn_on(worker, move || f(worker))
             })
             .collect()
+    }
+
+    /// The number of unfinished tasks on worker `worker`: a gauge for
+    /// leaks and load (a server's connections, say).
+    ///
+    /// The worker counts when the request reaches it, between two turns of
+    /// its tasks, and the handle yields the count: every task spawned there
+    /// (by [`spawn_on`](Self::spawn_on), or by
+    /// [`spawn_local`](crate::spawn_local) on the worker) that has not
+    /// completed or been cancelled. The request is not a task and does not
+    /// count itself. It works during a graceful shutdown too, until the
+    /// worker stops.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NoSuchWorker`] if `worker >= self.workers()`;
+    /// [`SpawnError::ShutDown`] once the worker has stopped (a request
+    /// that reaches it too late yields a cancelled [`JoinError`]).
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// // One task that waits, on worker 1.
+    /// let waiting = rt.spawn_on(1, move || async move {
+    ///     hearth::runtime::spawn_blocking(move || rx.recv()).await.unwrap()
+    /// }).unwrap();
+    /// assert_eq!(rt.block_on(rt.task_count(1).unwrap()).unwrap(), 1);
+    /// assert_eq!(rt.block_on(rt.task_count(0).unwrap()).unwrap(), 0);
+    /// tx.send(()).unwrap();
+    /// rt.block_on(waiting).unwrap().unwrap();
+    /// assert_eq!(rt.block_on(rt.task_count(1).unwrap()).unwrap(), 0);
+    /// ```
+    pub fn task_count(&self, worker: usize) -> Result<RemoteJoinHandle<usize>, SpawnError> {
+        let inbox = self
+            .shared
+            .inboxes
+            .get(worker)
+            .ok_or(SpawnError::NoSuchWorker {
+                worker,
+                workers: self.workers(),
+            })?;
+        let (tx, _abort, handle) = RemoteJoinHandle::new();
+        inbox
+            .send(Message::TaskCount(tx))
+            .map_err(|_| SpawnError::ShutDown)?;
+        Ok(handle)
     }
 
     /// Runs the blocking function `f` on the runtime's blocking pool, off the

@@ -17,16 +17,22 @@
 //! the closures still queued and waits until the executor has no task left or
 //! the deadline passes. Only then does it stop as above; the thread's result
 //! is the number of tasks that were still unfinished and got cancelled.
+//!
+//! [`Message::TaskCount`] answers with the executor's number of unfinished
+//! tasks, from the main future (which is not a task), in either state.
 
 use core::future::Future;
 use core::pin::pin;
 use core::task::Poll;
 use std::cell::RefCell;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hearth_sync::{remote, watch};
 
+use super::join::Completion;
 use super::Handle;
+use crate::executor::metrics::Counters;
 use crate::Executor;
 
 /// Work sent to a worker.
@@ -38,6 +44,8 @@ pub(crate) enum Message {
     /// Fire the shutdown signal, let the tasks finish until the deadline,
     /// then stop.
     Drain(Instant),
+    /// Report the executor's number of unfinished tasks.
+    TaskCount(Completion<usize>),
 }
 
 std::thread_local! {
@@ -97,11 +105,18 @@ pub(crate) fn current_worker() -> Option<usize> {
 
 /// The body of worker thread `index`; returns the number of tasks cancelled
 /// when it stopped.
-pub(crate) fn run(index: usize, handle: Handle, inbox: remote::Receiver<Message>) -> usize {
+pub(crate) fn run(
+    index: usize,
+    handle: Handle,
+    inbox: remote::Receiver<Message>,
+    counters: Arc<Counters>,
+    slow_poll: Option<Duration>,
+) -> usize {
     let _context = EnterContext::new(handle, Some(index));
     SHUTDOWN.with(|s| *s.borrow_mut() = Some(watch::channel(false).0));
-    let executor = Executor::new();
-    executor.run_until(serve(inbox));
+    let executor = Executor::with_counters(counters);
+    executor.set_slow_poll_threshold(slow_poll);
+    executor.run_until(serve(&executor, inbox));
     let cancelled = executor.task_count();
     // Cancels what is left, dropping each future here, inside the context.
     drop(executor);
@@ -110,15 +125,16 @@ pub(crate) fn run(index: usize, handle: Handle, inbox: remote::Receiver<Message>
 }
 
 /// The worker's main future: runs what arrives until told to stop.
-async fn serve(mut inbox: remote::Receiver<Message>) {
+async fn serve(executor: &Executor, mut inbox: remote::Receiver<Message>) {
     while let Some(message) = inbox.recv().await {
         match message {
             Message::Run(job) => run_job(job),
             Message::Stop => break,
             Message::Drain(deadline) => {
-                drain(&mut inbox, deadline).await;
+                drain(executor, &mut inbox, deadline).await;
                 break;
             }
+            Message::TaskCount(tx) => drop(tx.send(Ok(executor.task_count()))),
         }
         // A flood of sends must not starve the worker's tasks: `recv` stays
         // ready while the queue is not empty.
@@ -135,7 +151,7 @@ fn run_job(job: Box<dyn FnOnce() + Send>) {
 
 /// The graceful part of a shutdown: signal the tasks, then serve until no
 /// task is left or `deadline` passes.
-async fn drain(inbox: &mut remote::Receiver<Message>, deadline: Instant) {
+async fn drain(executor: &Executor, inbox: &mut remote::Receiver<Message>, deadline: Instant) {
     SHUTDOWN.with(|s| {
         if let Some(flag) = s.borrow().as_ref() {
             flag.send_replace(true);
@@ -153,6 +169,9 @@ async fn drain(inbox: &mut remote::Receiver<Message>, deadline: Instant) {
                 Poll::Ready(Some(Message::Run(job))) => run_job(job),
                 Poll::Ready(Some(Message::Stop)) => return Poll::Ready(()),
                 Poll::Ready(Some(Message::Drain(_))) => {}
+                Poll::Ready(Some(Message::TaskCount(tx))) => {
+                    drop(tx.send(Ok(executor.task_count())))
+                }
                 Poll::Ready(None) | Poll::Pending => break,
             }
             budget -= 1;

@@ -12,6 +12,8 @@ use hearth_task::LocalWaker;
 use super::wheel::{Key, Wheel};
 
 const NS_PER_TICK: u64 = 1_000_000;
+/// The capacity the buffer of fired wakers keeps after a burst (24 KiB).
+const FIRED_RESERVE: usize = 1024;
 
 pub(crate) struct TimeDriver {
     /// Tick 0.
@@ -100,6 +102,9 @@ impl TimeDriver {
         for (_, waker) in fired.drain(..) {
             waker.wake();
         }
+        // A burst that fired many timers at once does not keep its buffer
+        // (the next such burst pays O(n) to grow it again: it wakes n tasks).
+        fired.shrink_to(FIRED_RESERVE);
         *self.fired.borrow_mut() = fired;
         n
     }

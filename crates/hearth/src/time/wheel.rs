@@ -27,6 +27,34 @@
 //! Cascading and firing thus stream through memory instead of chasing one
 //! pointer per timer, and firing needs nothing but the item.
 //!
+//! # Memory comes back
+//!
+//! A burst of timers grows the arena and `locs`; once it is over, they
+//! shrink, so a burst does not pin its peak for the life of the executor:
+//!
+//! - when more than three quarters of the arena are free chunks (and more
+//!   than [`CHUNK_RESERVE`] of them), [`release_chunks`](Wheel::release_chunks)
+//!   moves the chunks in use from the end of the arena into free ones nearer
+//!   the start (fixing their slot's links and their timers' `loc`s) and
+//!   frees all free chunks but `CHUNK_RESERVE`. It costs O(arena), paid for
+//!   by the chunks freed since it last ran (at least half the arena then);
+//!   the lax trigger keeps the chunks moved while a big wheel drains to
+//!   about a quarter of its peak arena, in all.
+//! - when more than three quarters of the keys are free and none of the
+//!   upper half is in use, [`maybe_release_keys`](Wheel::maybe_release_keys)
+//!   cuts `locs` after the highest key in use (keys cannot move: a `Sleep`
+//!   holds each) and rebuilds the free list lowest key first, so keys stay
+//!   packed at the start and the next cut takes more. It looks every
+//!   `locs.len() / 8` removals, and at once when every key is free; a look
+//!   that cuts nothing stops at the highest key in use, one that cuts pays
+//!   O(what it cuts).
+//!
+//! The checks sit where chunks and keys are freed (the end of
+//! [`advance`](Wheel::advance), a compaction, a removal) and are a
+//! comparison or two. After a burst, the wheel keeps at most
+//! `CHUNK_RESERVE` free chunks (80 KiB) more than its timers need, and
+//! `locs` up to its highest key in use (or [`KEY_RESERVE`] keys).
+//!
 //! A timer is owned by exactly one `Sleep`, which removes it on drop: a key
 //! is never used after removal.
 //!
@@ -75,6 +103,11 @@ const SLOTS: usize = 1 << SLOT_BITS;
 const MAX_SPAN: u64 = (1 << (SLOT_BITS as usize * LEVELS)) - 1;
 /// Items per chunk (5 KiB): long enough runs for the prefetcher.
 const CHUNK: usize = 128;
+/// Free chunks kept when the arena shrinks (80 KiB): enough for the churn
+/// of slots draining into lower ones without growing again at once.
+const CHUNK_RESERVE: usize = 16;
+/// Below this many keys, `locs` (4 bytes a key) is not worth shrinking.
+const KEY_RESERVE: usize = 1024;
 
 /// Where a key's timer is: while pending, the arena index of its item
 /// (`chunk * CHUNK + offset`, below `FREE_BIT`); `FIRED`; or, while free,
@@ -172,10 +205,17 @@ pub(crate) struct Wheel {
     locs: Vec<Loc>,
     /// Head of the free list of keys.
     free: u32,
+    /// Keys on the free list.
+    free_keys: usize,
+    /// Removals until `locs` is looked at for shrinking again (or sooner,
+    /// once every key is free).
+    key_countdown: usize,
     /// The chunk arena: every slot's chunks, and free ones.
     chunks: Vec<Chunk>,
     /// Head of the free list of `chunks` (most recently freed first).
     free_chunk: u32,
+    /// Chunks on the free list.
+    free_chunks: usize,
     /// `slots[level * 64 + slot]`.
     slots: [Slot; LEVELS * SLOTS],
     /// One bit per slot with a timer, per level.
@@ -202,8 +242,11 @@ impl Wheel {
             elapsed: 0,
             locs: Vec::new(),
             free: NO_KEY,
+            free_keys: 0,
+            key_countdown: KEY_RESERVE,
             chunks: Vec::new(),
             free_chunk: NIL,
+            free_chunks: 0,
             slots: [Slot::EMPTY; LEVELS * SLOTS],
             occupied: [0; LEVELS],
             pending: 0,
@@ -228,6 +271,7 @@ impl Wheel {
         let key = if self.free != NO_KEY {
             let key = self.free;
             self.free = self.locs[key as usize] & !FREE_BIT;
+            self.free_keys -= 1;
             self.locs[key as usize] = FIRED;
             key
         } else {
@@ -281,6 +325,13 @@ impl Wheel {
         let waker = self.unlink(key);
         self.locs[key as usize] = FREE_BIT | self.free;
         self.free = key;
+        self.free_keys += 1;
+        self.key_countdown -= 1;
+        if self.key_countdown == 0
+            || (self.free_keys == self.locs.len() && self.free_keys > KEY_RESERVE)
+        {
+            self.maybe_release_keys();
+        }
         // Dropping a waker runs foreign code: only once the wheel is consistent.
         drop(waker);
     }
@@ -357,6 +408,7 @@ impl Wheel {
             self.drain(level * SLOTS + slot, fired);
         }
         self.elapsed = self.elapsed.max(now);
+        self.maybe_release_chunks();
     }
 
     /// Empties the slot at `pos`, which is due: fires its due timers into
@@ -428,7 +480,119 @@ impl Wheel {
     fn free_chunk(&mut self, c: usize) -> u32 {
         let next = core::mem::replace(&mut self.chunks[c].next, self.free_chunk);
         self.free_chunk = c as u32;
+        self.free_chunks += 1;
         next
+    }
+
+    /// Shrinks the arena if more than three quarters of it (and more than
+    /// `CHUNK_RESERVE` chunks) are free.
+    #[inline]
+    fn maybe_release_chunks(&mut self) {
+        if self.free_chunks > CHUNK_RESERVE && 4 * self.free_chunks > 3 * self.chunks.len() {
+            self.release_chunks();
+        }
+    }
+
+    /// Packs the chunks in use into the start of the arena and frees all
+    /// free chunks but `CHUNK_RESERVE`. O(arena).
+    ///
+    /// With `used` chunks in use, the arena keeps `keep = used +
+    /// CHUNK_RESERVE`. If `k` chunks in use lie at `keep` or beyond, the
+    /// first `keep` hold `used - k` in use and so `CHUNK_RESERVE + k` free:
+    /// room for all `k`.
+    #[cold]
+    fn release_chunks(&mut self) {
+        let keep = self.chunks.len() - self.free_chunks + CHUNK_RESERVE;
+        let mut in_use = vec![false; self.chunks.len()];
+        for slot in &self.slots {
+            let mut c = slot.head;
+            while c != NIL {
+                in_use[c as usize] = true;
+                c = self.chunks[c as usize].next;
+            }
+        }
+        let mut hole = 0;
+        for pos in 0..LEVELS * SLOTS {
+            let mut prev = NIL;
+            let mut c = self.slots[pos].head;
+            while c != NIL {
+                let next = self.chunks[c as usize].next;
+                if c as usize >= keep {
+                    while in_use[hole] {
+                        hole += 1;
+                    }
+                    in_use[hole] = true;
+                    let to = hole as u32;
+                    // The free chunk at `to` holds no waker; it goes to the
+                    // end, to be cut off.
+                    self.chunks.swap(c as usize, hole);
+                    let slot = &mut self.slots[pos];
+                    if prev == NIL {
+                        slot.head = to;
+                    } else {
+                        self.chunks[prev as usize].next = to;
+                    }
+                    if slot.tail == c {
+                        slot.tail = to;
+                    }
+                    for i in 0..slot.len_of(to) {
+                        let key = self.chunks[hole].items[i].key;
+                        if key != NIL {
+                            self.locs[key as usize] = (hole * CHUNK + i) as Loc;
+                        }
+                    }
+                    c = to;
+                }
+                prev = c;
+                c = next;
+            }
+        }
+        // Everything from `keep` on is free now (and holds no waker).
+        self.chunks.truncate(keep);
+        self.chunks.shrink_to_fit();
+        self.free_chunk = NIL;
+        self.free_chunks = 0;
+        for c in (0..keep).rev() {
+            if !in_use[c] {
+                self.chunks[c].next = self.free_chunk;
+                self.free_chunk = c as u32;
+                self.free_chunks += 1;
+            }
+        }
+    }
+
+    /// Cuts `locs` after the highest key in use if that frees at least
+    /// half of it, and rebuilds the free list of keys, lowest first.
+    /// O(the keys cut).
+    #[cold]
+    fn maybe_release_keys(&mut self) {
+        let old_len = self.locs.len();
+        self.key_countdown = (old_len / 8).max(KEY_RESERVE);
+        if old_len <= KEY_RESERVE || self.free_keys <= 3 * (old_len - self.free_keys) {
+            return;
+        }
+        let is_free = |loc: Loc| loc & FREE_BIT != 0 && loc != FIRED;
+        // From the end down to the highest key in use: cheap when that is
+        // high, and then nothing is cut.
+        let half = old_len / 2;
+        if self.locs[half..].iter().rev().any(|&loc| !is_free(loc)) {
+            return;
+        }
+        let len = self.locs[..half]
+            .iter()
+            .rposition(|&loc| !is_free(loc))
+            .map_or(0, |k| k + 1);
+        self.locs.truncate(len);
+        self.locs.shrink_to_fit();
+        self.free = NO_KEY;
+        self.free_keys = 0;
+        for key in (0..len).rev() {
+            if is_free(self.locs[key]) {
+                self.locs[key] = FREE_BIT | self.free;
+                self.free = key as u32;
+                self.free_keys += 1;
+            }
+        }
     }
 
     /// The item of a pending timer; `None` if it has fired.
@@ -485,6 +649,7 @@ impl Wheel {
             NIL => self.new_chunk(),
             chunk => {
                 self.free_chunk = core::mem::replace(&mut self.chunks[chunk as usize].next, NIL);
+                self.free_chunks -= 1;
                 chunk
             }
         };
@@ -529,6 +694,7 @@ impl Wheel {
         if slot.live == 0 || (slot.dead > 2 * slot.live && slot.dead as usize > CHUNK) {
             // Paid for by the cancels that made the tombstones.
             self.compact(pos);
+            self.maybe_release_chunks();
         }
         waker
     }
@@ -693,6 +859,101 @@ mod tests {
         assert_eq!(fire(&mut wheel, when), vec![when]);
     }
 
+    /// Bytes the arena and `locs` hold (their capacity).
+    fn footprint(wheel: &Wheel) -> usize {
+        wheel.chunks.capacity() * core::mem::size_of::<Chunk>()
+            + wheel.locs.capacity() * core::mem::size_of::<Loc>()
+    }
+
+    #[test]
+    fn after_a_burst_the_arena_and_the_keys_shrink_and_survivors_keep_their_place() {
+        let (log, make) = recorder();
+        let mut wheel = Wheel::new();
+        let n: u32 = if cfg!(miri) { 3_000 } else { 200_000 };
+        // A burst over many slots, and a few long-lived timers among it: at
+        // high keys and in chunks near the end of the arena.
+        let mut keys = Vec::new();
+        let mut survivors = Vec::new();
+        let mut survive = |wheel: &mut Wheel, i: u32| {
+            // Each in a slot of its own, up to levels 3 and 4.
+            let when = 1_000_000 + u64::from(i) * 40;
+            survivors.push((wheel.insert(when, when, Some(make(i))), when, i));
+        };
+        for i in 0..n {
+            if i % (n / 4) == n / 4 - 1 {
+                survive(&mut wheel, i);
+            } else {
+                let when = 1 + u64::from(i % 5000);
+                keys.push(wheel.insert(when, when, Some(make(i))));
+            }
+        }
+        // The last chunks of the arena.
+        for i in n..n + 4 {
+            survive(&mut wheel, i);
+        }
+        let locs_before: Vec<Loc> = survivors.iter().map(|s| wheel.locs[s.0 as usize]).collect();
+        let peak = footprint(&wheel);
+        // Half are cancelled, the rest fire.
+        for k in keys.iter().step_by(2) {
+            wheel.remove(*k);
+        }
+        let mut fired = Vec::new();
+        wheel.advance(5000, &mut fired);
+        assert_eq!(fired.len(), keys.len() / 2);
+        drop(fired);
+        for k in keys.iter().skip(1).step_by(2) {
+            assert!(wheel.is_fired(*k));
+            wheel.remove(*k);
+        }
+        assert_eq!(wheel.pending(), survivors.len());
+        // What is left: the survivors' chunks plus the reserve, and `locs`
+        // up to the highest survivor's key.
+        let used = wheel.chunks.len() - wheel.free_chunks;
+        assert!(
+            used <= survivors.len(),
+            "{used} chunks for {} timers",
+            survivors.len()
+        );
+        assert!(wheel.chunks.len() <= used + CHUNK_RESERVE);
+        let highest = survivors.iter().map(|s| s.0).max().unwrap() as usize;
+        assert!(wheel.locs.len() <= highest + 1);
+        let after = footprint(&wheel);
+        assert!(after * 4 < peak, "{after} bytes after, {peak} at the peak");
+        // The survivors moved: they still fire on time, and wake their tasks.
+        let locs_after: Vec<Loc> = survivors.iter().map(|s| wheel.locs[s.0 as usize]).collect();
+        assert_ne!(locs_before, locs_after, "no chunk moved");
+        log.borrow_mut().clear();
+        for &(k, when, _) in &survivors {
+            assert_eq!(wheel.when(k), when);
+        }
+        for &(k, when, _) in &survivors {
+            assert!(fire(&mut wheel, when - 1).is_empty());
+            assert_eq!(fire(&mut wheel, when), vec![when]);
+            wheel.remove(k);
+        }
+        let ids: Vec<u32> = survivors.iter().map(|s| s.2).collect();
+        assert_eq!(*log.borrow(), ids);
+        // Keys come back lowest first, and a new burst reuses the arena.
+        assert_eq!(wheel.pending(), 0);
+        let k = wheel.insert(wheel.elapsed() + 10, 0, None);
+        assert!((k as usize) < KEY_RESERVE.max(highest + 1));
+    }
+
+    #[test]
+    fn a_wheel_that_churns_below_the_reserve_never_shrinks() {
+        let mut wheel = Wheel::new();
+        for round in 0..50u64 {
+            let keys: Vec<Key> = (0..CHUNK as u64 * 8)
+                .map(|i| wheel.insert(round * 100 + 1 + i % 64, 0, None))
+                .collect();
+            for k in keys {
+                wheel.remove(k);
+            }
+        }
+        assert!(wheel.chunks.len() <= CHUNK_RESERVE);
+        assert!(wheel.locs.len() <= CHUNK * 8);
+    }
+
     #[test]
     fn due_on_insert_is_fired_at_once() {
         let mut wheel = Wheel::new();
@@ -791,6 +1052,62 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // safe code, and slow there; the other tests cover it
+    fn random_bursts_against_a_model() {
+        // Bursts that grow the arena, cancellations and firings that shrink
+        // it, long-lived timers that pin chunks and keys meanwhile.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut wheel = Wheel::new();
+        let mut live: Vec<(Key, u64)> = Vec::new();
+        let mut shrunk = 0;
+        for _ in 0..400 {
+            let before = wheel.chunks.len();
+            match rnd() % 3 {
+                0 => {
+                    for _ in 0..rnd() % 3000 {
+                        let span = [100, 5000, 300_000, 50_000_000][(rnd() % 4) as usize];
+                        let when = wheel.elapsed() + 1 + rnd() % span;
+                        live.push((wheel.insert(when, when, None), when));
+                    }
+                }
+                1 => {
+                    let cancel = live.len() * (rnd() % 100) as usize / 100;
+                    for _ in 0..cancel {
+                        let (k, _) = live.swap_remove((rnd() as usize) % live.len());
+                        wheel.remove(k);
+                    }
+                }
+                _ => {
+                    let now = wheel.elapsed() + rnd() % 20_000;
+                    let mut fired = Vec::new();
+                    wheel.advance(now, &mut fired);
+                    live.retain(|&(k, when)| {
+                        assert_eq!(wheel.is_fired(k), when <= now);
+                        if when <= now {
+                            wheel.remove(k);
+                        }
+                        when > now
+                    });
+                }
+            }
+            if wheel.chunks.len() < before {
+                shrunk += 1;
+            }
+            assert_eq!(wheel.pending(), live.len());
+            for &(k, when) in &live {
+                assert_eq!(wheel.when(k), when);
+            }
+        }
+        assert!(shrunk > 0, "the arena never shrank");
     }
 
     /// 1,000,000 pending timers: insert, cancel, fire (ns per operation).
