@@ -41,6 +41,7 @@ mod driver;
 mod executor;
 pub mod net;
 pub mod runtime;
+pub mod signal;
 mod sync;
 pub mod time;
 
