@@ -40,6 +40,7 @@
 mod driver;
 mod executor;
 pub mod net;
+pub mod process;
 pub mod runtime;
 pub mod signal;
 mod sync;

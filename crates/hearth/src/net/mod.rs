@@ -44,7 +44,7 @@
 #[macro_use]
 mod io_traits;
 pub(crate) mod reactor;
-mod source;
+pub(crate) mod source;
 #[macro_use]
 mod stream;
 mod tcp;
