@@ -84,7 +84,11 @@ fn listeners_on_every_worker_hear_a_signal() {
             async move {
                 let mut hup = signal(SignalKind::hangup()).unwrap();
                 ready.send(()).unwrap();
-                timeout(DEADLINE, hup.recv()).await.ok().flatten().map(|()| worker)
+                timeout(DEADLINE, hup.recv())
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|()| worker)
             }
         })
         .unwrap();
@@ -156,13 +160,23 @@ fn ctrl_c_completes_on_sigint() {
 #[test]
 fn what_cannot_be_listened_for_is_an_error() {
     hearth::block_on(async {
-        for signum in [libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, libc::SIGILL, libc::SIGFPE] {
+        for signum in [
+            libc::SIGKILL,
+            libc::SIGSTOP,
+            libc::SIGSEGV,
+            libc::SIGILL,
+            libc::SIGFPE,
+        ] {
             let err = signal(SignalKind::from_raw(signum)).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
             assert!(err.to_string().contains("cannot be listened for"), "{err}");
         }
         let err = signal(SignalKind::from_raw(libc::SIGKILL)).unwrap_err();
-        assert!(err.to_string().starts_with("hearth::signal: SIGKILL cannot"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("hearth::signal: SIGKILL cannot"),
+            "{err}"
+        );
         for signum in [0, -1, 128, 1000] {
             let err = signal(SignalKind::from_raw(signum)).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput);

@@ -109,7 +109,11 @@ impl SignalDriver {
             })?;
         CURRENT.with(|current| {
             if let Some(driver) = current.borrow().upgrade() {
-                if driver.reactor.upgrade().is_some_and(|r| Rc::ptr_eq(&r, &reactor)) {
+                if driver
+                    .reactor
+                    .upgrade()
+                    .is_some_and(|r| Rc::ptr_eq(&r, &reactor))
+                {
                     return Ok(driver);
                 }
             }
