@@ -75,7 +75,7 @@ use core::future::Future;
 use std::ffi::OsStr;
 use std::fmt;
 use std::io;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 
 pub use pipe::{ChildStderr, ChildStdin, ChildStdout};
@@ -311,9 +311,10 @@ impl Command {
                 stdin,
                 stdout,
                 stderr,
-                inner: Some(std),
-                status: None,
-                waiter: None,
+                state: State::Running {
+                    child: std,
+                    waiter: None,
+                },
                 kill_on_drop: self.kill_on_drop,
             }),
             Err(e) => {
@@ -458,20 +459,29 @@ pub struct Child {
     pub stdout: Option<ChildStdout>,
     /// The child's standard error, if its command piped it.
     pub stderr: Option<ChildStderr>,
-    /// `None` once reaped (or given to the background reaper on drop).
-    inner: Option<std::process::Child>,
-    /// The exit status, once reaped.
-    status: Option<ExitStatus>,
-    /// Created by the first `wait` that has to wait.
-    waiter: Option<ExitWaiter>,
+    state: State,
     kill_on_drop: bool,
+}
+
+enum State {
+    /// Not reaped yet.
+    Running {
+        child: std::process::Child,
+        /// Made by the first `wait` that has to wait.
+        waiter: Option<ExitWaiter>,
+    },
+    /// Reaped, with this status.
+    Exited(ExitStatus),
 }
 
 impl Child {
     /// The OS process id, or `None` once the child has been reaped (its pid
     /// may then belong to another process).
     pub fn id(&self) -> Option<u32> {
-        self.inner.as_ref().map(std::process::Child::id)
+        match &self.state {
+            State::Running { child, .. } => Some(child.id()),
+            State::Exited(_) => None,
+        }
     }
 
     /// Waits for the child to exit and returns its status; at once if it
@@ -497,18 +507,16 @@ impl Child {
     /// ```
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
-        if let Some(status) = self.status {
-            return Ok(status);
-        }
-        let Some(inner) = self.inner.as_mut() else {
-            unreachable!("a Child not reaped still holds its process");
+        let (child, waiter) = match &mut self.state {
+            State::Running { child, waiter } => (child, waiter),
+            State::Exited(status) => return Ok(*status),
         };
-        let waiter = match &mut self.waiter {
+        let waiter = match waiter {
             Some(waiter) => waiter,
-            None => self.waiter.insert(ExitWaiter::new(inner.id())?),
+            None => waiter.insert(ExitWaiter::new(child.id())?),
         };
-        let status = core::future::poll_fn(|cx| waiter.poll_exit(cx, inner)).await?;
-        self.reaped(status);
+        let status = core::future::poll_fn(|cx| waiter.poll_exit(cx, child)).await?;
+        self.state = State::Exited(status);
         Ok(status)
     }
 
@@ -527,23 +535,14 @@ impl Child {
     /// .unwrap();
     /// ```
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        if let Some(status) = self.status {
-            return Ok(Some(status));
-        }
-        let Some(inner) = self.inner.as_mut() else {
-            unreachable!("a Child not reaped still holds its process");
+        let status = match &mut self.state {
+            State::Running { child, .. } => child.try_wait()?,
+            State::Exited(status) => return Ok(Some(*status)),
         };
-        let status = inner.try_wait()?;
         if let Some(status) = status {
-            self.reaped(status);
+            self.state = State::Exited(status);
         }
         Ok(status)
-    }
-
-    fn reaped(&mut self, status: ExitStatus) {
-        self.status = Some(status);
-        self.inner = None;
-        self.waiter = None;
     }
 
     /// Sends the child `SIGKILL` and returns without waiting for it to exit
@@ -563,9 +562,9 @@ impl Child {
     /// .unwrap();
     /// ```
     pub fn start_kill(&mut self) -> io::Result<()> {
-        match self.inner.as_mut() {
-            Some(inner) => inner.kill(),
-            None => Ok(()),
+        match &mut self.state {
+            State::Running { child, .. } => child.kill(),
+            State::Exited(_) => Ok(()),
         }
     }
 
@@ -655,13 +654,14 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
-        let Some(mut inner) = self.inner.take() else {
-            return;
-        };
-        if self.kill_on_drop {
-            let _ = inner.kill();
+        // The placeholder status is never read: the `Child` is going away.
+        let placeholder = State::Exited(ExitStatus::from_raw(0));
+        if let State::Running { mut child, .. } = std::mem::replace(&mut self.state, placeholder) {
+            if self.kill_on_drop {
+                let _ = child.kill();
+            }
+            wait::reap_in_background(child);
         }
-        wait::reap_in_background(inner);
     }
 }
 
@@ -669,7 +669,13 @@ impl fmt::Debug for Child {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Child")
             .field("id", &self.id())
-            .field("status", &self.status)
+            .field(
+                "status",
+                &match self.state {
+                    State::Running { .. } => None,
+                    State::Exited(status) => Some(status),
+                },
+            )
             .field("stdin", &self.stdin)
             .field("stdout", &self.stdout)
             .field("stderr", &self.stderr)
@@ -683,6 +689,15 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    impl Child {
+        /// Waits through SIGCHLD even where pidfds exist.
+        fn use_sigchld(&mut self) {
+            if let State::Running { waiter, .. } = &mut self.state {
+                *waiter = Some(ExitWaiter::sigchld().unwrap());
+            }
+        }
+    }
+
     /// The SIGCHLD path, which a Linux with pidfds never takes by itself:
     /// children that exit at different times, one that exited before the
     /// waiter existed, each wait ends with its own status.
@@ -692,12 +707,12 @@ mod tests {
         crate::block_on(async {
             let mut early = Command::new("true").spawn().unwrap();
             std::thread::sleep(Duration::from_millis(50)); // exits unseen
-            early.waiter = Some(ExitWaiter::sigchld().unwrap());
+            early.use_sigchld();
             let waits: Vec<_> = (1..6)
                 .map(|code| {
                     let script = format!("sleep 0.0{code}; exit {code}");
                     let mut child = Command::new("sh").args(["-c", &script]).spawn().unwrap();
-                    child.waiter = Some(ExitWaiter::sigchld().unwrap());
+                    child.use_sigchld();
                     crate::spawn_local(async move { (code, child.wait().await.unwrap().code()) })
                 })
                 .collect();
