@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use hearth::process::{Command, Stdio};
 use hearth::time::timeout;
 
+mod support;
+
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn sh(script: &str) -> Command {
@@ -363,4 +365,23 @@ fn many_children_at_once_on_two_workers() {
         }
     });
     rt.shutdown();
+}
+
+#[test]
+fn waiting_for_a_child_spends_no_cpu() {
+    hearth::block_on(async {
+        let mut child = Command::new("sleep").arg("0.3").spawn()?;
+        let (cpu, start) = (support::thread_cpu_time(), Instant::now());
+        child.wait().await?;
+        let (cpu, took) = (support::thread_cpu_time() - cpu, start.elapsed());
+        assert!(took >= Duration::from_millis(250), "waited {took:?}");
+        // Asleep in epoll_wait, not polling in a loop.
+        assert!(
+            cpu < Duration::from_millis(30),
+            "{cpu:?} of CPU in {took:?}"
+        );
+        eprintln!("waiting for a child: {cpu:?} of CPU in {took:?}");
+        io::Result::Ok(())
+    })
+    .unwrap();
 }

@@ -196,6 +196,22 @@ fn what_cannot_be_listened_for_is_an_error() {
 }
 
 #[test]
+fn waiting_for_a_signal_spends_no_cpu() {
+    hearth::block_on(async {
+        let mut quit = signal(SignalKind::quit()).unwrap();
+        let (cpu, start) = (support::thread_cpu_time(), std::time::Instant::now());
+        assert!(stays_pending(quit.recv(), Duration::from_millis(300)).await);
+        let (cpu, took) = (support::thread_cpu_time() - cpu, start.elapsed());
+        // Asleep in epoll_wait, not polling in a loop.
+        assert!(
+            cpu < Duration::from_millis(30),
+            "{cpu:?} of CPU in {took:?}"
+        );
+        eprintln!("waiting for a signal: {cpu:?} of CPU in {took:?}");
+    });
+}
+
+#[test]
 fn outside_an_executor_is_an_error() {
     let err = signal(SignalKind::quit()).unwrap_err();
     assert!(err.to_string().contains("needs a hearth executor"), "{err}");
