@@ -64,6 +64,28 @@ use syn::{Expr, ExprLit, ItemFn, Lit, Meta, Token};
 ///     Ok(())
 /// }
 /// ```
+///
+/// # Graceful shutdown
+///
+/// When the body returns, the runtime is dropped, which *cancels* the tasks
+/// still running on the workers (as with `#[tokio::main]`). To let the work
+/// in flight finish first, await `Handle::shutdown_graceful` before
+/// returning, for example on Ctrl-C (the `graceful` example of the `hearth`
+/// crate is a whole server):
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// #[hearth::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let rt = hearth::runtime::Handle::current();
+///     // ... start the server on the workers (`rt.spawn_on_all`) ...
+///     hearth::signal::ctrl_c().await?;
+///     // Stop accepting, let the requests in flight finish (30 s at most).
+///     rt.shutdown_graceful(Duration::from_secs(30)).await?;
+///     Ok(())
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = TokenStream2::from(item);

@@ -95,7 +95,9 @@ mod driver;
 mod executor;
 pub mod fs;
 pub mod net;
+pub mod process;
 pub mod runtime;
+pub mod signal;
 mod sync_shim;
 pub mod time;
 

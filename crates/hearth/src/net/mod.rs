@@ -72,7 +72,7 @@ mod backoff;
 #[macro_use]
 mod io_traits;
 pub(crate) mod reactor;
-mod source;
+pub(crate) mod source;
 #[macro_use]
 mod stream;
 mod tcp;

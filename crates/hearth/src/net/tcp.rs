@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use super::reactor::{READ, WRITE};
 use super::source::IoSource;
 use super::stream::Stream;
-use super::ToSocketAddrs;
 #[cfg(doc)]
 use super::AcceptBackoff;
+use super::ToSocketAddrs;
 
 /// A TCP socket listening for connections.
 ///

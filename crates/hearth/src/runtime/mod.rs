@@ -71,6 +71,10 @@
 //! threads. Whatever is still unfinished at the deadline is cancelled as
 //! above, and the call reports it as a [`ShutdownTimedOut`] error.
 //!
+//! Code that has only a [`Handle`] (the body of `#[hearth::main]`) drains
+//! the same way with [`Handle::shutdown_graceful`], a future that completes
+//! once the workers and the blocking pool are done.
+//!
 //! A task that panics does not take its worker down: the executor catches
 //! the panic and gives it to the task's handle, and the worker goes on
 //! serving.
@@ -103,6 +107,7 @@
 
 mod affinity;
 mod blocking;
+mod graceful;
 mod join;
 mod listen;
 mod metrics;
@@ -328,9 +333,10 @@ impl std::error::Error for ShutdownTimedOut {}
 ///
 /// Await it beside `accept` (or any source of new work) to stop taking work
 /// and let the work in hand finish. Off the runtime's workers (for example
-/// inside [`Runtime::block_on`], which cannot overlap a shutdown), it never
-/// completes. A plain [`shutdown`](Runtime::shutdown) does not fire it: it
-/// cancels the tasks instead.
+/// inside [`Runtime::block_on`]), it never completes: there, await
+/// [`Handle::shutdown_graceful`] instead. A plain
+/// [`shutdown`](Runtime::shutdown) does not fire it: it cancels the tasks
+/// instead.
 ///
 /// # Examples
 ///
@@ -584,6 +590,7 @@ impl Builder {
                 metrics: metrics.clone(),
                 blocking: blocking::Pool::new(self.max_blocking_threads, self.blocking_keep_alive),
                 stopping: AtomicBool::new(false),
+                graceful: graceful::Tracker::new(workers),
             }),
         };
         let mut runtime = Runtime {
@@ -608,7 +615,9 @@ impl Builder {
                     }
                     let _ = ready.send(Ok(()));
                     drop(ready);
-                    worker::run(index, handle, inbox, counters, slow_poll)
+                    let cancelled = worker::run(index, handle.clone(), inbox, counters, slow_poll);
+                    graceful::Tracker::worker_stopped(&handle.shared, cancelled);
+                    cancelled
                 })?; // `runtime` drops here: the workers started so far stop.
             runtime.threads.push(thread);
         }
@@ -643,6 +652,9 @@ struct Shared {
     blocking: Arc<blocking::Pool>,
     /// Set once by shutdown: spawns fail from then on.
     stopping: AtomicBool,
+    /// A graceful shutdown started through a handle
+    /// ([`Handle::shutdown_graceful`]), and which workers are still running.
+    graceful: graceful::Tracker,
 }
 
 /// A cheap, cloneable, `Send + Sync` reference to a [`Runtime`]: spawn on
@@ -1103,11 +1115,7 @@ impl Runtime {
     /// assert!(hearth::block_on(stuck).unwrap_err().is_cancelled());
     /// ```
     pub fn shutdown_graceful(mut self, timeout: Duration) -> Result<(), ShutdownTimedOut> {
-        let start = Instant::now();
-        // A timeout too large for the clock means "no deadline".
-        let deadline = start
-            .checked_add(timeout)
-            .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600));
+        let deadline = deadline_after(timeout);
         self.tell_workers(|| Message::Drain(deadline));
         let cancelled_tasks = self.join_workers();
         let (cancelled_blocking, running_blocking) = self.handle.shared.blocking.drain(deadline);
@@ -1131,12 +1139,7 @@ impl Runtime {
 
     /// Makes every later spawn fail and sends `message()` to every worker.
     fn tell_workers(&self, message: impl Fn() -> Message) {
-        let shared = &self.handle.shared;
-        shared.stopping.store(true, Ordering::Release);
-        for inbox in &shared.inboxes {
-            // Fails only if the worker is gone already.
-            let _ = inbox.send(message());
-        }
+        self.handle.tell_workers(message);
     }
 
     /// Joins the worker threads; returns how many tasks they cancelled.
@@ -1174,5 +1177,136 @@ impl fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("workers", &self.handle.workers())
             .finish()
+    }
+}
+
+/// The instant `timeout` from now; a timeout too large for the clock means
+/// "no deadline" (a century).
+fn deadline_after(timeout: Duration) -> Instant {
+    let start = Instant::now();
+    start
+        .checked_add(timeout)
+        .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+impl Handle {
+    /// Shuts the runtime down gracefully, from a handle: the same drain as
+    /// [`Runtime::shutdown_graceful`], for code that does not own the
+    /// [`Runtime`], above all the body of `#[hearth::main]`.
+    ///
+    /// The shutdown begins at this call: spawns fail from now on, every
+    /// worker's [`shutdown_signal`] fires (accept loops stop taking
+    /// connections), each worker serves until its last task finishes or
+    /// `timeout` passes, and then the blocking pool drains (see
+    /// [`Runtime::shutdown_graceful`] for each step). The returned future
+    /// completes when all of that is done, with the same result:
+    /// `Err(`[`ShutdownTimedOut`]`)` if something had to be cancelled at the
+    /// deadline. Dropping the future does not stop the shutdown.
+    ///
+    /// A second call (through any handle) joins the first shutdown; its
+    /// `timeout` is ignored. After the runtime was shut down another way,
+    /// the future completes at once with `Ok(())`.
+    ///
+    /// On one of the runtime's **own workers** (an admin endpoint that stops
+    /// the server, say) the future completes at once with `Ok(())`: that
+    /// worker drains only once the calling task has finished, so the task
+    /// cannot wait for the end. The owner of the runtime (`main`) can.
+    ///
+    /// Returning from `#[hearth::main]` drops the runtime, which *cancels*
+    /// what is still running (as tokio does); await this future first to let
+    /// the work in flight finish.
+    ///
+    /// # Examples
+    ///
+    /// A server's `main` drains on Ctrl-C (here the signal is left out, and
+    /// the shutdown starts at once):
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hearth::runtime::{shutdown_signal, Handle};
+    ///
+    /// #[hearth::main(workers = 2)]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let rt = Handle::current();
+    ///     // An accept loop on worker 0, a request in flight on worker 1.
+    ///     let accepting = rt.spawn_on(0, || async {
+    ///         shutdown_signal().await; // stop accepting here
+    ///         "stopped accepting"
+    ///     })?;
+    ///     let request = rt.spawn_on(1, || async {
+    ///         hearth::time::sleep(Duration::from_millis(50)).await;
+    ///         "request done"
+    ///     })?;
+    ///     // A server awaits `hearth::signal::ctrl_c()` here.
+    ///     rt.shutdown_graceful(Duration::from_secs(10)).await?;
+    ///     assert_eq!(accepting.await?, "stopped accepting");
+    ///     assert_eq!(request.await?, "request done"); // not cut short
+    ///     assert!(rt.spawn_on(0, || async {}).is_err()); // shut down
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// What does not finish by the deadline is cancelled and reported:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+    /// let stuck = rt.spawn_on(0, || std::future::pending::<()>()).unwrap();
+    /// let handle = rt.handle().clone();
+    /// let result = rt.block_on(handle.shutdown_graceful(Duration::from_millis(20)));
+    /// assert_eq!(result.unwrap_err().cancelled_tasks(), 1);
+    /// assert!(hearth::block_on(stuck).unwrap_err().is_cancelled());
+    /// ```
+    pub fn shutdown_graceful(&self, timeout: Duration) -> GracefulShutdown {
+        if let Some(deadline) = self.shared.graceful.begin(timeout, deadline_after(timeout)) {
+            self.tell_workers(|| Message::Drain(deadline));
+        }
+        let on_own_worker = current_worker().is_some()
+            && Handle::try_current().is_some_and(|h| Arc::ptr_eq(&h.shared, &self.shared));
+        GracefulShutdown {
+            shared: self.shared.clone(),
+            on_own_worker,
+        }
+    }
+
+    /// Makes every later spawn fail and sends `message()` to every worker.
+    fn tell_workers(&self, message: impl Fn() -> Message) {
+        self.shared.stopping.store(true, Ordering::Release);
+        for inbox in &self.shared.inboxes {
+            // Fails only if the worker is gone already.
+            let _ = inbox.send(message());
+        }
+    }
+}
+
+/// The future of [`Handle::shutdown_graceful`]: completes when the
+/// runtime's graceful shutdown is over.
+#[must_use = "the shutdown has begun; await this future to wait for its end"]
+pub struct GracefulShutdown {
+    shared: Arc<Shared>,
+    /// Awaited on a worker of this runtime: it cannot wait for the end.
+    on_own_worker: bool,
+}
+
+impl Future for GracefulShutdown {
+    type Output = Result<(), ShutdownTimedOut>;
+
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Self::Output> {
+        if self.on_own_worker {
+            return core::task::Poll::Ready(Ok(()));
+        }
+        self.shared.graceful.poll_done(cx)
+    }
+}
+
+impl fmt::Debug for GracefulShutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GracefulShutdown")
+            .field("on_own_worker", &self.on_own_worker)
+            .finish_non_exhaustive()
     }
 }
