@@ -32,9 +32,11 @@
 //! held (what the allocator keeps for reuse), within 8 MiB once the
 //! allocator is asked to trim.
 //!
-//! Size: `HEARTH_SOAK=short` (the default, for CI: about 2,000 connections,
-//! tens of seconds) or `HEARTH_SOAK=long` (5,000 connections and more
-//! traffic, a couple of minutes in release mode):
+//! Size: `HEARTH_SOAK=short` (the default, run by `cargo test`: 2,000
+//! connections, 20 requests of up to 32 KiB each, under 10 s in a debug
+//! build) or `HEARTH_SOAK=long` (5,000 connections, 80 requests of up to
+//! 64 KiB, about 7.5 GiB echoed: a minute or two in release mode on 2
+//! cores):
 //!
 //! ```text
 //! HEARTH_SOAK=long cargo test --release -p hearth --test soak -- --nocapture
