@@ -628,6 +628,17 @@ impl Handle {
         self.shared.inboxes.len()
     }
 
+    /// Worker `worker`'s inbox.
+    fn inbox(&self, worker: usize) -> Result<&remote::UnboundedSender<Message>, SpawnError> {
+        self.shared
+            .inboxes
+            .get(worker)
+            .ok_or(SpawnError::NoSuchWorker {
+                worker,
+                workers: self.workers(),
+            })
+    }
+
     /// Runs `f` on worker `worker` and spawns the future it returns there.
     ///
     /// `f` must be `Send` (it travels to the worker); the future need not be
@@ -707,14 +718,7 @@ impl Handle {
         Fut: Future + 'static,
         Fut::Output: Send + 'static,
     {
-        let inbox = self
-            .shared
-            .inboxes
-            .get(worker)
-            .ok_or(SpawnError::NoSuchWorker {
-                worker,
-                workers: self.workers(),
-            })?;
+        let inbox = self.inbox(worker)?;
         if self.shared.stopping.load(Ordering::Acquire) {
             return Err(SpawnError::ShutDown);
         }
@@ -800,14 +804,7 @@ impl Handle {
     /// assert_eq!(rt.block_on(rt.task_count(1).unwrap()).unwrap(), 0);
     /// ```
     pub fn task_count(&self, worker: usize) -> Result<RemoteJoinHandle<usize>, SpawnError> {
-        let inbox = self
-            .shared
-            .inboxes
-            .get(worker)
-            .ok_or(SpawnError::NoSuchWorker {
-                worker,
-                workers: self.workers(),
-            })?;
+        let inbox = self.inbox(worker)?;
         let (tx, _abort, handle) = RemoteJoinHandle::new();
         inbox
             .send(Message::TaskCount(tx))
