@@ -679,7 +679,7 @@ impl Handle {
     /// assert!(rt.spawn_on(2, || async {}).is_err());
     /// ```
     ///
-    /// A producer on worker 0 that keeps at most 8 jobs in flight on
+    /// A producer on worker 0 that keeps at most 4 jobs in flight on
     /// worker 1, however fast it produces:
     ///
     /// ```
@@ -688,10 +688,10 @@ impl Handle {
     ///
     /// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
     /// let producer = rt.spawn_on(0, || async {
-    ///     let in_flight = Rc::new(Semaphore::new(8));
+    ///     let in_flight = Rc::new(Semaphore::new(4));
     ///     let rt = hearth::runtime::Handle::current();
     ///     let mut done = Vec::new();
-    ///     for job in 0..100u64 {
+    ///     for job in 0..20u64 {
     ///         let permit = in_flight.clone().acquire_owned().await.unwrap();
     ///         let handle = rt.spawn_on(1, move || async move { job * 2 }).unwrap();
     ///         done.push(hearth::spawn_local(async move {
@@ -706,7 +706,7 @@ impl Handle {
     ///     }
     ///     sum
     /// }).unwrap();
-    /// assert_eq!(rt.block_on(producer).unwrap(), 9900);
+    /// assert_eq!(rt.block_on(producer).unwrap(), 380);
     /// ```
     pub fn spawn_on<F, Fut>(
         &self,
