@@ -37,9 +37,10 @@
 //!   moves the chunks in use from the end of the arena into free ones nearer
 //!   the start (fixing their slot's links and their timers' `loc`s) and
 //!   frees all free chunks but `CHUNK_RESERVE`. It costs O(arena), paid for
-//!   by the chunks freed since it last ran (at least half the arena then);
-//!   the lax trigger keeps the chunks moved while a big wheel drains to
-//!   about a quarter of its peak arena, in all.
+//!   by the chunks freed since it last ran (most of the arena). The lax
+//!   trigger keeps moves few: each run moves at most the quarter of the
+//!   arena in use, so a big wheel that drains moves about a third of its
+//!   peak arena in all.
 //! - when more than three quarters of the keys are free and none of the
 //!   upper half is in use, [`maybe_release_keys`](Wheel::maybe_release_keys)
 //!   cuts `locs` after the highest key in use (keys cannot move: a `Sleep`
@@ -940,7 +941,7 @@ mod tests {
     }
 
     #[test]
-    fn a_wheel_that_churns_below_the_reserve_never_shrinks() {
+    fn churn_leaves_at_most_the_reserve() {
         let mut wheel = Wheel::new();
         for round in 0..50u64 {
             let keys: Vec<Key> = (0..CHUNK as u64 * 8)
