@@ -327,9 +327,9 @@ mod tests {
 
     #[test]
     fn resource_errors_back_off_doubling_to_the_cap_and_report_once_per_cap() {
+        const MAX: Duration = Duration::from_millis(8);
         let calls = Cell::new(0);
-        let mut backoff =
-            AcceptBackoff::with_delays(Duration::from_millis(1), Duration::from_millis(8));
+        let mut backoff = AcceptBackoff::with_delays(Duration::from_millis(1), MAX);
         let mut accept = failing(libc::EMFILE, 12, &calls);
         let mut reported = Vec::new();
         let start = Instant::now();
@@ -339,21 +339,29 @@ mod tests {
                     Ok(conn) => return conn,
                     Err(e) => {
                         assert!(AcceptBackoff::is_resource_error(&e));
-                        reported.push((calls.get(), backoff.delay()));
+                        let at = backoff.last_report.unwrap();
+                        reported.push((calls.get(), backoff.delay(), at));
                     }
                 }
             }
         });
+        let took = start.elapsed();
         assert_eq!(conn, 13);
         // Waits of 1, 2, 4, 8, 8, ... ms: 12 errors take at least 1+2+4+8*9 ms.
-        assert!(start.elapsed() >= Duration::from_millis(79));
-        // The first error at once, then at most one per 8 ms.
-        assert_eq!(reported[0], (1, Duration::from_millis(1)));
-        assert!(
-            reported.len() < 12,
-            "every error was returned: {reported:?}"
-        );
-        assert!(reported.iter().all(|&(_, d)| d <= Duration::from_millis(8)));
+        assert!(took >= Duration::from_millis(79));
+        // Each reported error came with the delay it started: doubling, capped.
+        for &(n, delay, _) in &reported {
+            assert_eq!(delay, Duration::from_millis(1 << (n - 1).min(3)));
+        }
+        // The first error at once, then at most one per `MAX`.
+        assert_eq!(reported[0].0, 1);
+        for pair in reported.windows(2) {
+            assert!(
+                pair[1].2 - pair[0].2 >= MAX,
+                "reported twice within {MAX:?}"
+            );
+        }
+        assert!(reported.len() as u128 <= took.as_millis() / MAX.as_millis() + 1);
         assert!(backoff.delay().is_zero(), "a success resets the back-off");
     }
 

@@ -728,6 +728,17 @@ impl Handle {
         self.shared.inboxes.len()
     }
 
+    /// Worker `worker`'s inbox.
+    fn inbox(&self, worker: usize) -> Result<&remote::UnboundedSender<Message>, SpawnError> {
+        self.shared
+            .inboxes
+            .get(worker)
+            .ok_or(SpawnError::NoSuchWorker {
+                worker,
+                workers: self.workers(),
+            })
+    }
+
     /// Runs `f` on worker `worker` and spawns the future it returns there.
     ///
     /// `f` must be `Send` (it travels to the worker); the future need not be
@@ -768,7 +779,7 @@ impl Handle {
     /// assert!(rt.spawn_on(2, || async {}).is_err());
     /// ```
     ///
-    /// A producer on worker 0 that keeps at most 8 jobs in flight on
+    /// A producer on worker 0 that keeps at most 4 jobs in flight on
     /// worker 1, however fast it produces:
     ///
     /// ```
@@ -777,10 +788,10 @@ impl Handle {
     ///
     /// let rt = hearth::Runtime::builder().workers(2).build().unwrap();
     /// let producer = rt.spawn_on(0, || async {
-    ///     let in_flight = Rc::new(Semaphore::new(8));
+    ///     let in_flight = Rc::new(Semaphore::new(4));
     ///     let rt = hearth::runtime::Handle::current();
     ///     let mut done = Vec::new();
-    ///     for job in 0..100u64 {
+    ///     for job in 0..20u64 {
     ///         let permit = in_flight.clone().acquire_owned().await.unwrap();
     ///         let handle = rt.spawn_on(1, move || async move { job * 2 }).unwrap();
     ///         done.push(hearth::spawn_local(async move {
@@ -795,7 +806,7 @@ impl Handle {
     ///     }
     ///     sum
     /// }).unwrap();
-    /// assert_eq!(rt.block_on(producer).unwrap(), 9900);
+    /// assert_eq!(rt.block_on(producer).unwrap(), 380);
     /// ```
     pub fn spawn_on<F, Fut>(
         &self,
@@ -807,14 +818,7 @@ impl Handle {
         Fut: Future + 'static,
         Fut::Output: Send + 'static,
     {
-        let inbox = self
-            .shared
-            .inboxes
-            .get(worker)
-            .ok_or(SpawnError::NoSuchWorker {
-                worker,
-                workers: self.workers(),
-            })?;
+        let inbox = self.inbox(worker)?;
         if self.shared.stopping.load(Ordering::Acquire) {
             return Err(SpawnError::ShutDown);
         }
@@ -900,14 +904,7 @@ impl Handle {
     /// assert_eq!(rt.block_on(rt.task_count(1).unwrap()).unwrap(), 0);
     /// ```
     pub fn task_count(&self, worker: usize) -> Result<RemoteJoinHandle<usize>, SpawnError> {
-        let inbox = self
-            .shared
-            .inboxes
-            .get(worker)
-            .ok_or(SpawnError::NoSuchWorker {
-                worker,
-                workers: self.workers(),
-            })?;
+        let inbox = self.inbox(worker)?;
         let (tx, _abort, handle) = RemoteJoinHandle::new();
         inbox
             .send(Message::TaskCount(tx))

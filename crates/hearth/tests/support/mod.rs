@@ -2,7 +2,73 @@
 //! (Linux, where `rlim_t` is `u64`). Included with `mod support;` by the tests that use it.
 #![allow(dead_code)] // each includer uses a part
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+/// The system allocator, counting the bytes live in it (allocated and not
+/// yet freed, by every thread). A test binary that wants the count makes it
+/// its global allocator:
+///
+/// ```ignore
+/// #[global_allocator]
+/// static ALLOC: support::Counting = support::Counting;
+/// ```
+pub struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Heap bytes live now, if [`Counting`] is the global allocator.
+pub fn heap_bytes() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+// SAFETY: every call is forwarded to `System` with the caller's arguments;
+// the counter only observes sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded, same contract.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded, same contract.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded, same contract.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded, same contract.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_add(new_size, Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+/// Asks the C allocator to give the memory it keeps free back to the system
+/// (`malloc_trim`), so that RSS shows what is in use rather than what the
+/// allocator caches for reuse.
+pub fn trim_heap() {
+    // SAFETY: `malloc_trim` only releases free memory; it has no
+    // preconditions.
+    unsafe { libc::malloc_trim(0) };
+}
 
 /// The file descriptors this process has open, by number.
 pub fn open_fds() -> Vec<u32> {
