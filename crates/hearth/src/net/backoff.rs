@@ -1,25 +1,4 @@
 //! [`AcceptBackoff`]: an accept loop that rides out resource exhaustion.
-//!
-//! `accept` fails in two ways that call for opposite answers:
-//!
-//! - **Per-connection errors** concern one queued connection, which the
-//!   failed call has already taken off the queue: the peer reset it before
-//!   it was accepted (`ECONNABORTED`), a firewall refused it (`EPERM`), a
-//!   signal interrupted the call (`EINTR`), or Linux handed over a network
-//!   error pending on the new socket (`EPROTO`, `ENETDOWN`, `EHOSTUNREACH`
-//!   and the others `accept(2)` lists). The next connection is unaffected:
-//!   retry at once.
-//! - **Resource errors** (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) leave the
-//!   connection queued and the listener readable, so a retry fails the same
-//!   way, at once: a loop that retries (and logs) every error spins a core
-//!   and floods its log until descriptors come back. The answer is to wait:
-//!   a connection that closes frees a descriptor.
-//!
-//! [`AcceptBackoff::accept`] retries the first kind at once and waits after
-//! the second, with a delay that starts short and doubles up to a cap, as
-//! hyper-util and axum do with their fixed second. Errors it does not know
-//! (say `EINVAL` from a listener that can no longer listen) are waited on
-//! too: retrying them at once could spin as well.
 
 use core::future::Future;
 use std::io;
@@ -27,16 +6,32 @@ use std::time::{Duration, Instant};
 
 /// Accepts connections, backing off while the process is out of resources.
 ///
+/// `accept` fails in two ways that call for opposite answers:
+///
+/// - **Per-connection errors** concern one queued connection, which the
+///   failed call has already taken off the queue: the peer reset it before
+///   it was accepted (`ECONNABORTED`), a firewall refused it (`EPERM`), a
+///   signal interrupted the call (`EINTR`), or Linux handed over a network
+///   error pending on the new socket (`EPROTO`, `ENETDOWN`, `EHOSTUNREACH`
+///   and the others `accept(2)` lists). The next connection is unaffected:
+///   retry at once ([`is_connection_error`](Self::is_connection_error)).
+/// - **Resource errors** (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`:
+///   [`is_resource_error`](Self::is_resource_error)) leave the connection
+///   queued and the listener readable, so a retry fails the same way, at
+///   once: a loop that retries (and logs) every error spins a core and
+///   floods its log until descriptors come back. The answer is to wait: a
+///   connection that closes frees a descriptor.
+///
 /// [`accept`](Self::accept) wraps a listener's `accept` (any listener's:
-/// it takes a closure). A per-connection error is retried at once; any
+/// it takes a closure). It retries a per-connection error at once; any
 /// other error makes it wait: [`DEFAULT_MIN_DELAY`](Self::DEFAULT_MIN_DELAY)
 /// (5 ms) after the first, twice as long after each next one, up to
 /// [`DEFAULT_MAX_DELAY`](Self::DEFAULT_MAX_DELAY) (1 s); a success resets it.
-/// The connections being served keep running meanwhile (the wait is a
-/// timer, not a blocked thread), and as soon as they free descriptors the
-/// loop accepts again. See the [module docs](self) for which error is which
-/// ([`is_connection_error`](Self::is_connection_error),
-/// [`is_resource_error`](Self::is_resource_error)).
+/// (hyper-util and axum wait a fixed second.) Errors it does not know, say
+/// `EINVAL` from a listener that can no longer listen, are waited on too:
+/// retrying them at once could spin as well. The connections being served
+/// keep running meanwhile (the wait is a timer, not a blocked thread), and
+/// as soon as they free descriptors the loop accepts again.
 ///
 /// **Reporting.** The library logs nothing: `accept` *returns* an error
 /// when one should be reported, at most once per maximum delay (the first

@@ -7,8 +7,6 @@ use std::net::SocketAddr;
 use super::reactor::{READ, WRITE};
 use super::source::IoSource;
 use super::stream::Stream;
-#[cfg(doc)]
-use super::AcceptBackoff;
 use super::ToSocketAddrs;
 
 /// A TCP socket listening for connections.
@@ -103,18 +101,19 @@ impl TcpListener {
     ///
     /// # Errors
     ///
-    /// Two kinds, to be handled differently (see [`AcceptBackoff`]):
+    /// Two kinds, to be handled differently (see
+    /// [`AcceptBackoff`](super::AcceptBackoff)):
     ///
     /// - *per-connection*: `ECONNABORTED` (the peer gave up before it was
     ///   accepted), `EPERM` (a firewall rule), `EINTR`, and the network
     ///   errors Linux passes on from the new socket (`EPROTO`, `ENETDOWN`,
     ///   `EHOSTUNREACH`...). That connection is gone; just accept again
-    ///   ([`AcceptBackoff::is_connection_error`]).
+    ///   ([`AcceptBackoff::is_connection_error`](super::AcceptBackoff::is_connection_error)).
     /// - *resource exhaustion*: `EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`. The
     ///   connection stays queued and the next call fails the same way at
     ///   once: a loop that retries at once spins a core (and floods its log)
     ///   until descriptors come back. Wait before retrying; an accept loop
-    ///   does it with [`AcceptBackoff::accept`].
+    ///   does it with [`AcceptBackoff::accept`](super::AcceptBackoff::accept).
     ///
     /// ```
     /// # if cfg!(miri) { return; } // Miri cannot open sockets

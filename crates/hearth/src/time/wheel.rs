@@ -90,6 +90,14 @@
 //! miss per timer per level, and a profile put 82% of the time on that one
 //! load. Chunks are read in sequence instead. Insert pays for initializing
 //! fresh chunks (safe Rust); a grown arena reuses them.
+//!
+//! Giving memory back (above) costs 1.8% more instructions over the whole
+//! test and no more cache misses (cachegrind: 1.243 G to 1.264 G
+//! instructions, D1 and LL misses unchanged), mostly two counters per
+//! removal. By thread CPU time on a shared, loaded 2-vCPU VM (medians of 30
+//! interleaved runs, where single runs swing by 1.3x), insert 1.0x, cancel
+//! about 1.09x, fire about 1.1x of before; fire includes returning the
+//! drained arena's pages to the system.
 
 use hearth_task::LocalWaker;
 
