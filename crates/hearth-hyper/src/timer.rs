@@ -34,6 +34,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -128,13 +129,35 @@ struct Registration {
 /// Keys of entries whose [`HearthSleep`] was dropped, reset or polled on
 /// another thread than the entry's; the entry's thread removes them.
 #[derive(Default)]
-struct Orphans(Mutex<Vec<u64>>);
+struct Orphans {
+    /// The keys.
+    keys: Mutex<Vec<u64>>,
+    /// Whether `keys` may be non-empty: set by `push` and cleared by `take`
+    /// under the lock, so the owner's polls check it with a load instead of
+    /// locking (a key pushed just after the check waits for the next use).
+    any: AtomicBool,
+}
 
 impl Orphans {
     fn lock(&self) -> MutexGuard<'_, Vec<u64>> {
         // Pushing and draining a `Vec` leaves it consistent even if a
         // panic interrupted another holder.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, key: u64) {
+        let mut keys = self.lock();
+        keys.push(key);
+        self.any.store(true, Ordering::Release);
+    }
+
+    fn take(&self) -> Vec<u64> {
+        if !self.any.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut keys = self.lock();
+        self.any.store(false, Ordering::Relaxed);
+        core::mem::take(&mut *keys)
     }
 }
 
@@ -156,7 +179,7 @@ thread_local! {
 impl Registry {
     /// Removes the entries orphaned by other threads.
     fn collect_orphans(&self) {
-        let orphans = core::mem::take(&mut *self.orphans.lock());
+        let orphans = self.orphans.take();
         if orphans.is_empty() {
             return;
         }
@@ -256,7 +279,7 @@ impl HearthSleep {
             })
             .unwrap_or(false);
         if !removed {
-            registration.orphans.lock().push(registration.key);
+            registration.orphans.push(registration.key);
         }
     }
 }

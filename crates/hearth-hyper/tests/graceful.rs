@@ -56,3 +56,54 @@ fn idle_keep_alive_connections_close_and_the_shutdown_does_not_time_out() {
         );
     }
 }
+
+/// HTTP/2: the server sends `GOAWAY`, so the client's connection ends
+/// cleanly, and the shutdown does not wait for its deadline.
+#[test]
+fn http2_connections_are_told_to_go_away() {
+    use hearth_hyper::HearthExecutor;
+    use http_body_util::{BodyExt, Empty};
+    use hyper::body::Bytes;
+    use hyper_util::rt::TokioIo;
+
+    let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+    let hello = service_fn(|_req: Request<Incoming>| async {
+        Ok::<_, Infallible>(Response::new("hello".to_string()))
+    });
+    let server = rt
+        .block_on(hearth_hyper::serve(
+            &rt,
+            "127.0.0.1:0".parse().unwrap(),
+            hello,
+        ))
+        .unwrap();
+    let addr = server.local_addr();
+    let handle = rt.handle().clone();
+
+    let client = std::thread::spawn(move || {
+        hearth::block_on(async move {
+            let stream = hearth::net::TcpStream::connect(addr).await.unwrap();
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(HearthExecutor, TokioIo::new(stream))
+                    .await
+                    .unwrap();
+            let conn = hearth::spawn_local(conn);
+            let request = Request::get(format!("http://{addr}/"))
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, "hello");
+            // Keep the sender: only the server's GOAWAY ends the connection.
+            let start = Instant::now();
+            drop(handle.shutdown_graceful(Duration::from_secs(20)));
+            conn.await.unwrap().expect("the connection ended cleanly");
+            drop(sender);
+            start.elapsed()
+        })
+    });
+    let took = client.join().unwrap();
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    rt.shutdown_graceful(Duration::from_secs(20))
+        .expect("every connection ended before the deadline");
+}
