@@ -29,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod detect;
 mod executor;
 pub mod server;
 mod timer;

@@ -35,13 +35,11 @@
 //! timeout) end that connection only; hyper answers what it can (for
 //! example `400 Bad Request`), and nothing is printed.
 
-use core::cell::Cell;
 use core::future::{poll_fn, Future};
 use core::pin::{pin, Pin};
-use core::task::{Context, Poll};
+use core::task::Poll;
 use std::io;
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::time::Duration;
 
 use hearth::net::TcpStream;
@@ -52,6 +50,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 
+use crate::detect::Watched;
 use crate::{HearthExecutor, HearthTimer};
 
 /// The error type hyper accepts from services and bodies.
@@ -281,9 +280,10 @@ impl Builder {
         B: Body + 'static,
         B::Error: Into<BoxError>,
     {
-        let options = self.clone();
+        let builder = self.connection_builder();
+        let detect_timeout = self.header_read_timeout;
         rt.serve_on_all(addr, move |stream, _peer| {
-            serve_connection(options.clone(), stream, service.clone())
+            serve_connection(builder.clone(), detect_timeout, stream, service.clone())
         })
     }
 
@@ -299,10 +299,15 @@ impl Builder {
     }
 }
 
-/// Serves one connection until it ends (the client closes it, an error, a
-/// timeout, or the end of a graceful shutdown).
-async fn serve_connection<S, B>(options: Builder, stream: TcpStream, service: S)
-where
+/// Serves one connection with `builder` until it ends (the client closes
+/// it, an error, a timeout, or the end of a graceful shutdown), giving the
+/// protocol detection `detect_timeout`.
+async fn serve_connection<S, B>(
+    builder: auto::Builder<HearthExecutor>,
+    detect_timeout: Option<Duration>,
+    stream: TcpStream,
+    service: S,
+) where
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + 'static,
     S::Future: 'static,
     S::Error: Into<BoxError>,
@@ -312,12 +317,11 @@ where
     // Small responses go out at once; a failure only costs latency.
     let _ = stream.set_nodelay(true);
     let (stream, progress) = Watched::new(stream);
-    let builder = options.connection_builder();
     let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
     let mut shutdown = pin!(shutdown_signal());
     let mut draining = false;
     // Until the protocol is known (see the module docs on timeouts).
-    let mut detecting = options.header_read_timeout.map(hearth::time::sleep);
+    let mut detecting = detect_timeout.map(hearth::time::sleep);
     let result = poll_fn(|cx| {
         if !draining && shutdown.as_mut().poll(cx).is_ready() {
             draining = true;
@@ -335,141 +339,4 @@ where
     .await;
     // A connection's error concerns that client only (see the module docs).
     drop(result);
-}
-
-/// The bytes every HTTP/2 connection opens with (RFC 9113, 3.4).
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// A socket that notes whether the bytes read so far tell the protocol:
-/// hyper-util's auto builder waits for as long as they could still be the
-/// start of the HTTP/2 preface.
-struct Watched {
-    stream: TcpStream,
-    /// Shared with the connection task.
-    progress: Rc<Progress>,
-}
-
-/// What the connection's first bytes told, shared by a [`Watched`] socket
-/// and its connection task.
-struct Progress {
-    /// Bytes read so far, while fewer than the preface's length.
-    read: Cell<usize>,
-    /// A byte differed from the preface, or the whole preface came: the
-    /// protocol is known.
-    detected: Cell<bool>,
-}
-
-impl Progress {
-    fn detected(&self) -> bool {
-        self.detected.get()
-    }
-
-    fn saw(&self, bytes: &[u8]) {
-        if self.detected.get() {
-            return;
-        }
-        let at = self.read.get();
-        let expected = &H2_PREFACE[at..];
-        let n = bytes.len().min(expected.len());
-        if bytes[..n] != expected[..n] || at + n == H2_PREFACE.len() {
-            self.detected.set(true);
-        }
-        self.read.set(at + n);
-    }
-}
-
-impl Watched {
-    fn new(stream: TcpStream) -> (Watched, Rc<Progress>) {
-        let progress = Rc::new(Progress {
-            read: Cell::new(0),
-            detected: Cell::new(false),
-        });
-        let watched = Watched {
-            stream,
-            progress: progress.clone(),
-        };
-        (watched, progress)
-    }
-}
-
-impl tokio::io::AsyncRead for Watched {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut this.stream).poll_read(cx, buf);
-        if poll.is_ready() {
-            this.progress.saw(&buf.filled()[before..]);
-        }
-        poll
-    }
-}
-
-impl tokio::io::AsyncWrite for Watched {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn progress() -> Progress {
-        Progress {
-            read: Cell::new(0),
-            detected: Cell::new(false),
-        }
-    }
-
-    #[test]
-    fn http1_is_detected_at_the_first_differing_byte() {
-        let p = progress();
-        p.saw(b"");
-        assert!(!p.detected());
-        p.saw(b"P");
-        assert!(!p.detected(), "PRI and POST both start with P");
-        p.saw(b"OST / HTTP/1.1\r\n");
-        assert!(p.detected());
-    }
-
-    #[test]
-    fn http2_is_detected_with_the_whole_preface_only() {
-        let p = progress();
-        p.saw(&H2_PREFACE[..10]);
-        assert!(!p.detected());
-        p.saw(&H2_PREFACE[10..H2_PREFACE.len() - 1]);
-        assert!(!p.detected());
-        let mut last = H2_PREFACE[H2_PREFACE.len() - 1..].to_vec();
-        last.extend_from_slice(b"\0\0\0\x04"); // the start of a SETTINGS frame
-        p.saw(&last);
-        assert!(p.detected());
-    }
 }
