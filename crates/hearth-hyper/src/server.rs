@@ -322,7 +322,7 @@ async fn serve_connection<S, B>(
     let mut draining = false;
     // Until the protocol is known (see the module docs on timeouts).
     let mut detecting = detect_timeout.map(hearth::time::sleep);
-    let result = poll_fn(|cx| {
+    poll_fn(|cx| {
         if !draining && shutdown.as_mut().poll(cx).is_ready() {
             draining = true;
             conn.as_mut().graceful_shutdown();
@@ -331,12 +331,13 @@ async fn serve_connection<S, B>(
             if progress.detected() {
                 detecting = None;
             } else if Pin::new(deadline).poll(cx).is_ready() {
-                return Poll::Ready(Err(None));
+                // Dropping the connection closes the socket.
+                return Poll::Ready(());
             }
         }
-        conn.as_mut().poll(cx).map(|r| r.map_err(Some))
+        // A connection's error concerns that client only (see the module
+        // docs): ignored.
+        conn.as_mut().poll(cx).map(drop)
     })
     .await;
-    // A connection's error concerns that client only (see the module docs).
-    drop(result);
 }

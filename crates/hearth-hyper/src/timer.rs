@@ -48,8 +48,8 @@ use std::time::{Duration, Instant};
 /// setting the header-read timeout explicitly panics in the connection.
 ///
 /// The sleeps are `Send + Sync`, as hyper requires, although hearth's own
-/// [`Sleep`](hearth::time::Sleep) is not; the [module docs](self) say how,
-/// and what happens when a sleep is polled on another thread. The
+/// [`Sleep`](hearth::time::Sleep) is not; [`HearthSleep`] says how, and
+/// what happens when a sleep is polled on another thread. The
 /// resolution is hearth's: one millisecond, never early.
 ///
 /// # Panics
@@ -99,6 +99,22 @@ fn deadline_after(duration: Duration) -> Instant {
 
 /// The sleep of [`HearthTimer`]: `Send + Sync`, and fires on the timer wheel
 /// of the hearth executor that polls it.
+///
+/// It holds only its deadline and, once polled, the key of a
+/// [`hearth::time::Sleep`] kept in a map of the polling thread: hearth's
+/// sleep never leaves that thread.
+///
+/// # Polled on another thread
+///
+/// It moves: a new hearth timer is registered with the polling thread's
+/// executor, for the same deadline. The old one is removed by its own
+/// thread the next time that thread polls a `HearthSleep` (until then it
+/// may wake its task once, spuriously). Dropping or resetting it on another
+/// thread works the same way.
+///
+/// # Panics
+///
+/// When polled outside a hearth executor (as [`hearth::time::Sleep`]).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
