@@ -63,6 +63,14 @@ fn http1_malformed_request_gets_400_and_the_server_goes_on() {
     assert!(response.ends_with("Hello, World!"), "{response}");
 }
 
+#[test]
+fn an_address_in_use_is_an_error() {
+    let (rt, addr) = start();
+    let err = example::start(rt.handle(), addr).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    assert!(err.to_string().contains("in use"), "{err}");
+}
+
 /// h2c by prior knowledge, with hyper's HTTP/2 client on hearth (its
 /// connection task spawned by `HearthExecutor`).
 #[test]

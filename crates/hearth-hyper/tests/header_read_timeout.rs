@@ -38,8 +38,9 @@ fn start(rt: &Runtime, timeout: Option<Duration>) -> SocketAddr {
 /// Sends `bytes`, then waits for the server to close the connection (at
 /// most 5 s); returns how long that took, or `None` if it stayed open.
 fn closed_after(addr: SocketAddr, bytes: &[u8]) -> Option<Duration> {
-    let mut client = TcpStream::connect(addr).unwrap();
+    // Before connecting: the server's clock starts at the accept, later.
     let start = Instant::now();
+    let mut client = TcpStream::connect(addr).unwrap();
     client.write_all(bytes).unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(5)))

@@ -21,8 +21,9 @@ fn serves_and_cuts_off_slowloris_clients() {
     let slow: Vec<_> = (0..4)
         .map(|_| {
             std::thread::spawn(move || {
-                let mut client = TcpStream::connect(addr).unwrap();
+                // Before connecting: the server's clock starts at the accept.
                 let start = Instant::now();
+                let mut client = TcpStream::connect(addr).unwrap();
                 client.write_all(b"GET / HTTP/1.1\r\n").unwrap();
                 client
                     .set_read_timeout(Some(Duration::from_secs(5)))
