@@ -14,12 +14,12 @@
 //! - A registry's map is touched by its own thread only (it is a
 //!   thread-local), so its `hearth::time::Sleep`s never leave that thread.
 //! - A [`HearthSleep`] registered with registry `R` either is on `R`'s
-//!   thread, or its key is handed to `R`'s orphan list (an
-//!   `Arc<Mutex<Vec<u64>>>`, the only part shared between threads) when it
+//!   thread, or its key is handed to `R`'s orphan list (a mutex-guarded
+//!   `Vec` behind an `Arc`, the only part shared between threads) when it
 //!   is dropped, reset or polled elsewhere. `R`'s thread removes orphaned
-//!   entries on its next use of the registry, so a sleep that moved away
-//!   leaves at most one stale timer behind until then; that timer may wake
-//!   a task spuriously once, which futures tolerate.
+//!   entries the next time it polls a `HearthSleep`, so a sleep that moved
+//!   away leaves one stale timer behind until then; that timer may wake a
+//!   task spuriously once, which futures tolerate.
 //!
 //! # A sleep polled on another thread
 //!
