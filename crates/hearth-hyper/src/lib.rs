@@ -1,0 +1,39 @@
+//! hyper 1.x on hearth, without glue.
+//!
+//! - [`HearthTimer`]: hyper's [`Timer`](hyper::rt::Timer) on hearth's timer
+//!   wheel, so that hyper's timeouts work (the HTTP/1 header-read timeout,
+//!   hyper's protection against slow clients, and HTTP/2 keep-alive).
+//! - [`HearthExecutor`]: hyper's [`Executor`](hyper::rt::Executor), spawning
+//!   on the current worker (HTTP/2 streams).
+//! - [`serve`] and [`serve_tower`] (options on [`server::Builder`]): a hyper
+//!   or tower service (an axum `Router`) over HTTP/1.1 and HTTP/2 on every
+//!   worker of a [`hearth::Runtime`], with a header-read timeout and the
+//!   runtime's graceful shutdown.
+//!
+//! hearth's sockets reach hyper through hyper-util's `TokioIo` (hearth's
+//! `tokio-io` feature); no tokio runtime runs.
+//!
+//! # Examples
+//!
+//! An axum router on every worker:
+//!
+//! ```no_run
+//! use axum::{routing::get, Router};
+//!
+//! let rt = hearth::Runtime::builder().build()?;
+//! let app = Router::new().route("/", get(|| async { "Hello, World!" }));
+//! let server = rt.block_on(hearth_hyper::serve_tower(&rt, "127.0.0.1:8080".parse()?, app))?;
+//! println!("listening on http://{}/", server.local_addr());
+//! rt.block_on(hearth::signal::ctrl_c())?;
+//! rt.shutdown_graceful(std::time::Duration::from_secs(10))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod detect;
+mod executor;
+pub mod server;
+mod timer;
+
+pub use executor::HearthExecutor;
+pub use server::{serve, serve_tower};
+pub use timer::{HearthSleep, HearthTimer};
