@@ -1,7 +1,7 @@
 //! `watch`: one value, many observers that wait for changes.
 //!
 //! One `Rc<Shared<T>>` holds the value in a `RefCell`, a version counter and
-//! two [`Event`]s: receivers waiting in [`changed`](Receiver::changed), and
+//! two `Event`s: receivers waiting in [`changed`](Receiver::changed), and
 //! the sender waiting in [`closed`](Sender::closed). Every receiver remembers
 //! the version it saw last; a send bumps the version and wakes the waiting
 //! receivers (all of them can proceed, so this is no wake storm).

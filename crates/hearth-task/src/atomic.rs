@@ -7,7 +7,7 @@
 //!   read-modify-write operation (`fetch_*`, `swap`, `compare_exchange*`) on the
 //!   calling thread. Loads, stores and fences are not counted: on the targets
 //!   hearth cares about they are plain moves, not locked instructions. Read the
-//!   count with [`counting::rmw_count`].
+//!   count with `counting::rmw_count` (feature `count-atomics`).
 //!
 //! hearth's promise "the local path performs no atomic read-modify-write" is a
 //! test over this counter, not a claim.

@@ -22,14 +22,14 @@
 //! Across the boundary: a hearth task can await tokio's `JoinHandle`s,
 //! `tokio::sync` primitives and tokio sockets; a tokio task on the same
 //! thread (`tokio::task::spawn_local`) can await a hearth
-//! [`JoinHandle`](crate::JoinHandle) or a hearth-sync primitive; a tokio
+//! [`JoinHandle`] or a hearth-sync primitive; a tokio
 //! task on another thread reaches hearth through thread-safe means
 //! (`hearth_sync::remote` channels, or a hearth task's `Waker`).
 //!
 //! # When to host, when to run hearth's own runtime
 //!
 //! Host hearth in tokio when the program depends on tokio-only crates, or to
-//! move one `!Send` subsystem at a time. Run hearth's [`Runtime`] when the
+//! move one `!Send` subsystem at a time. Run hearth's [`Runtime`](crate::Runtime) when the
 //! whole service is yours: hearth's workers park in their own `epoll_wait`
 //! with no extra hop (the hosted executor's I/O goes through two epoll
 //! levels: tokio's, then hearth's) and pin one worker per core.
