@@ -1,6 +1,7 @@
 //! A panic in user code of a `DualWake` target (`wake_local`, `wake_remote`,
 //! `T::drop`) skips nothing: no leak, no double drop. Under Miri a leaked
 //! allocation fails the run; natively the `Shared` part's drop counts frees.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
