@@ -44,6 +44,11 @@ pub(crate) struct Driver {
     io: OnceCell<Rc<Reactor>>,
     /// Task polls since the last look at timers and I/O.
     polls: Cell<u32>,
+    /// Hosted on another runtime, which watches the reactor's descriptor and
+    /// says when it has events: a busy executor then looks only at its
+    /// timers between task polls (no `epoll_wait` every few polls).
+    #[cfg(feature = "tokio-host")]
+    hosted: Cell<bool>,
 }
 
 impl Driver {
@@ -52,6 +57,8 @@ impl Driver {
             time: OnceCell::new(),
             io: OnceCell::new(),
             polls: Cell::new(0),
+            #[cfg(feature = "tokio-host")]
+            hosted: Cell::new(false),
         }
     }
 
@@ -103,7 +110,21 @@ impl Driver {
             self.polls.set(polls);
             return;
         }
+        #[cfg(feature = "tokio-host")]
+        if self.hosted.get() {
+            self.polls.set(0);
+            if let Some(time) = self.time.get() {
+                time.process();
+            }
+            return;
+        }
         self.poll_now();
+    }
+
+    /// From now on the host watches the reactor (see `hosted`).
+    #[cfg(feature = "tokio-host")]
+    pub(crate) fn set_hosted(&self) {
+        self.hosted.set(true);
     }
 
     /// Fires due timers and takes ready I/O events, without blocking.

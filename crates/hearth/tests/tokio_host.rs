@@ -309,3 +309,40 @@ fn a_mixed_tokio_and_hearth_program_under_load() {
         );
     }
 }
+
+/// A busy hosted executor (a task that is always ready) still takes its own
+/// I/O events: the turns that yield look at tokio's readiness of hearth's
+/// epoll descriptor.
+#[test]
+fn hearth_sockets_progress_while_hearth_is_busy() {
+    current_thread().block_on(async {
+        let hearth = LocalExecutor::new().unwrap();
+        let stop = Rc::new(Cell::new(false));
+        let s = stop.clone();
+        hearth.spawn_local(async move {
+            while !s.get() {
+                hearth::yield_now().await;
+            }
+        });
+        let out = hearth
+            .run_until(async {
+                let listener = hearth::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let server = hearth::spawn_local(async move {
+                    let (s, _) = listener.accept().await.unwrap();
+                    let mut buf = [0; 4];
+                    s.read_exact(&mut buf).await.unwrap();
+                    s.write_all(&buf).await.unwrap();
+                });
+                let c = hearth::net::TcpStream::connect(addr).await.unwrap();
+                c.write_all(b"busy").await.unwrap();
+                let mut back = [0; 4];
+                c.read_exact(&mut back).await.unwrap();
+                server.await.unwrap();
+                back
+            })
+            .await;
+        stop.set(true);
+        assert_eq!(&out, b"busy");
+    });
+}

@@ -31,14 +31,15 @@ use hearth_task::dual::{DualRc, DualWake};
 use crate::harness::{Config, Suite, SuiteReport, Target};
 
 /// Operations per run of every workload (hops, messages, acquire-releases).
-pub const MESSAGES: u64 = 10_000_000;
+pub const MESSAGES: u64 = 5_000_000;
 /// Tasks of the contention workload.
 pub const TASKS: u64 = 1_000;
 /// Capacity of the bounded channels.
 pub const CAPACITY: usize = 1024;
-/// Samples per case (each sample is one run of 10,000,000 operations). Three
-/// keep the whole `cargo run --release -p hearth-bench` under three minutes
-/// next to the `net` suite's wrk runs.
+/// Samples per case (each sample is one run of [`MESSAGES`] operations).
+/// Three runs of 5,000,000 keep the whole `cargo run --release -p hearth-bench`
+/// under three minutes next to the `net` suite's wrk runs (with 10,000,000 it
+/// took 3 min 45 s once the hosted rows were added).
 const SAMPLES: usize = 3;
 
 // ---- the executor every peer runs on ----
@@ -686,14 +687,14 @@ pub fn run(config: &Config) -> SuiteReport {
          through the least possible channel (one value slot, one parked waker): what the executor alone costs \
          per hop, which no channel can undercut."
     ));
-    suite.note(
+    suite.note(format!(
         "Targets: ≤ 0.5× the best peer (ping-pong, throughput), ≤ 0.5× tokio (contention). Ping-pong and \
          contention are bounded below by the executor: the floor row is the executor's own cost per hop, \
          hearth-sync adds a nanosecond or two to it and the local peers a few more (their `Waker` clone and drop), \
          so half the best peer is below the floor on any one executor. Unbounded throughput with a producer that \
-         never yields is mostly growing a 10,000,000-element buffer: a push and a pop per message, the same for \
-         hearth-sync, local-sync and local-channel.",
-    );
+         never yields is mostly growing a {MESSAGES}-element buffer: a push and a pop per message, the same for \
+         hearth-sync, local-sync and local-channel."
+    ));
     suite.run()
 }
 

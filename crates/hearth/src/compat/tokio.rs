@@ -211,21 +211,17 @@ impl LocalExecutor {
         loop {
             let timeout = match self.executor.host_turn(future.as_mut(), main, cx.waker()) {
                 Turn::Ready(output) => return Poll::Ready(output),
-                Turn::Yield => return Poll::Pending,
+                Turn::Yield => {
+                    // Still busy (the task is woken already): take hearth's
+                    // I/O events if tokio's reactor saw any. A busy turn
+                    // looks only at timers (see `Driver::maintain`).
+                    self.take_io_events(cx);
+                    return Poll::Pending;
+                }
                 Turn::Idle(timeout) => timeout,
             };
-            let mut again = false;
             // hearth's I/O and remote wakes: its epoll descriptor is readable.
-            if let Poll::Ready(ready) = self.io.poll_read_ready(cx) {
-                match ready {
-                    // Cleared before hearth's epoll_wait takes the events, so
-                    // an event after the clear makes it readable again.
-                    Ok(mut guard) => guard.clear_ready(),
-                    Err(e) => panic!("hearth::compat::tokio: tokio's reactor failed: {e}"),
-                }
-                self.executor.host_poll_driver();
-                again = true;
-            }
+            let mut again = self.take_io_events(cx);
             // hearth's next timer: a tokio sleep until then.
             if let Some(timeout) = timeout {
                 let deadline = tokio::time::Instant::now() + timeout;
@@ -239,6 +235,26 @@ impl LocalExecutor {
             }
             if !again {
                 return Poll::Pending;
+            }
+        }
+    }
+}
+
+impl LocalExecutor {
+    /// If tokio's reactor saw hearth's epoll descriptor readable, takes the
+    /// events (waking hearth's tasks); registers for the next edge otherwise.
+    fn take_io_events(&self, cx: &mut Context<'_>) -> bool {
+        match self.io.poll_read_ready(cx) {
+            Poll::Pending => false,
+            Poll::Ready(ready) => {
+                match ready {
+                    // Cleared before hearth's epoll_wait takes the events, so
+                    // an event after the clear makes it readable again.
+                    Ok(mut guard) => guard.clear_ready(),
+                    Err(e) => panic!("hearth::compat::tokio: tokio's reactor failed: {e}"),
+                }
+                self.executor.host_poll_driver();
+                true
             }
         }
     }

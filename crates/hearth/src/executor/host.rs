@@ -112,7 +112,9 @@ impl Executor {
     /// waits on; from now on remote wakes signal its eventfd.
     pub(crate) fn host_reactor(&self) -> io::Result<std::rc::Rc<crate::net::reactor::Reactor>> {
         let core = &*self.core;
-        Ok(core.driver().reactor_or_init(&core.remote)?.clone())
+        let reactor = core.driver().reactor_or_init(&core.remote)?.clone();
+        core.driver().set_hosted();
+        Ok(reactor)
     }
 
     /// Takes ready I/O events and fires due timers without blocking.
