@@ -533,12 +533,13 @@ impl Wheel {
                     in_use[hole] = true;
                     let to = hole as u32;
                     let base = self.chunks.as_mut_ptr();
-                    // SAFETY: `hole < keep <= c < len`: two distinct chunks
-                    // in bounds. The free chunk at `hole` holds no waker (an
+                    // `hole < keep <= c < len`: two distinct chunks in
+                    // bounds. The free chunk at `hole` holds no waker (an
                     // invariant), so overwriting it drops nothing. The copy
                     // left at `c` is never read again (no chain leads there
                     // once relinked below) nor dropped: everything from
                     // `keep` on is cut off without drop (`set_len` below).
+                    // SAFETY: by the above.
                     unsafe {
                         core::ptr::copy_nonoverlapping(base.add(c as usize), base.add(hole), 1)
                     };
@@ -563,11 +564,12 @@ impl Wheel {
                 c = next;
             }
         }
-        // SAFETY: `keep <= len`. From `keep` on there are free chunks,
-        // which hold no waker (nothing to drop), and the stale copies of
-        // the chunks moved above, which must not be dropped: cut off
-        // without dropping. Dropping them would also read all of them, for
-        // nothing: a drained wheel's arena is mostly these.
+        // `keep <= len`. From `keep` on there are free chunks, which hold
+        // no waker (nothing to drop), and the stale copies of the chunks
+        // moved above, which must not be dropped: cut off without dropping.
+        // Dropping them would also read all of them, for nothing: a drained
+        // wheel's arena is mostly these.
+        // SAFETY: by the above.
         unsafe { self.chunks.set_len(keep) };
         self.chunks.shrink_to_fit();
         self.free_chunk = NIL;
