@@ -106,10 +106,16 @@ mod poison;
 pub(crate) mod raw;
 mod select;
 mod set;
+mod slots;
 
 pub use join::{join_all, try_join_all, JoinAll, TryJoinAll};
 pub use merge::{merge, Merge};
 pub use set::{race, FuturesSet, Race};
+
+/// The iterators of [`FuturesSet`] and [`Merge`] (the same types for both).
+pub mod iter {
+    pub use crate::slots::{IntoIter, Iter, IterMut, IterPinMut, IterPinRef};
+}
 
 #[doc(hidden)]
 pub mod __private {
