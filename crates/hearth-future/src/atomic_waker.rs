@@ -72,6 +72,7 @@ impl AtomicWaker {
     ///
     /// # Safety
     /// Called by the owner only (no concurrent `register`).
+    #[inline]
     pub(crate) unsafe fn is_current(&self, waker: &Waker) -> bool {
         // SAFETY: owner only, per the contract.
         let ident = unsafe { *self.ident.get() };
@@ -177,6 +178,7 @@ impl AtomicWaker {
 
     /// Returns `true` if a waker was ever registered and not yet taken
     /// (owner only; plain load).
+    #[inline]
     pub(crate) fn maybe_registered(&self) -> bool {
         !self.taken.load(Ordering::Relaxed)
     }

@@ -209,8 +209,7 @@ where
     I: IntoIterator,
     I::Item: TryFuture,
 {
-    let children: Box<[TryMaybeDone<I::Item>]> =
-        iter.into_iter().map(TryMaybeDone::new).collect();
+    let children: Box<[TryMaybeDone<I::Item>]> = iter.into_iter().map(TryMaybeDone::new).collect();
     let n = children.len();
     TryJoinAll {
         set: WakeSet::new(n),

@@ -10,7 +10,7 @@ use futures_core::stream::{FusedStream, Stream};
 
 use crate::poison::Poison;
 use crate::raw::WakeSet;
-use crate::slots::{Iter, IterMut, IterPinMut, IterPinRef, IntoIter, Polled, Slots};
+use crate::slots::{IntoIter, Iter, IterMut, IterPinMut, IterPinRef, Polled, Slots};
 
 /// An unordered set of futures that yields their outputs as they finish.
 ///
@@ -228,10 +228,12 @@ impl<F: Future> Stream for FuturesSet<F> {
     type Item = F::Output;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
-        self.get_mut().slots.poll(cx, false, |f, cx| match f.poll(cx) {
-            Poll::Ready(v) => Polled::Done(v),
-            Poll::Pending => Polled::Pending,
-        })
+        self.get_mut()
+            .slots
+            .poll(cx, false, |f, cx| match f.poll(cx) {
+                Poll::Ready(v) => Polled::Done(v),
+                Poll::Pending => Polled::Pending,
+            })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

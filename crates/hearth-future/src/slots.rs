@@ -110,7 +110,8 @@ impl<T> Slots<T> {
                 len,
                 next: 0,
             });
-            this.free.extend((len as u32..cap as u32).rev().map(|i| (0, i)));
+            this.free
+                .extend((len as u32..cap as u32).rev().map(|i| (0, i)));
             this.len = len;
         }
         this.extend(children);
@@ -244,7 +245,11 @@ impl<T> Slots<T> {
                 match out {
                     Some((i, Polled::Item(v))) => {
                         seg.set.mark(i);
-                        seg.next = if i + 1 == seg.children.len() { 0 } else { i + 1 };
+                        seg.next = if i + 1 == seg.children.len() {
+                            0
+                        } else {
+                            i + 1
+                        };
                         self.start = if rotate { (s + 1) % nseg } else { s };
                         return Poll::Ready(Some(v));
                     }
@@ -262,7 +267,9 @@ impl<T> Slots<T> {
                         // still are.
                         continue 'again;
                     }
-                    Some((_, Polled::Pending)) => unreachable!("pending children do not stop a pass"),
+                    Some((_, Polled::Pending)) => {
+                        unreachable!("pending children do not stop a pass")
+                    }
                     None => {}
                 }
                 if progress == Progress::Yielded {
@@ -511,6 +518,8 @@ debug_len!(Iter, IterMut, IterPinRef, IterPinMut);
 
 impl<T> core::fmt::Debug for IntoIter<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("IntoIter").field("left", &self.left).finish()
+        f.debug_struct("IntoIter")
+            .field("left", &self.left)
+            .finish()
     }
 }

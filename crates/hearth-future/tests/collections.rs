@@ -37,10 +37,7 @@ fn set_iterators_see_every_future_like_futures_unordered() {
     assert_eq!(a, vec![7; 40]);
     // By value: every future comes out once, none polled.
     let set: FuturesSet<Ready<u32>> = (0..100).map(ready).collect();
-    let mut got: Vec<u32> = set
-        .into_iter()
-        .map(|f| block_on(f))
-        .collect::<Vec<_>>();
+    let mut got: Vec<u32> = set.into_iter().map(block_on).collect::<Vec<_>>();
     got.sort();
     assert_eq!(got, (0..100).collect::<Vec<_>>());
     let set: FuturesSet<Ready<u32>> = (0..3).map(ready).collect();
@@ -54,7 +51,10 @@ fn iter_skips_finished_futures() {
     assert_eq!(block_on(set.next()), Some(0));
     assert_eq!(set.iter().count(), 4);
     assert_eq!(set.iter().size_hint(), (4, Some(4)));
-    assert_eq!(sorted(set.into_iter().map(block_on).collect()), [1, 2, 3, 4]);
+    assert_eq!(
+        sorted(set.into_iter().map(block_on).collect()),
+        [1, 2, 3, 4]
+    );
 }
 
 #[test]
@@ -62,7 +62,8 @@ fn pinned_iteration_works_for_futures_that_are_not_unpin() {
     let mut set: FuturesSet<_> = (0..3).map(|i| async move { i }).collect();
     let mut count = 0;
     for f in set.iter_pin_mut() {
-        let _: Pin<&mut _> = f;
+        let pinned: Pin<&mut _> = f;
+        assert!(std::mem::size_of_val(&*pinned) > 0);
         count += 1;
     }
     assert_eq!(count, 3);

@@ -125,7 +125,11 @@ fn a_round_under_a_foreign_parent_costs_a_few_atomics_and_no_parent_clone() {
         );
         assert_eq!(after[0] - before[0], 0, "n = {n}: parent Waker clones");
         assert_eq!(after[1] - before[1], 0, "n = {n}: parent Waker drops");
-        assert_eq!(after[2] - before[2], ROUNDS, "n = {n}: one parent wake per round");
+        assert_eq!(
+            after[2] - before[2],
+            ROUNDS,
+            "n = {n}: one parent wake per round"
+        );
         drop(fut);
         drop(parked);
     }
@@ -146,7 +150,11 @@ fn many_wakes_before_a_poll_wake_the_parent_once() {
         for p in &parked {
             wake(p, false);
         }
-        assert_eq!(counts()[2] - before, 1, "n = {n}: the first wake wakes the parent");
+        assert_eq!(
+            counts()[2] - before,
+            1,
+            "n = {n}: the first wake wakes the parent"
+        );
         assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
         // Drained: the next wake wakes the parent again.
         wake(&parked[0], false);

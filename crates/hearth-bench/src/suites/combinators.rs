@@ -475,7 +475,16 @@ pub fn run(config: &Config) -> SuiteReport {
     let mut groups: Vec<(String, Box<dyn Fn(&str, usize) -> String>, f64)> = vec![(
         "hearth parent, wake_by_ref (Waker path)".to_owned(),
         Box::new(|case: &str, n| {
-            name(if case == M_HEARTH { H_WAKER } else if case == M_FLOOR { FLOOR } else { case }, n)
+            name(
+                if case == M_HEARTH {
+                    H_WAKER
+                } else if case == M_FLOOR {
+                    FLOOR
+                } else {
+                    case
+                },
+                n,
+            )
         }),
         f64::NAN,
     )];
