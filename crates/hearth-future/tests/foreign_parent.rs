@@ -118,11 +118,17 @@ fn a_round_under_a_foreign_parent_costs_a_few_atomics_and_no_parent_clone() {
             }
         });
         let after = counts();
-        assert_eq!(
-            rmw,
-            (rmw_per_round * ROUNDS) as u64,
-            "n = {n}, reclone = {reclone}: atomic RMW per round"
-        );
+        let want = (rmw_per_round * ROUNDS) as u64;
+        if cfg!(miri) {
+            // Miri makes `compare_exchange_weak` (the ring's push) fail
+            // spuriously now and then: a retry is one more RMW.
+            assert!(rmw >= want, "n = {n}, reclone = {reclone}: {rmw} < {want}");
+        } else {
+            assert_eq!(
+                rmw, want,
+                "n = {n}, reclone = {reclone}: atomic RMW per round"
+            );
+        }
         assert_eq!(after[0] - before[0], 0, "n = {n}: parent Waker clones");
         assert_eq!(after[1] - before[1], 0, "n = {n}: parent Waker drops");
         assert_eq!(
