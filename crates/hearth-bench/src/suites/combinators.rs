@@ -238,6 +238,9 @@ fn mname(case: &str, group: &str, n: usize) -> String {
     format!("{case} ({group}), N={n}")
 }
 
+/// Names a case of a group: (case, N) -> row name.
+type CaseName = Box<dyn Fn(&str, usize) -> String>;
+
 fn name(case: &str, n: usize) -> String {
     format!("{case}, N={n}")
 }
@@ -472,7 +475,7 @@ pub fn run(config: &Config) -> SuiteReport {
     let mut matrix = String::from(
         "| parent, child habit | N | hearth ns/round | best peer | its ns/round | floor | hearth overhead vs best peer's | target |\n|---|--:|--:|---|--:|--:|--:|---|\n",
     );
-    let mut groups: Vec<(String, Box<dyn Fn(&str, usize) -> String>, f64)> = vec![(
+    let mut groups: Vec<(String, CaseName, f64)> = vec![(
         "hearth parent, wake_by_ref (Waker path)".to_owned(),
         Box::new(|case: &str, n| {
             name(
