@@ -3,10 +3,13 @@
 //! The protocol is the one of `futures::task::AtomicWaker` (a three-state
 //! word, the `Waker` in an `UnsafeCell` guarded by it), built on
 //! `hearth_task::atomic` so the counting and loom builds see its operations.
-//! One difference: the owner may ask [`AtomicWaker::is_current`] whether the
+//! Two differences: the owner may ask [`AtomicWaker::is_current`] whether the
 //! stored waker is still the one it would register, which costs two plain
-//! loads, so a combinator registers (two read-modify-writes) only when its
-//! parent's waker changed or a remote wake consumed it.
+//! loads, so a combinator registers (a clone of the parent's waker and two
+//! read-modify-writes) only when its parent's waker changed; and
+//! [`AtomicWaker::wake`] wakes the stored waker by reference and keeps it,
+//! so a wake does not consume the registration (futures' takes the waker
+//! and wakes it by value, which costs the owner a new clone per wake).
 //!
 //! # States
 //!
@@ -69,6 +72,7 @@ impl AtomicWaker {
     ///
     /// # Safety
     /// Called by the owner only (no concurrent `register`).
+    #[inline]
     pub(crate) unsafe fn is_current(&self, waker: &Waker) -> bool {
         // SAFETY: owner only, per the contract.
         let ident = unsafe { *self.ident.get() };
@@ -145,15 +149,36 @@ impl AtomicWaker {
         }
     }
 
-    /// Wakes the stored waker, if any.
+    /// Wakes the stored waker by reference, if any, and keeps it: the owner
+    /// need not register it again (no clone of the parent's waker per wake).
+    ///
+    /// The wake runs while this call holds the cell (`WAKING`), so a
+    /// concurrent `register` wakes its new waker itself, as it does for
+    /// [`take`](Self::take). If the wake panics the cell is released.
     pub(crate) fn wake(&self) {
-        if let Some(w) = self.take() {
-            w.wake();
+        if self.state.fetch_or(WAKING, Ordering::AcqRel) != WAITING {
+            // The owner is registering (it will notice `WAKING` and wake) or
+            // another wake holds the cell (it wakes).
+            return;
+        }
+        /// Releases the cell, also while unwinding.
+        struct Release<'a>(&'a AtomicUsize);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                // AcqRel: as in `take`.
+                self.0.fetch_and(!WAKING, Ordering::AcqRel);
+            }
+        }
+        let _release = Release(&self.state);
+        // SAFETY: `WAKING` over `WAITING` gives us the cell until `_release`.
+        if let Some(w) = unsafe { &*self.waker.get() } {
+            w.wake_by_ref();
         }
     }
 
     /// Returns `true` if a waker was ever registered and not yet taken
     /// (owner only; plain load).
+    #[inline]
     pub(crate) fn maybe_registered(&self) -> bool {
         !self.taken.load(Ordering::Relaxed)
     }

@@ -8,6 +8,8 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::vec::Vec;
 
+use futures_core::TryFuture;
+
 use crate::maybe_done::{MaybeDone, Step, TryMaybeDone};
 use crate::poison::Poison;
 use crate::raw::{WakeSet, SMALL};
@@ -161,6 +163,20 @@ impl<F: Future> JoinAll<F> {
     }
 }
 
+impl<F: Future> FromIterator<F> for JoinAll<F> {
+    /// As [`join_all`].
+    ///
+    /// ```
+    /// use hearth_future::JoinAll;
+    ///
+    /// let all: JoinAll<_> = (1..=3).map(std::future::ready).collect();
+    /// assert_eq!(futures::executor::block_on(all), [1, 2, 3]);
+    /// ```
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+        join_all(iter)
+    }
+}
+
 impl<F: Future> core::fmt::Debug for JoinAll<F> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("JoinAll")
@@ -188,13 +204,12 @@ impl<F: Future> core::fmt::Debug for JoinAll<F> {
 /// })));
 /// assert_eq!(err, Err("one"));
 /// ```
-pub fn try_join_all<I, T, E>(iter: I) -> TryJoinAll<I::Item, T, E>
+pub fn try_join_all<I>(iter: I) -> TryJoinAll<I::Item>
 where
     I: IntoIterator,
-    I::Item: Future<Output = Result<T, E>>,
+    I::Item: TryFuture,
 {
-    let children: Box<[TryMaybeDone<I::Item, T, E>]> =
-        iter.into_iter().map(TryMaybeDone::new).collect();
+    let children: Box<[TryMaybeDone<I::Item>]> = iter.into_iter().map(TryMaybeDone::new).collect();
     let n = children.len();
     TryJoinAll {
         set: WakeSet::new(n),
@@ -214,22 +229,22 @@ where
 /// use std::future::{ready, Ready};
 /// use hearth_future::TryJoinAll;
 ///
-/// let f: TryJoinAll<Ready<Result<u8, ()>>, u8, ()> = hearth_future::try_join_all([ready(Ok(1)), ready(Err(()))]);
+/// let f: TryJoinAll<Ready<Result<u8, ()>>> = hearth_future::try_join_all([ready(Ok(1)), ready(Err(()))]);
 /// assert_eq!(futures::executor::block_on(f), Err(()));
 /// ```
 #[must_use = "futures do nothing unless polled"]
-pub struct TryJoinAll<F: Future<Output = Result<T, E>>, T, E> {
+pub struct TryJoinAll<F: TryFuture> {
     /// Never moved: a boxed slice is never resized.
-    children: Box<[TryMaybeDone<F, T, E>]>,
+    children: Box<[TryMaybeDone<F>]>,
     remaining: usize,
     set: WakeSet,
     poison: Poison,
 }
 
-impl<F: Future<Output = Result<T, E>>, T, E> Unpin for TryJoinAll<F, T, E> {}
+impl<F: TryFuture> Unpin for TryJoinAll<F> {}
 
-impl<F: Future<Output = Result<T, E>>, T, E> Future for TryJoinAll<F, T, E> {
-    type Output = Result<Vec<T>, E>;
+impl<F: TryFuture> Future for TryJoinAll<F> {
+    type Output = Result<Vec<F::Ok>, F::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -240,8 +255,8 @@ impl<F: Future<Output = Result<T, E>>, T, E> Future for TryJoinAll<F, T, E> {
     }
 }
 
-impl<F: Future<Output = Result<T, E>>, T, E> TryJoinAll<F, T, E> {
-    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<T>, E>> {
+impl<F: TryFuture> TryJoinAll<F> {
+    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<F::Ok>, F::Error>> {
         let children = &mut self.children;
         let r = poll_join(&mut self.set, &mut self.remaining, None, cx, |i, cx| {
             // SAFETY: as in `JoinAll::poll`.
@@ -276,7 +291,14 @@ impl<F: Future<Output = Result<T, E>>, T, E> TryJoinAll<F, T, E> {
     }
 }
 
-impl<F: Future<Output = Result<T, E>>, T, E> core::fmt::Debug for TryJoinAll<F, T, E> {
+impl<F: TryFuture> FromIterator<F> for TryJoinAll<F> {
+    /// As [`try_join_all`].
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+        try_join_all(iter)
+    }
+}
+
+impl<F: TryFuture> core::fmt::Debug for TryJoinAll<F> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TryJoinAll")
             .field("len", &self.children.len())

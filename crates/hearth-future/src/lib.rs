@@ -16,8 +16,8 @@
 //! | [`join_all`], [`try_join_all`] | a `Vec` of outputs, in input order |
 //! | [`select!`] | the first branch to complete (and match), tokio's syntax |
 //! | [`race`] | the first output |
-//! | [`FuturesSet`] | an unordered set of futures, a `Stream` |
-//! | [`merge`] | the items of several streams as they come |
+//! | [`FuturesSet`] | an unordered set of futures, a `Stream` (futures' `FuturesUnordered`) |
+//! | [`merge`], [`Merge`] | the items of several streams as they come (futures' `select_all`, `SelectAll`) |
 //!
 //! # How a wake reaches a child
 //!
@@ -37,6 +37,18 @@
 //! Children are dropped when they finish, outputs are kept in input order;
 //! the comparison tests (`tests/compare.rs`, `tests/select.rs`) check
 //! outputs, ordering and drop order against futures and tokio.
+//!
+//! # Under a foreign executor
+//!
+//! Under a parent `Waker` that is not hearth's, a child's wake sets one bit
+//! of an atomic word (up to 64 children; a lock-free stack above) and only
+//! the wake that finds the word empty wakes the parent, by reference: the
+//! parent's `Waker` stays registered and is cloned again only when it
+//! changes. A round of one child wake and one parent poll costs four atomic
+//! read-modify-writes and no clone of the parent's `Waker`
+//! (`tests/foreign_parent.rs` counts them); futures' `join_all` instead
+//! polls every child, and a child that re-registers clones the parent's
+//! `Waker` on each poll.
 //!
 //! # The 64-child cut-over
 //!
@@ -106,10 +118,16 @@ mod poison;
 pub(crate) mod raw;
 mod select;
 mod set;
+mod slots;
 
 pub use join::{join_all, try_join_all, JoinAll, TryJoinAll};
 pub use merge::{merge, Merge};
 pub use set::{race, FuturesSet, Race};
+
+/// The iterators of [`FuturesSet`] and [`Merge`] (the same types for both).
+pub mod iter {
+    pub use crate::slots::{IntoIter, Iter, IterMut, IterPinMut, IterPinRef};
+}
 
 #[doc(hidden)]
 pub mod __private {

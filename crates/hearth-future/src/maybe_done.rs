@@ -5,6 +5,8 @@ use core::future::{Future, IntoFuture};
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use futures_core::TryFuture;
+
 /// What polling a child did.
 #[doc(hidden)]
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -35,7 +37,7 @@ impl<F: Future> PollStep for MaybeDone<F> {
     }
 }
 
-impl<F: Future<Output = Result<T, E>>, T, E> PollStep for TryMaybeDone<F, T, E> {
+impl<F: TryFuture> PollStep for TryMaybeDone<F> {
     #[inline]
     fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Step {
         TryMaybeDone::poll_step(self, cx)
@@ -105,18 +107,18 @@ impl<F: Future> MaybeDone<F> {
 /// until the combinator takes it.
 #[doc(hidden)]
 #[derive(Debug)]
-pub enum TryMaybeDone<F: Future<Output = Result<T, E>>, T, E> {
+pub enum TryMaybeDone<F: TryFuture> {
     /// Still running.
     Future(F),
     /// Finished with `Ok`.
-    Done(T),
+    Done(F::Ok),
     /// Finished with `Err`.
-    Failed(E),
+    Failed(F::Error),
     /// The output was taken.
     Gone,
 }
 
-impl<F: Future<Output = Result<T, E>>, T, E> TryMaybeDone<F, T, E> {
+impl<F: TryFuture> TryMaybeDone<F> {
     /// Wraps a future (or what turns into one: `try_join!` takes
     /// `IntoFuture`).
     pub fn new(f: impl IntoFuture<IntoFuture = F>) -> Self {
@@ -131,7 +133,7 @@ impl<F: Future<Output = Result<T, E>>, T, E> TryMaybeDone<F, T, E> {
         match this {
             TryMaybeDone::Future(f) => {
                 // SAFETY: `f` is pinned with `self`.
-                match unsafe { Pin::new_unchecked(f) }.poll(cx) {
+                match unsafe { Pin::new_unchecked(f) }.try_poll(cx) {
                     Poll::Ready(Ok(v)) => {
                         *this = TryMaybeDone::Done(v);
                         Step::Done
@@ -148,7 +150,7 @@ impl<F: Future<Output = Result<T, E>>, T, E> TryMaybeDone<F, T, E> {
     }
 
     /// Takes the error, if the child failed.
-    pub fn take_err(self: Pin<&mut Self>) -> Option<E> {
+    pub fn take_err(self: Pin<&mut Self>) -> Option<F::Error> {
         // SAFETY: only the error moves out.
         let this = unsafe { self.get_unchecked_mut() };
         match this {
@@ -164,7 +166,7 @@ impl<F: Future<Output = Result<T, E>>, T, E> TryMaybeDone<F, T, E> {
     ///
     /// # Panics
     /// If the child has not finished with `Ok` (a combinator bug).
-    pub fn take_ok(self: Pin<&mut Self>) -> T {
+    pub fn take_ok(self: Pin<&mut Self>) -> F::Ok {
         // SAFETY: only the output moves out.
         let this = unsafe { self.get_unchecked_mut() };
         match this {

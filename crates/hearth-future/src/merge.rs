@@ -1,15 +1,13 @@
-//! [`merge`]: the items of several streams, as they come, polling each
-//! stream only when it may have something new.
+//! [`merge`] and [`Merge`]: the items of several streams, as they come,
+//! polling each stream only when it may have something new; futures'
+//! `select_all` and `SelectAll`, precisely.
 
-use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::boxed::Box;
 
 use futures_core::stream::{FusedStream, Stream};
 
-use crate::poison::Poison;
-use crate::raw::{WakeSet, SMALL};
+use crate::slots::{IntoIter, Iter, IterMut, IterPinMut, IterPinRef, Polled, Slots};
 
 /// Merges streams into one that yields their items as they come and ends
 /// when every stream ended.
@@ -46,21 +44,32 @@ where
     I: IntoIterator,
     I::Item: Stream,
 {
-    let streams: Box<[Option<I::Item>]> = streams.into_iter().map(Some).collect();
-    let n = streams.len();
     Merge {
-        set: WakeSet::new(n),
-        remaining: n,
-        start: 0,
-        streams,
-        poison: Poison::default(),
+        slots: Slots::from_children(streams),
     }
 }
 
-/// The stream of [`merge`].
+/// The stream of [`merge`]: futures' `SelectAll`, polled precisely.
 ///
-/// Polling it after a poll panicked (in a stream, or in the task's waker)
-/// panics; dropping it then drops every remaining stream once.
+/// Streams can be added while it runs ([`push`](Self::push),
+/// [`Extend`]); a stream that ends is dropped at once. It yields `None`
+/// whenever it holds no stream (also before the first push), and
+/// [`is_terminated`](FusedStream::is_terminated) is `true` from then until
+/// the next push, as `SelectAll`.
+///
+/// If a stream's poll panics, the panic propagates out of `poll_next` and
+/// the merge stays usable, as `SelectAll` (built on `FuturesUnordered`)
+/// does: that stream is gone ([`len`](Self::len) no longer counts it) and
+/// the next `poll_next` drops it and goes on with the others.
+///
+/// # Differences from futures' `SelectAll`
+///
+/// - Streams need not be `Unpin` (they are pinned in place); `iter_mut`,
+///   `IntoIterator` by value and by `&mut` need `Unpin`, `iter_pin_mut`
+///   does not.
+/// - Polling is precise (see [`merge`]); one `poll_next` polls each due
+///   stream at most about once.
+/// - Iteration order is the order of the slots, not of insertion.
 ///
 /// # Examples
 ///
@@ -74,37 +83,108 @@ where
 ///     assert_eq!(m.next().await, Some(2));
 ///     assert_eq!(m.next().await, None);
 ///     assert!(m.is_terminated());
+///     m.push(stream::iter([3]));
+///     assert!(!m.is_terminated());
+///     assert_eq!(m.next().await, Some(3));
 /// });
 /// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct Merge<S> {
-    /// Never moved: a boxed slice is never resized. `None` once ended.
-    streams: Box<[Option<S>]>,
-    /// Streams that have not ended.
-    remaining: usize,
-    /// Bit mode: the stream the next poll starts at.
-    start: usize,
-    set: WakeSet,
-    poison: Poison,
+    slots: Slots<S>,
 }
 
 impl<S> Unpin for Merge<S> {}
+
+impl<S> Default for Merge<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Merge<S> {
+    /// An empty merge; allocates nothing. It yields `None` until a stream is
+    /// pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::stream::{self, StreamExt};
+    ///
+    /// futures::executor::block_on(async {
+    ///     let mut m = hearth_future::Merge::new();
+    ///     assert_eq!(m.next().await, None);
+    ///     m.push(stream::iter([1, 2]));
+    ///     assert_eq!(m.len(), 1);
+    ///     assert_eq!(m.next().await, Some(1));
+    /// });
+    /// ```
+    pub const fn new() -> Self {
+        Merge {
+            slots: Slots::new(),
+        }
+    }
+
+    /// The number of streams that have not ended.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Returns `true` if no stream is left.
+    pub fn is_empty(&self) -> bool {
+        self.slots.len() == 0
+    }
+
+    /// Adds a stream; it is polled on the next poll (no wake is needed).
+    pub fn push(&mut self, stream: S) {
+        self.slots.push(stream);
+    }
+
+    /// Drops every stream; the merge stays usable. If a stream's drop
+    /// panics, the others are still dropped and the merge is empty.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+    }
+
+    /// The streams, by reference, in no particular order.
+    pub fn iter(&self) -> Iter<'_, S> {
+        self.slots.iter()
+    }
+
+    /// The streams, pinned, by reference.
+    pub fn iter_pin_ref(&self) -> IterPinRef<'_, S> {
+        self.slots.iter_pin_ref()
+    }
+
+    /// The streams, pinned, by mutable reference (any `S`).
+    pub fn iter_pin_mut(&mut self) -> IterPinMut<'_, S> {
+        self.slots.iter_pin_mut()
+    }
+}
+
+impl<S: Unpin> Merge<S> {
+    /// The streams, by mutable reference (`S: Unpin`).
+    pub fn iter_mut(&mut self) -> IterMut<'_, S> {
+        self.slots.iter_mut()
+    }
+}
 
 impl<S: Stream> Stream for Merge<S> {
     type Item = S::Item;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
-        let this = self.get_mut();
-        this.poison.start("Merge");
-        let r = this.poll_inner(cx);
-        this.poison.end();
-        r
+        self.get_mut()
+            .slots
+            .poll(cx, true, |s, cx| match s.poll_next(cx) {
+                Poll::Ready(Some(v)) => Polled::Item(v),
+                Poll::Ready(None) => Polled::Ended,
+                Poll::Pending => Polled::Pending,
+            })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         let mut lo = 0usize;
         let mut hi = Some(0usize);
-        for s in self.streams.iter().flatten() {
+        for s in self.slots.iter() {
             let (l, h) = s.size_hint();
             lo = lo.saturating_add(l);
             hi = match (hi, h) {
@@ -116,70 +196,55 @@ impl<S: Stream> Stream for Merge<S> {
     }
 }
 
-impl<S: Stream> Merge<S> {
-    fn poll_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
-        if self.remaining == 0 {
-            return Poll::Ready(None);
-        }
-        let n = self.streams.len();
-        // A new state polls every stream (ended ones are skipped below).
-        self.set.prepare(cx);
-        if n <= SMALL {
-            self.set.set_start(self.start);
-        }
-        let streams = &mut self.streams;
-        let remaining = &mut self.remaining;
-        let mut out = None;
-        self.set.poll(cx, |i, cx| {
-            let Some(s) = streams[i].as_mut() else {
-                return ControlFlow::Continue(()); // a stale wake
-            };
-            // SAFETY: the stream lives in a boxed slice that is never
-            // resized; it is dropped in place (set to `None`), never moved.
-            match unsafe { Pin::new_unchecked(s) }.poll_next(cx) {
-                Poll::Ready(Some(v)) => {
-                    out = Some((i, v));
-                    ControlFlow::Break(())
-                }
-                Poll::Ready(None) => {
-                    streams[i] = None;
-                    *remaining -= 1;
-                    if *remaining == 0 {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                }
-                Poll::Pending => ControlFlow::Continue(()),
-            }
-        });
-        match out {
-            Some((i, v)) => {
-                // It may have more: due again, behind the others.
-                self.set.mark(i);
-                self.start = if i + 1 == n { 0 } else { i + 1 };
-                Poll::Ready(Some(v))
-            }
-            None if self.remaining == 0 => {
-                self.streams = Box::new([]);
-                Poll::Ready(None)
-            }
-            None => Poll::Pending,
+impl<S: Stream> FusedStream for Merge<S> {
+    fn is_terminated(&self) -> bool {
+        self.slots.is_terminated()
+    }
+}
+
+impl<S> FromIterator<S> for Merge<S> {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        Merge {
+            slots: Slots::from_children(iter),
         }
     }
 }
 
-impl<S: Stream> FusedStream for Merge<S> {
-    fn is_terminated(&self) -> bool {
-        self.remaining == 0
+impl<S> Extend<S> for Merge<S> {
+    fn extend<I: IntoIterator<Item = S>>(&mut self, iter: I) {
+        self.slots.extend(iter);
+    }
+}
+
+impl<S: Unpin> IntoIterator for Merge<S> {
+    type Item = S;
+    type IntoIter = IntoIter<S>;
+
+    fn into_iter(self) -> IntoIter<S> {
+        self.slots.into_iter()
+    }
+}
+
+impl<'a, S> IntoIterator for &'a Merge<S> {
+    type Item = &'a S;
+    type IntoIter = Iter<'a, S>;
+
+    fn into_iter(self) -> Iter<'a, S> {
+        self.iter()
+    }
+}
+
+impl<'a, S: Unpin> IntoIterator for &'a mut Merge<S> {
+    type Item = &'a mut S;
+    type IntoIter = IterMut<'a, S>;
+
+    fn into_iter(self) -> IterMut<'a, S> {
+        self.iter_mut()
     }
 }
 
 impl<S> core::fmt::Debug for Merge<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Merge")
-            .field("len", &self.streams.len())
-            .field("remaining", &self.remaining)
-            .finish()
+        f.debug_struct("Merge").field("len", &self.len()).finish()
     }
 }

@@ -44,10 +44,17 @@
 //!   the remote path. Then nothing but the combinator touches the `Cell`s and
 //!   the combinator may move between threads freely.
 //!
-//! The remote path: the slot's `queued` flag dedupes, the slot is pushed on a
+//! The remote path: up to 64 children, the child's bit is set in an atomic
+//! `u64` (`remote_bits`, one `fetch_or`; the poll takes them all with one
+//! swap); above, the slot's `queued` flag dedupes and the slot is pushed on a
 //! lock-free stack (`remote_head`, Treiber push, the consumer takes the whole
-//! stack with one swap, so there is no ABA), and the parent's thread-safe
-//! `Waker` in an [`AtomicWaker`] is woken. The poll drains that stack into
+//! stack with one swap, so there is no ABA). Only the wake that finds the
+//! set empty wakes the parent's thread-safe `Waker` (in an [`AtomicWaker`],
+//! woken by reference, so it stays registered): later wakes are drained by
+//! the poll that first wake causes. A foreign parent therefore costs one
+//! read-modify-write per child wake plus, once per parent poll, the
+//! `AtomicWaker`'s lock (two) and the drain (one); the parent's `Waker` is
+//! cloned only when it changes. The poll drains that stack into
 //! the ready set. In local mode the parent's `Waker` is registered there only
 //! while some child `Waker` exists (`refs > 1`, a plain load), checked after
 //! the children were polled (a `Waker` can only appear during a child's
@@ -106,7 +113,7 @@ use core::ptr::{self, NonNull};
 use core::task::{Context, RawWaker, RawWakerVTable, Waker};
 use std::alloc::{self, Layout};
 
-use hearth_task::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use hearth_task::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use hearth_task::raw::{self as hraw, DualHeader, DualVTable};
 use hearth_task::{ContextExt, LocalWaker};
 
@@ -171,8 +178,10 @@ struct Inner {
     slots: *const Slot,
     /// Ring entries are written before they are read (`mark`, `pop`).
     ring: *mut u32,
-    /// Remote stack of woken slots. Any thread.
+    /// Ring mode: remote stack of woken slots. Any thread.
     remote_head: AtomicPtr<Slot>,
+    /// Bit mode: children woken remotely since the last drain. Any thread.
+    remote_bits: AtomicU64,
     /// The allocation's layout, for `dealloc` (loom builds never free).
     #[cfg_attr(loom, allow(dead_code))]
     layout: Layout,
@@ -370,8 +379,22 @@ impl Inner {
         self.parent.take()
     }
 
-    /// A wake from any thread: push on the remote stack, wake the parent.
+    /// A wake from any thread: mark the child in the remote set and wake the
+    /// parent if the set was empty. A non-empty set has woken the parent
+    /// already and not been drained since: the drain takes this wake too
+    /// (and a pass checks the set again after registering the parent's
+    /// waker, so a wake between drain and registration is not lost).
     fn wake_remote(&self, slot: &Slot) {
+        if self.n <= SMALL {
+            // One read-modify-write per wake.
+            let prev = self
+                .remote_bits
+                .fetch_or(1u64 << slot.index, Ordering::AcqRel);
+            if prev == 0 {
+                self.remote_parent.wake();
+            }
+            return;
+        }
         if slot.queued.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -392,13 +415,32 @@ impl Inner {
                 Err(h) => head = h,
             }
         }
-        self.remote_parent.wake();
+        if head.is_null() {
+            self.remote_parent.wake();
+        }
+    }
+
+    /// Returns `true` if a remote wake is waiting to be drained.
+    #[inline]
+    fn remote_pending(&self) -> bool {
+        if self.n <= SMALL {
+            self.remote_bits.load(Ordering::Acquire) != 0
+        } else {
+            !self.remote_head.load(Ordering::Acquire).is_null()
+        }
     }
 
     /// Moves the remote stack into the ready set, in wake order. Owner
     /// only.
     #[inline]
     fn drain_remote(&self) {
+        if self.n <= SMALL {
+            if self.remote_bits.load(Ordering::Relaxed) != 0 {
+                let b = self.remote_bits.swap(0, Ordering::Acquire);
+                self.bits.set(self.bits.get() | b);
+            }
+            return;
+        }
         if self.remote_head.load(Ordering::Relaxed).is_null() {
             return;
         }
@@ -632,7 +674,7 @@ fn pass(
     }
     // Woken during the pass, or a remote wake raced with the
     // registration: another pass, later.
-    if !inner.is_empty() || !inner.remote_head.load(Ordering::Acquire).is_null() {
+    if !inner.is_empty() || inner.remote_pending() {
         if inner.local_mode {
             inner.wake_parent_local();
         } else {
@@ -777,6 +819,7 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             slots,
             ring,
             remote_head: AtomicPtr::new(ptr::null_mut()),
+            remote_bits: AtomicU64::new(0),
             layout,
             #[cfg(loom)]
             freed: AtomicBool::new(false),

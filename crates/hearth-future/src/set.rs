@@ -5,26 +5,12 @@ use core::ops::ControlFlow;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::boxed::Box;
-use std::vec::Vec;
 
-use futures_core::Stream;
+use futures_core::stream::{FusedStream, Stream};
 
 use crate::poison::Poison;
-use crate::raw::{Progress, WakeSet};
-
-/// Capacity of the first segment; each further one doubles.
-const FIRST: usize = 32;
-
-/// A block of slots with its own wake state (one allocation for the wakers,
-/// one for the futures). Segments never move their futures.
-struct Segment<F> {
-    set: WakeSet,
-    futures: Box<[Option<F>]>,
-    /// Slots filled since the last poll, to be marked ready then.
-    pushed: Vec<u32>,
-    /// Occupied slots.
-    len: usize,
-}
+use crate::raw::WakeSet;
+use crate::slots::{IntoIter, Iter, IterMut, IterPinMut, IterPinRef, Polled, Slots};
 
 /// An unordered set of futures that yields their outputs as they finish.
 ///
@@ -41,6 +27,17 @@ struct Segment<F> {
 /// the set stays usable, as `FuturesUnordered` does: that future is gone
 /// ([`len`](Self::len) no longer counts it) and the next `poll_next` drops it
 /// (not during the unwinding, where a second panic would abort) and resumes.
+///
+/// # Differences from futures' `FuturesUnordered`
+///
+/// - Polling is precise and wakers come from one allocation per segment
+///   (`FuturesUnordered`: one `Arc` per future).
+/// - `iter_mut` and `IntoIterator` by value need `F: Unpin` as futures'
+///   do; `iter` does not (a shared reference cannot move a future).
+/// - Iteration order is the order of the slots (freed slots are reused),
+///   not the reverse order of insertion.
+/// - There is no `push_back`/`push_front` ordering: this is not
+///   `FuturesOrdered`.
 ///
 /// # Examples
 ///
@@ -60,16 +57,7 @@ struct Segment<F> {
 /// });
 /// ```
 pub struct FuturesSet<F> {
-    segments: Vec<Segment<F>>,
-    /// Free slots as (segment, index).
-    free: Vec<(u32, u32)>,
-    len: usize,
-    /// Segment to start the next poll with, for fairness.
-    start: usize,
-    /// The slot whose future is being polled. Still set after that poll
-    /// unwound: the next `poll_next` drops the future (not during the
-    /// unwinding, where a second panic would abort) and frees its slot.
-    polling: Option<(u32, u32)>,
+    slots: Slots<F>,
 }
 
 impl<F> Unpin for FuturesSet<F> {}
@@ -91,11 +79,7 @@ impl<F> FuturesSet<F> {
     /// ```
     pub const fn new() -> Self {
         FuturesSet {
-            segments: Vec::new(),
-            free: Vec::new(),
-            len: 0,
-            start: 0,
-            polling: None,
+            slots: Slots::new(),
         }
     }
 
@@ -113,7 +97,7 @@ impl<F> FuturesSet<F> {
     /// ```
     pub fn len(&self) -> usize {
         // A future whose poll panicked is gone, though not yet dropped.
-        self.len - usize::from(self.polling.is_some())
+        self.slots.len()
     }
 
     /// Returns `true` if the set holds no future.
@@ -149,34 +133,94 @@ impl<F> FuturesSet<F> {
     /// });
     /// ```
     pub fn push(&mut self, future: F) {
-        if self.free.is_empty() {
-            let cap = FIRST << self.segments.len().min(20);
-            let s = self.segments.len() as u32;
-            self.segments.push(Segment {
-                set: WakeSet::new(cap),
-                futures: (0..cap).map(|_| None).collect(),
-                pushed: Vec::new(),
-                len: 0,
-            });
-            self.free.extend((0..cap as u32).rev().map(|i| (s, i)));
-        }
-        let (s, i) = self.free.pop().expect("a free slot was just made");
-        let seg = &mut self.segments[s as usize];
-        seg.futures[i as usize] = Some(future);
-        seg.pushed.push(i);
-        seg.len += 1;
-        self.len += 1;
+        self.slots.push(future);
+    }
+
+    /// Drops every future; the set stays usable.
+    ///
+    /// If a future's drop panics, the others are still dropped and the set
+    /// is empty when the panic reaches the caller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut set: hearth_future::FuturesSet<_> = (0..3).map(std::future::ready).collect();
+    /// set.clear();
+    /// assert!(set.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        self.slots.clear();
+    }
+
+    /// The futures, by reference, in no particular order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let set: hearth_future::FuturesSet<_> = (0..3).map(std::future::ready).collect();
+    /// assert_eq!(set.iter().count(), 3);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, F> {
+        self.slots.iter()
+    }
+
+    /// The futures, pinned, by reference.
+    pub fn iter_pin_ref(&self) -> IterPinRef<'_, F> {
+        self.slots.iter_pin_ref()
+    }
+
+    /// The futures, pinned, by mutable reference (any `F`; they stay in
+    /// place).
+    pub fn iter_pin_mut(&mut self) -> IterPinMut<'_, F> {
+        self.slots.iter_pin_mut()
     }
 }
 
-impl<F> FuturesSet<F> {
-    /// Takes slot `(s, i)` out of the count and frees it; the caller then
-    /// drops its future (user code, which may panic: the set is consistent
-    /// by then).
-    fn release(&mut self, s: usize, i: usize) {
-        self.segments[s].len -= 1;
-        self.len -= 1;
-        self.free.push((s as u32, i as u32));
+impl<F: Unpin> FuturesSet<F> {
+    /// The futures, by mutable reference (`F: Unpin`; use
+    /// [`iter_pin_mut`](Self::iter_pin_mut) otherwise).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::{ready, Ready};
+    ///
+    /// let mut set: hearth_future::FuturesSet<Ready<u8>> = [ready(1)].into_iter().collect();
+    /// for f in set.iter_mut() {
+    ///     *f = ready(2);
+    /// }
+    /// assert_eq!(futures::executor::block_on(futures::StreamExt::next(&mut set)), Some(2));
+    /// ```
+    pub fn iter_mut(&mut self) -> IterMut<'_, F> {
+        self.slots.iter_mut()
+    }
+}
+
+impl<F: Unpin> IntoIterator for FuturesSet<F> {
+    type Item = F;
+    type IntoIter = IntoIter<F>;
+
+    /// The futures, by value (`F: Unpin`), in no particular order.
+    fn into_iter(self) -> IntoIter<F> {
+        self.slots.into_iter()
+    }
+}
+
+impl<'a, F> IntoIterator for &'a FuturesSet<F> {
+    type Item = &'a F;
+    type IntoIter = Iter<'a, F>;
+
+    fn into_iter(self) -> Iter<'a, F> {
+        self.iter()
+    }
+}
+
+impl<'a, F: Unpin> IntoIterator for &'a mut FuturesSet<F> {
+    type Item = &'a mut F;
+    type IntoIter = IterMut<'a, F>;
+
+    fn into_iter(self) -> IterMut<'a, F> {
+        self.iter_mut()
     }
 }
 
@@ -184,64 +228,12 @@ impl<F: Future> Stream for FuturesSet<F> {
     type Item = F::Output;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
-        let this = self.get_mut();
-        if let Some((s, i)) = this.polling.take() {
-            // Its poll panicked: drop it now.
-            let (s, i) = (s as usize, i as usize);
-            this.release(s, i);
-            this.segments[s].futures[i] = None;
-        }
-        if this.len == 0 {
-            return Poll::Ready(None);
-        }
-        let nseg = this.segments.len();
-        for k in 0..nseg {
-            let s = (this.start + k) % nseg;
-            let seg = &mut this.segments[s];
-            if seg.len == 0 {
-                continue;
-            }
-            if seg.set.prepare(cx) {
-                // A new state polls every slot (empty ones are skipped).
-                seg.pushed.clear();
-            }
-            for i in seg.pushed.drain(..) {
-                seg.set.mark(i as usize);
-            }
-            let futures = &mut seg.futures;
-            let polling = &mut this.polling;
-            let mut out = None;
-            let progress = seg.set.poll(cx, |i, cx| {
-                let Some(f) = futures[i].as_mut() else {
-                    return ControlFlow::Continue(()); // a stale wake
-                };
-                *polling = Some((s as u32, i as u32));
-                // SAFETY: the future lives in a boxed slice that is never
-                // resized; it is dropped in place (set to `None`), never moved.
-                let r = unsafe { Pin::new_unchecked(f) }.poll(cx);
-                *polling = None;
-                match r {
-                    Poll::Ready(v) => {
-                        out = Some((i, v));
-                        ControlFlow::Break(())
-                    }
-                    Poll::Pending => ControlFlow::Continue(()),
-                }
-            });
-            if let Some((i, v)) = out {
-                this.release(s, i);
-                this.start = s;
-                // If its drop panics, the output is lost with the panic, but
-                // the set stays consistent.
-                this.segments[s].futures[i] = None;
-                return Poll::Ready(Some(v));
-            }
-            if progress == Progress::Yielded {
-                this.start = (s + 1) % nseg;
-                return Poll::Pending;
-            }
-        }
-        Poll::Pending
+        self.get_mut()
+            .slots
+            .poll(cx, false, |f, cx| match f.poll(cx) {
+                Poll::Ready(v) => Polled::Done(v),
+                Poll::Pending => Polled::Pending,
+            })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -249,21 +241,26 @@ impl<F: Future> Stream for FuturesSet<F> {
     }
 }
 
+impl<F: Future> FusedStream for FuturesSet<F> {
+    /// `true` once `poll_next` returned `Ready(None)`, until the next push
+    /// (as `FuturesUnordered`).
+    fn is_terminated(&self) -> bool {
+        self.slots.is_terminated()
+    }
+}
+
 impl<F> FromIterator<F> for FuturesSet<F> {
+    /// One segment sized to the iterator's lower bound holds its futures.
     fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
-        let mut set = FuturesSet::new();
-        for f in iter {
-            set.push(f);
+        FuturesSet {
+            slots: Slots::from_children(iter),
         }
-        set
     }
 }
 
 impl<F> Extend<F> for FuturesSet<F> {
     fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
-        for f in iter {
-            self.push(f);
-        }
+        self.slots.extend(iter);
     }
 }
 

@@ -165,3 +165,33 @@ fn two_remote_wakes_in_ring_mode_poll_each_child_once() {
         drop(fut);
     });
 }
+
+#[test]
+fn two_remote_wakes_in_bit_mode_wake_the_parent_and_poll_each_child_once() {
+    // Up to 64 children: remote wakes set bits in one atomic word and only
+    // the wake that finds it empty wakes the parent. Two threads wake two
+    // children concurrently; whichever is second must not be lost. (A wake
+    // racing with a poll: `wake_races_with_poll_and_drop`, also bit mode.)
+    loom::model(|| {
+        let parent = DualRc::new(Parent, AtomicUsize::new(0));
+        let (a, b) = (Arc::new(Shared::default()), Arc::new(Shared::default()));
+        let mut fut = hearth_future::join_all([
+            Kid::Remote(Child(a.clone())),
+            Kid::Idle,
+            Kid::Remote(Child(b.clone())),
+        ]);
+        let w = parent.waker_ref();
+        let mut cx = Context::from_waker(&w);
+        assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
+        let (a2, b2) = (a.clone(), b.clone());
+        let t1 = thread::spawn(move || fire(&a2));
+        let t2 = thread::spawn(move || fire(&b2));
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert!(parent.shared().load(Ordering::SeqCst) >= 1, "wake lost");
+        assert!(Pin::new(&mut fut).poll(&mut cx).is_pending());
+        assert_eq!(a.polls.load(Ordering::SeqCst), 2);
+        assert_eq!(b.polls.load(Ordering::SeqCst), 2);
+        drop(fut);
+    });
+}

@@ -127,8 +127,11 @@ fn same_items_as_select_all_and_order_within_a_stream_kept() {
 fn empty_merge_ends_and_is_fused() {
     use futures::stream::FusedStream;
     let mut m = merge(Vec::<stream::Iter<std::vec::IntoIter<u8>>>::new());
-    assert!(m.is_terminated());
+    // As futures' `SelectAll`: terminated once it returned `None`.
+    let theirs = futures::stream::select_all(Vec::<stream::Iter<std::vec::IntoIter<u8>>>::new());
+    assert_eq!(m.is_terminated(), theirs.is_terminated());
     assert_eq!(futures::executor::block_on(m.next()), None);
+    assert!(m.is_terminated());
     let mut m = merge([stream::iter(vec![1u8])]);
     assert_eq!(m.size_hint(), (1, Some(1)));
     assert!(!m.is_terminated());

@@ -417,9 +417,35 @@ impl Comb {
         }
     }
 
-    /// A poll that unwound poisons every combinator but `FuturesSet`.
+    /// `clear` for the sets (a drop inside may panic: caught by `catch`);
+    /// `true` if the combinator has one. The set must be empty and the
+    /// children unreachable afterwards, panic or not.
+    fn clear(&mut self, ctls: &[Rc<Ctl>], catch: &dyn Fn(&mut dyn FnMut())) -> bool {
+        let len = match self {
+            Comb::Set(s) => {
+                catch(&mut || s.clear());
+                assert!(s.is_empty() && s.iter().next().is_none());
+                s.len()
+            }
+            Comb::Merge(m) => {
+                catch(&mut || m.clear());
+                assert!(m.is_empty() && m.iter().next().is_none());
+                m.len()
+            }
+            _ => return false,
+        };
+        assert_eq!(len, 0);
+        // Wakes of the dropped children are harmless.
+        for ctl in ctls {
+            drop(catch_unwind(AssertUnwindSafe(|| ctl.wake())));
+        }
+        true
+    }
+
+    /// A poll that unwound poisons every combinator but `FuturesSet` and
+    /// `Merge` (they drop the child that panicked and go on).
     fn poisoned_by_a_panic(&self) -> bool {
-        !matches!(self, Comb::Set(_))
+        !matches!(self, Comb::Set(_) | Comb::Merge(_))
     }
 }
 
@@ -432,6 +458,8 @@ enum Op {
     Finish(usize),
     /// Drops the combinator.
     Drop,
+    /// `clear` (`FuturesSet`, `Merge`; nothing for the others).
+    Clear,
 }
 
 /// What a run has seen of the combinator.
@@ -500,6 +528,14 @@ fn run(kind: Kind, n: usize, park_local: &[bool], local: bool, ops: &[Op], panic
                 drop(catch_unwind(AssertUnwindSafe(|| ctls[i % n].wake())));
             }
             Op::Drop => drop(catch_unwind(AssertUnwindSafe(|| drop(comb.take())))),
+            Op::Clear => {
+                if let Some(c) = comb.as_mut() {
+                    if c.clear(&ctls, &catch_unwind_quiet) {
+                        // Empty now: its next poll ends it without a wake.
+                        seen.owed = true;
+                    }
+                }
+            }
         }
     }
     arm(None);
@@ -547,7 +583,65 @@ fn run(kind: Kind, n: usize, park_local: &[bool], local: bool, ops: &[Op], panic
     polls.assert_no_clone_left();
 }
 
+fn catch_unwind_quiet(f: &mut dyn FnMut()) {
+    drop(catch_unwind(AssertUnwindSafe(f)));
+}
+
 // ---- Deterministic tests, one per fix ----
+
+#[test]
+fn a_panicking_drop_in_clear_leaves_an_empty_usable_set() {
+    for merge_it in [false, true] {
+        // Every injection point of `clear` in turn (children's drops and the
+        // parent's wakers released with the wake state), until none is left.
+        for panic_at in 0.. {
+            let counts = Rc::new(Counts::default());
+            let ctls: Vec<Rc<Ctl>> = (0..4).map(|_| Rc::default()).collect();
+            let polls = Polls::new(true);
+            let kids = (0..3).map(|i| Kid::new(i, &ctls[i], &counts, true));
+            let mut comb = if merge_it {
+                Comb::Merge(kids.collect())
+            } else {
+                Comb::Set(kids.collect())
+            };
+            assert!(matches!(polls.poll(|cx| comb.poll(cx)), Polled::Pending));
+            // The `panic_at`-th point panics; every child is dropped anyway.
+            arm(Some(panic_at));
+            assert!(comb.clear(&ctls[..3], &|f| {
+                drop(catch_unwind(AssertUnwindSafe(f)));
+            }));
+            let fired = fired();
+            arm(None);
+            assert_eq!(counts.kids_dropped.get(), 3, "every child dropped once");
+            // Usable: a pushed child runs to its end.
+            let kid = Kid::new(3, &ctls[3], &counts, true);
+            ctls[3].done.set(true);
+            let out = match &mut comb {
+                Comb::Set(s) => {
+                    s.push(kid);
+                    polls.poll(|cx| s.poll_next_unpin(cx))
+                }
+                Comb::Merge(m) => {
+                    m.push(kid);
+                    polls.poll(|cx| m.poll_next_unpin(cx))
+                }
+                _ => unreachable!(),
+            };
+            assert!(matches!(out, Poll::Ready(Some(Out { id: 3, .. }))));
+            drop((out, comb));
+            for ctl in &ctls {
+                drop(ctl.local.take());
+                drop(ctl.waker.take());
+            }
+            counts.assert_balanced();
+            polls.assert_no_clone_left();
+            if fired.is_none() {
+                assert!(panic_at >= 3, "three children, three drops");
+                break;
+            }
+        }
+    }
+}
 
 #[test]
 fn a_panicking_parent_wake_leaves_the_combinator_armed() {
@@ -765,7 +859,7 @@ fn futures_set_stays_consistent_when_a_finished_future_panics_in_drop() {
 
 #[test]
 fn poisoned_combinators_say_so_and_drop_the_rest_once() {
-    for kind in [Kind::JoinAll, Kind::Merge, Kind::Race] {
+    for kind in [Kind::JoinAll, Kind::Race] {
         let counts = Rc::new(Counts::default());
         let ctls: Vec<Rc<Ctl>> = (0..3).map(|_| Rc::default()).collect();
         let polls = Polls::new(true);
@@ -813,6 +907,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => any::<usize>().prop_map(Op::Wake),
         3 => any::<usize>().prop_map(Op::Finish),
         1 => Just(Op::Drop),
+        1 => Just(Op::Clear),
     ]
 }
 

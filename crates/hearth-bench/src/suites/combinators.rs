@@ -15,7 +15,11 @@ use std::rc::Rc;
 use std::sync::atomic::AtomicUsize;
 use std::task::{Context, Poll, Waker};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use futures::stream::{FuturesUnordered, Stream};
+use futures::task::ArcWake;
 use hearth_task::dual::{DualRc, DualWake};
 use hearth_task::{ContextExt, LocalWaker};
 
@@ -36,6 +40,18 @@ impl DualWake for Parent {
     }
 }
 
+/// A foreign parent task: futures' `ArcWake` (as under tokio or futures'
+/// executors); a wake sets a flag.
+struct ArcParent {
+    woken: AtomicBool,
+}
+
+impl ArcWake for ArcParent {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.woken.store(true, Ordering::Relaxed);
+    }
+}
+
 /// What a child parked.
 enum Parked {
     None,
@@ -43,15 +59,35 @@ enum Parked {
     Waker(Waker),
 }
 
+/// How a child parks and is woken.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Habit {
+    /// Parks `cx.local_waker()`, kept while it `will_wake`; woken by ref.
+    Local,
+    /// Parks `cx.waker()`, kept while it `will_wake`; woken by ref.
+    ByRef,
+    /// Oneshot-style: the waker is taken and woken by value; each poll
+    /// parks a fresh clone of `cx.waker()`.
+    Reclone,
+}
+
 /// One child's shared state.
 struct Leaf {
     parked: std::cell::RefCell<Parked>,
-    local: bool,
+    habit: Habit,
     polls: Rc<Cell<u64>>,
 }
 
 impl Leaf {
     fn wake(&self) {
+        if self.habit == Habit::Reclone {
+            let parked = std::mem::replace(&mut *self.parked.borrow_mut(), Parked::None);
+            match parked {
+                Parked::Waker(w) => w.wake(),
+                _ => panic!("child woken before it parked"),
+            }
+            return;
+        }
         match &*self.parked.borrow() {
             Parked::None => panic!("child woken before it parked"),
             Parked::Local(w) => w.wake_by_ref(),
@@ -69,7 +105,9 @@ impl Future for Child {
         let leaf = &self.0;
         leaf.polls.set(leaf.polls.get() + 1);
         let mut parked = leaf.parked.borrow_mut();
-        if leaf.local {
+        if leaf.habit == Habit::Reclone {
+            *parked = Parked::Waker(cx.waker().clone());
+        } else if leaf.habit == Habit::Local {
             let w = ContextExt::local_waker(cx);
             match &*parked {
                 Parked::Local(old) if old.will_wake(w) => {}
@@ -88,11 +126,16 @@ impl Future for Child {
 
 /// N children and their counter.
 fn leaves(n: usize, local: bool, polls: &Rc<Cell<u64>>) -> Vec<Rc<Leaf>> {
+    leaves_with(n, if local { Habit::Local } else { Habit::ByRef }, polls)
+}
+
+/// N children with a habit.
+fn leaves_with(n: usize, habit: Habit, polls: &Rc<Cell<u64>>) -> Vec<Rc<Leaf>> {
     (0..n)
         .map(|_| {
             Rc::new(Leaf {
                 parked: std::cell::RefCell::new(Parked::None),
-                local,
+                habit,
                 polls: polls.clone(),
             })
         })
@@ -106,6 +149,8 @@ struct Bench {
     polls: Rc<Cell<u64>>,
     next: usize,
     poll: Box<dyn FnMut(&mut Context<'_>)>,
+    /// The parent's `Waker` when it is not the suite's `DualRc` parent.
+    parent: Option<Waker>,
 }
 
 fn future_case<F: Future + 'static>(
@@ -123,6 +168,7 @@ fn future_case<F: Future + 'static>(
         poll: Box::new(move |cx| {
             assert!(f.as_mut().poll(cx).is_pending());
         }),
+        parent: None,
     }
 }
 
@@ -141,6 +187,7 @@ fn stream_case<S: Stream + 'static>(
         poll: Box::new(move |cx| {
             assert!(s.as_mut().poll_next(cx).is_pending());
         }),
+        parent: None,
     }
 }
 
@@ -174,6 +221,25 @@ const PEERS: [&str; 5] = [
     "futures::join! (8)",
     "tokio::join! (8)",
 ];
+
+/// Issue 15's matrix beside the rows above (whose children park
+/// `cx.waker()` and wake it by ref under the `DualRc` parent): (group label,
+/// foreign parent, child habit).
+const MATRIX: [(&str, bool, Habit); 3] = [
+    ("foreign parent, wake_by_ref", true, Habit::ByRef),
+    ("foreign parent, take-wake-reclone", true, Habit::Reclone),
+    ("hearth parent, take-wake-reclone", false, Habit::Reclone),
+];
+const M_FLOOR: &str = "floor";
+const M_HEARTH: &str = "hearth join_all";
+const M_PEERS: [&str; 3] = [PEERS[0], PEERS[1], PEERS[2]];
+
+fn mname(case: &str, group: &str, n: usize) -> String {
+    format!("{case} ({group}), N={n}")
+}
+
+/// Names a case of a group: (case, N) -> row name.
+type CaseName = Box<dyn Fn(&str, usize) -> String>;
 
 fn name(case: &str, n: usize) -> String {
     format!("{case}, N={n}")
@@ -231,13 +297,48 @@ pub fn run(config: &Config) -> SuiteReport {
             benches.push(future_case(name(PEERS[4], n), l, p, f));
         }
     }
-    // First poll of everything (not timed), then reset the counters.
-    {
-        let mut cx = Context::from_waker(&pw);
-        for b in &mut benches {
-            (b.poll)(&mut cx);
-            b.polls.set(0);
+    let foreign = futures::task::waker(Arc::new(ArcParent {
+        woken: AtomicBool::new(false),
+    }));
+    for n in NS {
+        for (group, is_foreign, habit) in MATRIX {
+            let c = || Rc::new(Cell::new(0));
+            let mut cases = Vec::new();
+            let p = c();
+            let l = leaves_with(1, habit, &p);
+            let child = Child(l[0].clone());
+            cases.push(future_case(mname(M_FLOOR, group, n), l, p, child));
+            let p = c();
+            let l = leaves_with(n, habit, &p);
+            let f = hearth_future::join_all(l.iter().map(|l| Child(l.clone())));
+            cases.push(future_case(mname(M_HEARTH, group, n), l, p, f));
+            let p = c();
+            let l = leaves_with(n, habit, &p);
+            let f = futures::future::join_all(l.iter().map(|l| Child(l.clone())));
+            cases.push(future_case(mname(M_PEERS[0], group, n), l, p, f));
+            let p = c();
+            let l = leaves_with(n, habit, &p);
+            let s: FuturesUnordered<Child> = l.iter().map(|l| Child(l.clone())).collect();
+            cases.push(stream_case(mname(M_PEERS[1], group, n), l, p, s));
+            let p = c();
+            let l = leaves_with(n, habit, &p);
+            let v: Vec<Child> = l.iter().map(|l| Child(l.clone())).collect();
+            let f = futures_concurrency::future::Join::join(v);
+            cases.push(future_case(mname(M_PEERS[2], group, n), l, p, f));
+            for mut b in cases {
+                if is_foreign {
+                    b.parent = Some(foreign.clone());
+                }
+                benches.push(b);
+            }
         }
+    }
+    // First poll of everything (not timed), then reset the counters.
+    for b in &mut benches {
+        let w = b.parent.clone().unwrap_or_else(|| (*pw).clone());
+        let mut cx = Context::from_waker(&w);
+        (b.poll)(&mut cx);
+        b.polls.set(0);
     }
 
     let mut suite = Suite::new(
@@ -262,9 +363,18 @@ pub fn run(config: &Config) -> SuiteReport {
             let i = b.next;
             b.next = if i + 1 == b.leaves.len() { 0 } else { i + 1 };
             b.leaves[i].wake();
-            let w = parent.waker_ref();
-            let mut cx = Context::from_waker(&w);
-            (b.poll)(black_box(&mut cx));
+            match b.parent.take() {
+                Some(w) => {
+                    let mut cx = Context::from_waker(&w);
+                    (b.poll)(black_box(&mut cx));
+                    b.parent = Some(w);
+                }
+                None => {
+                    let w = parent.waker_ref();
+                    let mut cx = Context::from_waker(&w);
+                    (b.poll)(black_box(&mut cx));
+                }
+            }
         };
         if i == 0 {
             suite.baseline(&names[i], op);
@@ -303,7 +413,10 @@ pub fn run(config: &Config) -> SuiteReport {
          `cx.local_waker()`; every other row: children park `cx.waker()`. `floor` is the same child woken and \
          polled alone, with the parent's context; a combinator's overhead is its row minus the floor of the \
          same N. The ratio column is against the first floor; the tables below the notes are the figures \
-         the targets are about.",
+         the targets are about. The rows marked (parent, habit) are issue 15's matrix: a foreign parent is \
+         futures' `ArcWake` waker (as under tokio); `take-wake-reclone` children take their parked waker, \
+         wake it by value and park a fresh clone on every poll (oneshot-style); each group has its own \
+         floor.",
     );
     let mut report = suite.run();
 
@@ -357,6 +470,61 @@ pub fn run(config: &Config) -> SuiteReport {
             }
         ));
     }
+    // Issue 15's matrix: overhead of hearth's join_all over the best peer,
+    // per parent and child habit (the first group is the rows above).
+    let mut matrix = String::from(
+        "| parent, child habit | N | hearth ns/round | best peer | its ns/round | floor | hearth overhead vs best peer's | target |\n|---|--:|--:|---|--:|--:|--:|---|\n",
+    );
+    let mut groups: Vec<(String, CaseName, f64)> = vec![(
+        "hearth parent, wake_by_ref (Waker path)".to_owned(),
+        Box::new(|case: &str, n| {
+            name(
+                if case == M_HEARTH {
+                    H_WAKER
+                } else if case == M_FLOOR {
+                    FLOOR
+                } else {
+                    case
+                },
+                n,
+            )
+        }),
+        f64::NAN,
+    )];
+    for (group, is_foreign, _) in MATRIX {
+        groups.push((
+            group.to_owned(),
+            Box::new(move |case: &str, n| mname(case, group, n)),
+            if is_foreign { 1.0 } else { f64::NAN },
+        ));
+    }
+    for (group, nm, target) in &groups {
+        for n in NS {
+            let med = |case: &str| report.row(&nm(case, n)).stats.median;
+            let floor = med(M_FLOOR);
+            let (peer, best) = M_PEERS
+                .iter()
+                .map(|p| (*p, med(p)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .expect("peers");
+            let ours = med(M_HEARTH);
+            let ratio = (ours - floor) / (best - floor);
+            let t = if target.is_nan() {
+                String::new()
+            } else if ratio <= *target {
+                format!("≤ {target:.2}×: met")
+            } else {
+                format!("≤ {target:.2}×: missed")
+            };
+            matrix.push_str(&format!(
+                "| {group} | {n} | {} | {peer} | {} | {} | {ratio:.2}× | {t} |\n",
+                fmt_num(ours),
+                fmt_num(best),
+                fmt_num(floor),
+            ));
+        }
+    }
+    report.notes.push(matrix);
     let cost8 = report.row(&name(H_LOCAL, 8)).stats.median;
     let cost1024 = report.row(&name(H_LOCAL, 1024)).stats.median;
     summary.push_str(&format!(
