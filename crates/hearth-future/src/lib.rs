@@ -95,6 +95,8 @@
 //! assert_eq!(polls.get(), 8); // two polls per child, none spurious
 //! ```
 
+#![cfg_attr(feature = "nightly", feature(local_waker))]
+#![cfg_attr(feature = "nightly", doc(test(attr(feature(local_waker)))))]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

@@ -129,6 +129,8 @@
 //! });
 //! ```
 
+#![cfg_attr(feature = "nightly", feature(local_waker))]
+#![cfg_attr(feature = "nightly", doc(test(attr(feature(local_waker)))))]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

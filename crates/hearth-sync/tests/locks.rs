@@ -1,4 +1,5 @@
 //! Mutex and RwLock behaviour.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

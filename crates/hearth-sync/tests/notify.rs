@@ -1,4 +1,5 @@
 //! Notify behaviour, as tokio documents it.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! oneshot behaviour.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! watch and Barrier behaviour.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -93,6 +93,55 @@ impl<'a> ContextExt<'a> for Context<'a> {
     }
 }
 
+/// Creates a `Context` from a `Waker`, as [`Context::from_waker`] does, for an
+/// executor that polls with dual wakers.
+///
+/// On stable this *is* `Context::from_waker`: the twin travels inside the
+/// `Waker` and [`ContextExt::local_waker`] finds it. With the `nightly`
+/// feature it also sets std's own local-waker field to the twin (through
+/// std's `ContextBuilder`), so std's inherent `Context::local_waker` finds it
+/// as well; see the crate docs ("Two methods named `local_waker`") for why
+/// an executor must. That costs the twin lookup (a vtable compare and a
+/// thread-local load) per call on nightly, nothing on stable.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::task::Waker;
+/// use hearth_task::dual::{DualRc, DualWake};
+/// use hearth_task::{context_from_waker, ContextExt};
+///
+/// struct Flag(Cell<bool>);
+/// impl DualWake for Flag {
+///     type Shared = ();
+///     fn wake_local(this: &DualRc<Self>) {
+///         this.0.set(true);
+///     }
+///     fn wake_remote(_: &(), _: &Waker) {}
+/// }
+///
+/// let task = DualRc::new(Flag(Cell::new(false)), ());
+/// let waker = task.waker_ref();
+/// let cx = context_from_waker(&waker);
+/// ContextExt::local_waker(&cx).wake_by_ref(); // the twin: no atomic operation
+/// assert!(task.0.get());
+/// ```
+#[cfg(feature = "std")]
+#[inline]
+pub fn context_from_waker(waker: &Waker) -> Context<'_> {
+    #[cfg(feature = "nightly")]
+    {
+        core::task::ContextBuilder::from_waker(waker)
+            .local_waker(crate::raw::local_waker_of(waker))
+            .build()
+    }
+    #[cfg(not(feature = "nightly"))]
+    {
+        Context::from_waker(waker)
+    }
+}
+
 #[inline]
 fn lookup(waker: &Waker) -> &LocalWaker {
     #[cfg(feature = "std")]
@@ -267,7 +316,7 @@ mod builder {
         /// changes); otherwise it writes a 40-byte header into the builder.
         pub fn build(&mut self) -> Context<'_> {
             let (waker, local) = match (self.waker, self.local) {
-                (Some(waker), None) => return Context::from_waker(waker),
+                (Some(waker), None) => return super::context_from_waker(waker),
                 (Some(waker), Some(local)) if raw::local_waker_of(waker).will_wake(local) => {
                     return from_parts(waker, local);
                 }

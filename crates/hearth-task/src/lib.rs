@@ -171,6 +171,7 @@
 
 #![no_std]
 #![cfg_attr(feature = "nightly", feature(local_waker))]
+#![cfg_attr(feature = "nightly", doc(test(attr(feature(local_waker)))))]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -196,7 +197,7 @@ mod slot;
 mod thread;
 
 #[cfg(feature = "std")]
-pub use context::ContextBuilder;
+pub use context::{context_from_waker, ContextBuilder};
 pub use context::ContextExt;
 #[cfg(feature = "nightly")]
 pub use core::task::LocalWaker;

@@ -86,6 +86,8 @@
 //!   the traits it implements; on docs.rs the tokio ones are marked
 //!   "Available on crate feature `tokio-io` only".
 
+#![cfg_attr(feature = "nightly", feature(local_waker))]
+#![cfg_attr(feature = "nightly", doc(test(attr(feature(local_waker)))))]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

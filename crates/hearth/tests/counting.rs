@@ -1,5 +1,6 @@
 //! Counted, not assumed: a task woken through its local waker on its own
 //! thread, rescheduled and polled again, performs no atomic read-modify-write.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::Cell;
 use std::rc::Rc;
