@@ -191,6 +191,15 @@ impl DualHeader {
         self.owner.store(NO_THREAD, Ordering::Relaxed);
     }
 
+    /// Makes the calling thread the owner of a header released before any
+    /// waker of it existed (the hand-over of `dual::UnboundTask`).
+    ///
+    /// # Safety
+    /// No `Waker`, twin or view of this header exists on any thread.
+    pub(crate) unsafe fn bind(&self) {
+        self.owner.store(thread::current(), Ordering::Relaxed);
+    }
+
     /// The twin, if the calling thread owns it.
     #[inline]
     pub fn local(&self) -> Option<&LocalWaker> {
