@@ -2,7 +2,6 @@
 //! `try_join_all` and `FuturesUnordered`: outputs, ordering and when each
 //! child (and each output) is dropped. Only the polls differ: futures polls
 //! children spuriously, hearth does not, which is asserted too.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::RefCell;
 use std::future::Future;

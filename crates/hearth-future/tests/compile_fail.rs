@@ -1,5 +1,4 @@
 //! `select!` rejects what tokio's rejects, with a message that says why.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 #[test]
 #[cfg_attr(miri, ignore = "trybuild runs rustc")]

@@ -1,6 +1,5 @@
 //! merge: items as they come, precise polling, fairness, the same items as
 //! `futures::stream::select_all`.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -1,6 +1,5 @@
 //! A child that panics while polled leaves the combinator droppable, with
 //! nothing leaked or dropped twice.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

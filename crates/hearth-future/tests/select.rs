@@ -1,6 +1,5 @@
 //! select!: syntax, precise polling, fairness, and the same outputs, polling
 //! order and drop order as tokio's `select!`.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -1,5 +1,4 @@
 //! FuturesSet and race: outputs, precise polling, yielding, push while polling.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -2,7 +2,6 @@
 //! spends one unit, yields (waking its task) once the budget is spent, and
 //! leaves the primitive untouched when it yields.
 #![cfg(not(loom))]
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

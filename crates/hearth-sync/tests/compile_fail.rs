@@ -1,5 +1,4 @@
 //! The `!Send` / `!Sync` promises, checked by the compiler.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 #[test]
 #[cfg_attr(miri, ignore = "trybuild runs rustc")]

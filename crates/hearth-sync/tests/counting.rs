@@ -2,7 +2,6 @@
 //!
 //! A ping-pong through two mpsc channels, a Mutex and a Semaphore under a
 //! dual-waker executor, run inside `count`.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

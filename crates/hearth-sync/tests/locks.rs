@@ -1,5 +1,4 @@
 //! Mutex and RwLock behaviour.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -1,5 +1,4 @@
 //! mpsc behaviour: back-pressure, permits, close, drop, cancellation.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -1,5 +1,4 @@
 //! Notify behaviour, as tokio documents it.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

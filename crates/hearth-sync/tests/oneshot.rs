@@ -1,5 +1,4 @@
 //! oneshot behaviour.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -6,7 +6,6 @@
 //! then checks that the primitive still works: later waiters were woken,
 //! permits are conserved, the channel is usable.
 #![cfg(not(loom))]
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::Cell;
 use std::future::Future;

@@ -1,6 +1,5 @@
 //! Random interleavings of send / recv / drop / close on a bounded mpsc
 //! channel, against a model of the queue and the FIFO of parked senders.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

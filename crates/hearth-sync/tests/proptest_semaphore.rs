@@ -1,6 +1,5 @@
 //! Random interleavings of acquire / poll / drop / release against a model of
 //! a FIFO-fair semaphore.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -1,5 +1,4 @@
 //! The cross-thread channel, with real threads.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

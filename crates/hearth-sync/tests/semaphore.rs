@@ -1,5 +1,4 @@
 //! Semaphore behaviour: FIFO, cancellation, close, targeted wakes.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

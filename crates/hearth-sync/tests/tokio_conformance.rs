@@ -7,7 +7,6 @@
 //! scenario is not here (e.g. `Barrier` cancellation, a `oneshot::Receiver`
 //! polled after completion).
 #![cfg(not(loom))]
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -1,5 +1,4 @@
 //! watch and Barrier behaviour.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

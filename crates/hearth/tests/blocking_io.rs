@@ -5,7 +5,6 @@
 //! that wait. An operation that blocked the worker would stall the interval
 //! for as long (and would not wait for the pool at all).
 #![cfg(not(miri))] // Miri has no file system, resolver or epoll
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

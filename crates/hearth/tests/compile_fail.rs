@@ -1,5 +1,4 @@
 //! `!Send` promises of the executor, checked by the compiler.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 #[test]
 #[cfg_attr(miri, ignore)]

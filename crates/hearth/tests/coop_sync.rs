@@ -1,7 +1,6 @@
 //! hearth-sync's operations spend the cooperative budget on the real
 //! executor: a task that loops on an always-ready operation yields, so the
 //! other tasks on its thread still run.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -4,7 +4,6 @@
 //! (the sandbox has no external network). That the worker keeps running
 //! while a lookup waits is in `tests/blocking_io.rs`.
 #![cfg(not(miri))] // Miri has no resolver and cannot open sockets
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::future::Future;
 use std::io::{self, ErrorKind};

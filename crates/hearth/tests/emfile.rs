@@ -5,7 +5,6 @@
 //! time over the window stays small (read from `/proc/<pid>/stat`), it logs
 //! a handful of lines rather than one per failed `accept`, the connection it
 //! already has keeps working, and it serves again once the clients leave.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 // Miri cannot run epoll or processes.
 #![cfg(not(miri))]
 

@@ -3,7 +3,6 @@
 //! example's workload and what it reports; and the load
 //! test: 200 keep-alive connections × 1,000 requests against the `http`
 //! example on 2 workers, every response checked.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 // Miri cannot run epoll.
 #![cfg(not(miri))]
 

@@ -4,7 +4,6 @@
 //! listings across batch boundaries, and `File` through futures-io's traits;
 //! under plain `block_on` (the process-wide pool) and on runtime workers.
 #![cfg(not(miri))] // Miri has no file system
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::future::{poll_fn, Future};
 use std::io::{self, ErrorKind, SeekFrom};

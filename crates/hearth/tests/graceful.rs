@@ -2,7 +2,6 @@
 //! for `#[hearth::main]`), and the `graceful` example as a real process:
 //! SIGINT in the middle of a request, which still completes, and the
 //! process exits 0.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 // Miri cannot run epoll, signals or processes.
 #![cfg(not(miri))]
 #![allow(clippy::duplicate_mod)]

@@ -1,7 +1,6 @@
 //! Per-core listeners (`Handle::serve_on_all`, `Server::builder`): every
 //! worker serves, the address works as soon as the call returns, port 0,
 //! taken ports refused with a clear error, stopping, graceful shutdown.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 // Miri cannot run epoll.
 #![cfg(not(miri))]
 

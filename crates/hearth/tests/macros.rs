@@ -1,6 +1,5 @@
 //! Misuse of `#[hearth::main]` and `#[hearth::test]` fails to compile with a
 //! message that says what to change.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 #[test]
 #[cfg_attr(miri, ignore)]

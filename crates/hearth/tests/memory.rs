@@ -9,7 +9,6 @@
 //! allocated minus freed, every thread), not read from RSS, which the
 //! allocator does not always give back to the system. The tests run one at
 //! a time (`serial`), so each sees only its own allocations.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 // Miri: far too large for it; the wheel's own tests cover its code there.
 #![cfg(not(miri))]
 

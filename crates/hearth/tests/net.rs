@@ -2,7 +2,6 @@
 //! split halves, UDP (async and poll methods), Unix sockets and their split
 //! halves; remote wakes while blocked in epoll.
 #![cfg(not(miri))] // Miri cannot run epoll
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::future::poll_fn;
 use std::io::{self, ErrorKind};

@@ -11,7 +11,6 @@
 //! then checks that every future and output was dropped exactly once. Under
 //! Miri (run by `.ci/run` with `-Zmiri-strict-provenance`) any use after free,
 //! double free, data race or leak fails the run as well.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};

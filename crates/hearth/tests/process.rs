@@ -1,7 +1,6 @@
 //! `hearth::process`: exit codes, piped stdio, `output`, kill, kill on drop,
 //! reaping of dropped children, timeouts, spawn errors, and many children
 //! waited for at once. Uses `sh`, `cat`, `sleep` and friends from the system.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 // Miri cannot spawn processes or run epoll.
 #![cfg(not(miri))]
 

@@ -3,7 +3,6 @@
 //! These use real threads; each test bounds its waits (a hang fails the test
 //! through a deadline rather than blocking the suite). They are fast enough
 //! to run under Miri as well (about 15 s).
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -1,7 +1,6 @@
 //! The graceful shutdown (`Runtime::shutdown_graceful`, `shutdown_signal`)
 //! with live connections, blocking jobs and stuck tasks; and
 //! `RemoteJoinHandle::abort`. Real threads; every wait is bounded.
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;

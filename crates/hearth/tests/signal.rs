@@ -6,7 +6,6 @@
 //! The tests of this file run in one process, in parallel: each raises a
 //! signal kind of its own, and only after it listens for it (a raised
 //! signal that nobody handles would end the process).
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 // Miri cannot run epoll or deliver signals.
 #![cfg(not(miri))]
 

@@ -42,7 +42,6 @@
 //! ```text
 //! HEARTH_SOAK=long cargo test --release -p hearth --test soak -- --nocapture
 //! ```
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 // Miri cannot run epoll or processes.
 #![cfg(not(miri))]
 

@@ -1,7 +1,6 @@
 //! A foreign thread wakes one task 1,000,000 times while the task completes
 //! and is dropped: no lost wake-up (the task finishes), no leak (a counting
 //! allocator balances).
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};

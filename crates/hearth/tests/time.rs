@@ -1,6 +1,5 @@
 //! Timers: order, never early, cancel, timeout, interval missed-tick modes.
 #![cfg(not(miri))] // real clocks and sleeps: slow under Miri
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::RefCell;
 use std::future::Future;

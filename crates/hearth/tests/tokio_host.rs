@@ -2,7 +2,6 @@
 //! work inside each other, wakes cross in both directions, the local path
 //! stays free of atomics, neither side starves the other, teardown is clean.
 #![cfg(all(feature = "tokio-host", not(miri)))]
-#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;

@@ -26,7 +26,7 @@
 use core::cell::Cell;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Poll, Waker};
 use std::io;
 use std::time::Duration;
 
