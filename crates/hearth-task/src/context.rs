@@ -58,10 +58,14 @@ use crate::LocalWaker;
 ///
 /// std has an unstable inherent `Context::local_waker`. Calling this trait's
 /// method as `cx.local_waker()` therefore triggers rustc's
-/// `unstable_name_collisions` warning on stable. Either call it as
-/// `ContextExt::local_waker(cx)` or add `#![allow(unstable_name_collisions)]`
-/// to your crate; both keep working when std stabilises its method, which then
-/// takes over `cx.local_waker()`.
+/// `unstable_name_collisions` warning on stable. Call it as
+/// `ContextExt::local_waker(cx)`: that form means this method everywhere.
+/// With `#![allow(unstable_name_collisions)]` and `cx.local_waker()`, the
+/// code changes meaning when std's method becomes callable (with
+/// `feature(local_waker)` on nightly, or once stabilised): it then calls
+/// std's method, which finds the twin only if the executor set std's field
+/// ([`context_from_waker`] does). See the crate docs, "Two methods named
+/// `local_waker`".
 pub trait ContextExt<'a> {
     /// Returns the local waker of this context.
     ///
