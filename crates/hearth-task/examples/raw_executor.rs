@@ -98,7 +98,11 @@ fn ops<F: Future<Output = ()>>() -> &'static TaskOps {
 struct TaskRef(NonNull<Header>);
 
 impl TaskRef {
-    fn spawn<F: Future<Output = ()> + 'static>(future: F, queue: &Queue, remote: &Arc<Remote>) -> TaskRef {
+    fn spawn<F: Future<Output = ()> + 'static>(
+        future: F,
+        queue: &Queue,
+        remote: &Arc<Remote>,
+    ) -> TaskRef {
         // Rule 1: allocate first, build the header with the final address,
         // write through the raw pointer.
         let p: *mut Task<F> = Box::into_raw(Box::<MaybeUninit<Task<F>>>::new_uninit()).cast();
@@ -135,7 +139,9 @@ impl TaskRef {
             return true;
         }
         // SAFETY: a borrowed dual `Waker`: owns no count, never dropped.
-        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(self.0.as_ptr().cast())) });
+        let waker = ManuallyDrop::new(unsafe {
+            Waker::from_raw(DualHeader::raw_waker(self.0.as_ptr().cast()))
+        });
         let mut cx = hearth_task::context_from_waker(&waker);
         // SAFETY: owner thread, not done, and no other poll is running.
         if unsafe { (h.ops.poll)(self.0, &mut cx) }.is_ready() {
@@ -204,7 +210,8 @@ unsafe fn release_local(h: NonNull<Header>) {
 
 // ---- The twin (owner thread only) ----
 
-static TWIN: RawWakerVTable = RawWakerVTable::new(twin_clone, twin_wake, twin_wake_by_ref, twin_drop);
+static TWIN: RawWakerVTable =
+    RawWakerVTable::new(twin_clone, twin_wake, twin_wake_by_ref, twin_drop);
 
 /// # Safety (the four twin functions)
 /// `p` is a task's address, used on its owner thread while the caller holds
@@ -315,7 +322,11 @@ impl Executor {
     fn new() -> Self {
         Executor {
             queue: Queue::default(),
-            remote: Arc::new(Remote { wakes: Mutex::default(), pending: AtomicBool::new(false), thread: thread::current() }),
+            remote: Arc::new(Remote {
+                wakes: Mutex::default(),
+                pending: AtomicBool::new(false),
+                thread: thread::current(),
+            }),
             live: RefCell::default(),
         }
     }

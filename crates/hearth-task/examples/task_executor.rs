@@ -68,7 +68,10 @@ impl Executor {
 
     fn spawn(&self, future: impl Future<Output = ()> + 'static) {
         let id = self.next_id.replace(self.next_id.get() + 1);
-        let sched = Sched { queue: self.queue.clone(), id };
+        let sched = Sched {
+            queue: self.queue.clone(),
+            id,
+        };
         let task = DualTask::new(future, sched, self.remote.clone());
         self.queue.borrow_mut().push_back(task.clone());
         self.live.borrow_mut().insert(id, task);

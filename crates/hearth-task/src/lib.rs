@@ -251,9 +251,9 @@ mod slot;
 #[cfg(feature = "std")]
 mod thread;
 
+pub use context::ContextExt;
 #[cfg(feature = "std")]
 pub use context::{context_from_waker, ContextBuilder};
-pub use context::ContextExt;
 #[cfg(feature = "nightly")]
 pub use core::task::LocalWaker;
 #[cfg(feature = "alloc")]

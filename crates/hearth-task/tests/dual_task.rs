@@ -294,7 +294,11 @@ fn a_panicking_drop_of_the_future_still_frees() {
     assert!(task.poll().is_pending());
     let waker = task.waker();
     assert!(catch_unwind(AssertUnwindSafe(|| drop(task))).is_err());
-    assert_eq!(sched_dropped.get(), 1, "S dropped although the future's drop panicked");
+    assert_eq!(
+        sched_dropped.get(),
+        1,
+        "S dropped although the future's drop panicked"
+    );
     waker.wake_by_ref(); // harmless: the task is gone
     drop(waker); // frees (Miri checks for a leak)
 }
@@ -343,7 +347,11 @@ fn unbound_task_is_built_here_and_bound_there() {
     .join()
     .unwrap();
     assert_eq!(rx.recv().unwrap(), 4);
-    assert_eq!(log.lock().unwrap().len(), 3, "three local wakes on the bound thread");
+    assert_eq!(
+        log.lock().unwrap().len(),
+        3,
+        "three local wakes on the bound thread"
+    );
 
     // Dropped unbound on another thread: the future and S drop there.
     let dropped = Arc::new(AtomicUsize::new(0));

@@ -85,7 +85,10 @@ async fn ping_pong(rounds: u32) -> u32 {
 
 async fn everything() -> u32 {
     let (a, b) = join!(yields(3, 1), yields(5, 2));
-    let all: u32 = join_all((0..10).map(|i| yields(i % 4, i))).await.iter().sum();
+    let all: u32 = join_all((0..10).map(|i| yields(i % 4, i)))
+        .await
+        .iter()
+        .sum();
     let raced = select! {
         v = yields(2, 7) => v,
         v = yields(50, 8) => v,

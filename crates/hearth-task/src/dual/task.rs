@@ -383,7 +383,13 @@ impl<S: Schedule> DualTask<S> {
     pub fn shared(&self) -> &S::Shared {
         // SAFETY: a handle keeps the allocation alive; `shared_offset` is the
         // offset of `S::Shared` in it (the vtable is the allocation's).
-        unsafe { &*self.ptr.as_ptr().byte_add(self.vtable.shared_offset).cast::<S::Shared>() }
+        unsafe {
+            &*self
+                .ptr
+                .as_ptr()
+                .byte_add(self.vtable.shared_offset)
+                .cast::<S::Shared>()
+        }
     }
 
     /// A new thread-safe `Waker` for this task (one atomic increment).
@@ -430,7 +436,13 @@ impl<S: Schedule> DualTask<S> {
     fn head(&self) -> &Head<S> {
         // SAFETY: a handle keeps the target alive (`local > 0`); `head_offset`
         // is where the target, whose first field is the `Head`, starts.
-        unsafe { &*self.ptr.as_ptr().byte_add(self.vtable.head_offset).cast::<Head<S>>() }
+        unsafe {
+            &*self
+                .ptr
+                .as_ptr()
+                .byte_add(self.vtable.head_offset)
+                .cast::<Head<S>>()
+        }
     }
 }
 
