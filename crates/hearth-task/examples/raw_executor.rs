@@ -345,11 +345,10 @@ impl Executor {
             }
             let next = self.queue.borrow_mut().pop_front();
             match next {
-                Some(task) => {
-                    if task.poll() {
-                        self.live.borrow_mut().remove(&task.0);
-                    }
+                Some(task) if task.poll() => {
+                    self.live.borrow_mut().remove(&task.0);
                 }
+                Some(_) => {}
                 None if !self.remote.pending.load(Ordering::Acquire) => thread::park(),
                 None => {}
             }

@@ -85,11 +85,10 @@ impl Executor {
             }
             let next = self.queue.borrow_mut().pop_front();
             match next {
-                Some(task) => {
-                    if task.poll().is_ready() {
-                        self.live.borrow_mut().remove(&task.id);
-                    }
+                Some(task) if task.poll().is_ready() => {
+                    self.live.borrow_mut().remove(&task.id);
                 }
+                Some(_) => {}
                 None if !self.remote.pending.load(Ordering::Acquire) => thread::park(),
                 None => {}
             }

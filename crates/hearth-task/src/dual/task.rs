@@ -157,9 +157,14 @@ fn vtable<S: Schedule, F: Future<Output = ()> + 'static>() -> &'static TaskVTabl
                 // SAFETY: the caller owns the count it gives up (see `borrow`).
                 drop(ManuallyDrop::into_inner(unsafe { borrow::<S, F>(p) }))
             },
-            // SAFETY (these three): the caller's handle keeps the task alive.
-            waker: |p| unsafe { borrow::<S, F>(p) }.waker(),
-            local_waker: |p| unsafe { borrow::<S, F>(p) }.local_waker(),
+            waker: |p| {
+                // SAFETY: the caller's handle keeps the task alive.
+                unsafe { borrow::<S, F>(p) }.waker()
+            },
+            local_waker: |p| {
+                // SAFETY: the caller's handle keeps the task alive.
+                unsafe { borrow::<S, F>(p) }.local_waker()
+            },
             counts: |p| {
                 // SAFETY: as above.
                 let rc = unsafe { borrow::<S, F>(p) };
