@@ -372,3 +372,28 @@ fn unbound_task_is_built_here_and_bound_there() {
     thread::spawn(move || drop(unbound)).join().unwrap();
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
+
+/// A scheduler whose `schedule` panics.
+struct PanickySched;
+
+impl Schedule for PanickySched {
+    type Shared = ();
+    fn schedule(_: &DualTask<Self>) {
+        panic!("schedule");
+    }
+    fn schedule_remote(_: &(), _: &Waker) {}
+}
+
+#[test]
+fn a_panicking_schedule_leaves_the_counts_intact() {
+    let task = DualTask::new(yields(0), PanickySched, ());
+    let twin = task.local_waker();
+    let waker = task.waker();
+    assert!(catch_unwind(AssertUnwindSafe(|| twin.wake_by_ref())).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref())).is_err());
+    // A wake by value still gives up its count when `schedule` panics.
+    assert!(catch_unwind(AssertUnwindSafe(|| task.waker().wake())).is_err());
+    assert_eq!((task.local_count(), task.waker_count()), (2, 1));
+    assert!(task.poll().is_ready());
+    drop((twin, waker, task)); // frees (Miri checks for a leak)
+}
