@@ -5,6 +5,7 @@
 //!
 //! A lost wake would leave the executor parked for ever, so every run happens
 //! on a helper thread and the test fails after a deadline instead of hanging.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::future::{poll_fn, Future};
 use std::sync::mpsc;

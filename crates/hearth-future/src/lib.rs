@@ -106,7 +106,18 @@
 //! assert_eq!(out, [0, 1, 2, 3]);
 //! assert_eq!(polls.get(), 8); // two polls per child, none spurious
 //! ```
+//!
+//! # Features
+//!
+//! - `nightly` (nightly toolchain): std's own unstable `LocalWaker`
+//!   (forwards to `hearth-task/nightly`). A local waker set through std's
+//!   `ContextBuilder` then selects a combinator's local mode, so an executor
+//!   written against std's API (even with a no-op `Waker`) runs the
+//!   combinators without atomic operations. Without the feature such an
+//!   executor's local waker is invisible here: see hearth-task's docs.
 
+#![cfg_attr(feature = "nightly", feature(local_waker))]
+#![cfg_attr(feature = "nightly", doc(test(attr(feature(local_waker)))))]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

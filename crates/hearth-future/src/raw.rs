@@ -34,7 +34,10 @@
 //! The mode is fixed when the allocation is made (on the first poll):
 //!
 //! - **local**: the parent's `Context` carries a local twin owned by the
-//!   polling thread (a thread-pinned task, e.g. hearth's). Children get twins.
+//!   polling thread (a thread-pinned task, e.g. hearth's), or, with the
+//!   `nightly` feature, a local waker set through std's `ContextBuilder`
+//!   (then a wake from another thread reaches only the parent's `Waker`,
+//!   which may be a no-op). Children get twins.
 //!   A wake through a twin, or through the `Waker` on the owner thread, marks
 //!   the child in the ready set (`Cell`s) and wakes the parent's stored
 //!   `LocalWaker`: no atomic read-modify-write, no lock. Wakes from other
@@ -496,10 +499,14 @@ unsafe impl Send for WakeSet {}
 // SAFETY: no `&self` method touches the state.
 unsafe impl Sync for WakeSet {}
 
-/// Returns `true` if `cx` carries a local twin owned by the calling thread.
+/// Returns `true` if `cx` carries a local waker of its own: a dual `Waker`'s
+/// twin owned by the calling thread or, with the `nightly` feature, a local
+/// waker set through std's `ContextBuilder` (a `Context` is `!Send`, so that
+/// one belongs to the calling thread too). Otherwise `cx.local_waker()` is
+/// the `Waker` itself, at the same address.
 fn parent_is_local(cx: &Context<'_>) -> bool {
     let w = cx.waker();
-    hraw::is_dual(w)
+    (cfg!(feature = "nightly") || hraw::is_dual(w))
         && !ptr::addr_eq(
             ContextExt::local_waker(cx) as *const LocalWaker,
             w as *const Waker,
@@ -700,7 +707,8 @@ fn poll_child(
     // SAFETY: the `Waker` is borrowed for the child's poll only and never
     // dropped; the allocation outlives it.
     let waker = ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(slot.cast())) });
-    let mut ccx = Context::from_waker(&waker);
+    // On nightly this also sets std's local-waker field to the twin.
+    let mut ccx = hearth_task::context_from_waker(&waker);
     f(i, &mut ccx)
 }
 

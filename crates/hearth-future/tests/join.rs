@@ -1,5 +1,6 @@
 //! join!, try_join!, join_all, try_join_all: outputs, precise polling, the
 //! local path's atomic count.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

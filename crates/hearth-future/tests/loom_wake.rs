@@ -6,6 +6,7 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p hearth-future --release --test loom_wake`.
 #![cfg(loom)]
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::future::Future;
 use std::pin::Pin;

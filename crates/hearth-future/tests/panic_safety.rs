@@ -10,6 +10,7 @@
 //!
 //! The deterministic tests pin each fix; the property test puts one panic at
 //! a random point of a random sequence of polls, wakes and drops.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::Cell;
 use std::future::Future;

@@ -3,6 +3,7 @@
 //! builder, so two builders at the same stack address have the same
 //! `(data, vtable)` while carrying different wakers. A combinator that cached
 //! that identity kept waking the first parent.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::Cell;
 use std::future::Future;

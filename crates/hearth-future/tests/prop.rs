@@ -1,5 +1,6 @@
 //! Property tests: random wake orders (also from other threads), children
 //! finishing in any order; outputs in input order and poll counts exact.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

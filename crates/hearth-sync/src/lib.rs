@@ -128,7 +128,15 @@
 //!     assert_eq!(*total.lock().await, 55);
 //! });
 //! ```
+//!
+//! # Features
+//!
+//! - `nightly` (nightly toolchain): std's own unstable `LocalWaker`
+//!   (forwards to `hearth-task/nightly`). The primitives then also park on a
+//!   local waker set through std's `ContextBuilder`.
 
+#![cfg_attr(feature = "nightly", feature(local_waker))]
+#![cfg_attr(feature = "nightly", doc(test(attr(feature(local_waker)))))]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

@@ -2,6 +2,7 @@
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p hearth-sync --release --test loom_remote`
 #![cfg(loom)]
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use hearth_sync::remote;
 use loom::future::block_on;

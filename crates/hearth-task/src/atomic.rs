@@ -11,6 +11,16 @@
 //!
 //! hearth's promise "the local path performs no atomic read-modify-write" is a
 //! test over this counter, not a claim.
+//!
+//! What it cannot see: only atomics declared through this module are counted
+//! (those of hearth-task, hearth-future, hearth-sync and hearth). `Arc`
+//! clones and drops, `Mutex`, `std::thread::park`/`unpark`, `Arc`-based
+//! `Waker`s and the atomics of any other crate go
+//! straight to `core` and are invisible to it. A count of 0 therefore says
+//! "hearth's code took no atomic path"; to check a whole program, look at
+//! what else it runs on that path (or count locked instructions with a
+//! hardware counter, e.g. `perf stat -e mem_inst_retired.lock_loads` on
+//! recent Intel CPUs).
 
 #[cfg(loom)]
 pub use loom::sync::atomic::{

@@ -58,10 +58,14 @@ use crate::LocalWaker;
 ///
 /// std has an unstable inherent `Context::local_waker`. Calling this trait's
 /// method as `cx.local_waker()` therefore triggers rustc's
-/// `unstable_name_collisions` warning on stable. Either call it as
-/// `ContextExt::local_waker(cx)` or add `#![allow(unstable_name_collisions)]`
-/// to your crate; both keep working when std stabilises its method, which then
-/// takes over `cx.local_waker()`.
+/// `unstable_name_collisions` warning on stable. Call it as
+/// `ContextExt::local_waker(cx)`: that form means this method everywhere.
+/// With `#![allow(unstable_name_collisions)]` and `cx.local_waker()`, the
+/// code changes meaning when std's method becomes callable (with
+/// `feature(local_waker)` on nightly, or once stabilised): it then calls
+/// std's method, which finds the twin only if the executor set std's field
+/// ([`context_from_waker`] does). See the crate docs, "Two methods named
+/// `local_waker`".
 pub trait ContextExt<'a> {
     /// Returns the local waker of this context.
     ///
@@ -90,6 +94,55 @@ impl<'a> ContextExt<'a> for Context<'a> {
             }
         }
         lookup(self.waker())
+    }
+}
+
+/// Creates a `Context` from a `Waker`, as [`Context::from_waker`] does, for an
+/// executor that polls with dual wakers.
+///
+/// On stable this *is* `Context::from_waker`: the twin travels inside the
+/// `Waker` and [`ContextExt::local_waker`] finds it. With the `nightly`
+/// feature it also sets std's own local-waker field to the twin (through
+/// std's `ContextBuilder`), so std's inherent `Context::local_waker` finds it
+/// as well; see the crate docs ("Two methods named `local_waker`") for why
+/// an executor must. That costs the twin lookup (a vtable compare and a
+/// thread-local load) per call on nightly, nothing on stable.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::task::Waker;
+/// use hearth_task::dual::{DualRc, DualWake};
+/// use hearth_task::{context_from_waker, ContextExt};
+///
+/// struct Flag(Cell<bool>);
+/// impl DualWake for Flag {
+///     type Shared = ();
+///     fn wake_local(this: &DualRc<Self>) {
+///         this.0.set(true);
+///     }
+///     fn wake_remote(_: &(), _: &Waker) {}
+/// }
+///
+/// let task = DualRc::new(Flag(Cell::new(false)), ());
+/// let waker = task.waker_ref();
+/// let cx = context_from_waker(&waker);
+/// ContextExt::local_waker(&cx).wake_by_ref(); // the twin: no atomic operation
+/// assert!(task.0.get());
+/// ```
+#[cfg(feature = "std")]
+#[inline]
+pub fn context_from_waker(waker: &Waker) -> Context<'_> {
+    #[cfg(feature = "nightly")]
+    {
+        core::task::ContextBuilder::from_waker(waker)
+            .local_waker(crate::raw::local_waker_of(waker))
+            .build()
+    }
+    #[cfg(not(feature = "nightly"))]
+    {
+        Context::from_waker(waker)
     }
 }
 
@@ -267,7 +320,7 @@ mod builder {
         /// changes); otherwise it writes a 40-byte header into the builder.
         pub fn build(&mut self) -> Context<'_> {
             let (waker, local) = match (self.waker, self.local) {
-                (Some(waker), None) => return Context::from_waker(waker),
+                (Some(waker), None) => return super::context_from_waker(waker),
                 (Some(waker), Some(local)) if raw::local_waker_of(waker).will_wake(local) => {
                     return from_parts(waker, local);
                 }

@@ -65,6 +65,9 @@ use core::ops::Deref;
 use core::ptr::NonNull;
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
+mod task;
+pub use task::{DualTask, Schedule, UnboundTask};
+
 #[cfg(loom)]
 use crate::atomic::Ordering;
 use crate::raw::{DualCounts, DualHeader, DualVTable};

@@ -69,54 +69,72 @@
 //!
 //! # For the author of a runtime
 //!
-//! Give each task a dual waker: [`DualRc`](dual::DualRc) ready-made, or
-//! [`raw::DualHeader`] embedded at the start of your task allocation. Poll with
-//! `Context::from_waker(&task.waker_ref())`: leaf futures then find the local
-//! twin, and every combinator that passes `cx.waker()` on (or rebuilds a
-//! `Context` from it) keeps it. What the local path promises: clone, drop and
-//! wake of the twin and the lookup perform no atomic read-modify-write and take
-//! no lock (a test counts them). What it costs: the lookup compares the vtable
-//! and the owner thread's token, about a nanosecond; the thread-safe `Waker`
-//! is the same allocation and costs one atomic operation per clone or drop,
-//! only when someone uses it.
+//! Give each task a dual waker. Three forms, from the most ready-made:
+//!
+//! - [`DualTask`](dual::DualTask): your runtime's per-task data and the
+//!   future in one allocation, type-erased so one run queue holds every
+//!   task, with `poll` and `cancel`; no `unsafe` on your side. Build it on
+//!   the executor's thread, or build an [`UnboundTask`](dual::UnboundTask)
+//!   anywhere and bind it there before its first poll.
+//! - [`DualRc`](dual::DualRc): a dual-waker `Rc` around any wake target.
+//! - [`raw::DualHeader`] embedded at the start of your own task allocation;
+//!   its docs state the three rules, and `examples/raw_executor.rs` is a
+//!   complete executor on it.
+//!
+//! Poll with [`context_from_waker`]`(&task.waker_ref())` (what
+//! [`DualTask::poll`](dual::DualTask::poll) does): leaf futures then find the
+//! local twin, and every combinator that passes `cx.waker()` on (or rebuilds
+//! a `Context` from it) keeps it. What the local path promises: clone, drop
+//! and wake of the twin and the lookup perform no atomic read-modify-write
+//! and take no lock (a test counts them). What it costs: the lookup compares
+//! the vtable and the owner thread's token, about a nanosecond; the
+//! thread-safe `Waker` is the same allocation and costs one atomic operation
+//! per clone or drop, only when someone uses it.
 //!
 //! ```
 //! use std::cell::{Cell, RefCell};
-//! use std::collections::VecDeque;
-//! use std::future::Future;
-//! use std::pin::Pin;
+//! use std::collections::{HashMap, VecDeque};
 //! use std::rc::Rc;
+//! use std::sync::atomic::{AtomicBool, Ordering};
 //! use std::sync::{Arc, Mutex};
-//! use std::task::{Context, Waker};
+//! use std::task::Waker;
 //! use std::thread::{self, Thread};
-//! use hearth_task::dual::{DualRc, DualWake};
+//! use hearth_task::dual::{DualTask, Schedule};
 //!
-//! type Queue = Rc<RefCell<VecDeque<DualRc<Task>>>>;
+//! type Queue = Rc<RefCell<VecDeque<DualTask<Sched>>>>;
 //!
-//! struct Task {
-//!     future: RefCell<Option<Pin<Box<dyn Future<Output = ()>>>>>,
+//! /// The runtime's data in every task.
+//! struct Sched {
 //!     queue: Queue,
+//!     id: u64,
 //! }
 //!
 //! /// What other threads can reach: where their wakes go, and who to unpark.
 //! struct Remote {
 //!     wakes: Mutex<Vec<Waker>>,
+//!     /// Set after a push, so the owner locks `wakes` only when it is set.
+//!     pending: AtomicBool,
 //!     thread: Thread,
 //! }
 //!
-//! impl DualWake for Task {
+//! impl Schedule for Sched {
 //!     type Shared = Arc<Remote>;
-//!     fn wake_local(this: &DualRc<Self>) {
-//!         this.queue.borrow_mut().push_back(this.clone());
+//!     fn schedule(task: &DualTask<Self>) {
+//!         task.queue.borrow_mut().push_back(task.clone());
 //!     }
-//!     fn wake_remote(remote: &Arc<Remote>, waker: &Waker) {
+//!     fn schedule_remote(remote: &Arc<Remote>, waker: &Waker) {
 //!         remote.wakes.lock().unwrap().push(waker.clone());
+//!         remote.pending.store(true, Ordering::Release);
 //!         remote.thread.unpark();
 //!     }
 //! }
 //!
 //! let queue: Queue = Default::default();
-//! let remote = Arc::new(Remote { wakes: Mutex::new(Vec::new()), thread: thread::current() });
+//! let remote = Arc::new(Remote {
+//!     wakes: Mutex::new(Vec::new()),
+//!     pending: AtomicBool::new(false),
+//!     thread: thread::current(),
+//! });
 //! let (tx, rx) = futures::channel::oneshot::channel::<u32>();
 //! let done = Rc::new(Cell::new(false));
 //! let d = done.clone();
@@ -125,36 +143,70 @@
 //!     d.set(true);
 //! };
 //! // The runtime owns every task until it completes: a `Waker` alone does not
-//! // keep its target alive (only `DualRc`s and owned twins do).
-//! let mut live = vec![DualRc::new(
-//!     Task { future: RefCell::new(Some(Box::pin(future))), queue: queue.clone() },
-//!     remote.clone(),
-//! )];
-//! queue.borrow_mut().push_back(live[0].clone());
+//! // keep its task alive. One allocation per task.
+//! let task = DualTask::new(future, Sched { queue: queue.clone(), id: 0 }, remote.clone());
+//! queue.borrow_mut().push_back(task.clone());
+//! let mut live = HashMap::from([(task.id, task)]);
 //! thread::spawn(move || tx.send(7).unwrap());
 //!
 //! while !live.is_empty() {
 //!     // Wakes from other threads come back as `Waker`s: woken here, on the
 //!     // owner thread, they take the local path and requeue their task.
-//!     let wakes = std::mem::take(&mut *remote.wakes.lock().unwrap());
-//!     wakes.into_iter().for_each(Waker::wake);
+//!     if remote.pending.swap(false, Ordering::Acquire) {
+//!         let wakes = std::mem::take(&mut *remote.wakes.lock().unwrap());
+//!         wakes.into_iter().for_each(Waker::wake);
+//!     }
 //!     let next = queue.borrow_mut().pop_front();
-//!     let Some(task) = next else {
-//!         thread::park(); // a remote wake unparks us (also if it came first)
-//!         continue;
-//!     };
-//!     let waker = task.waker_ref();
-//!     let mut cx = Context::from_waker(&waker);
-//!     let mut slot = task.future.borrow_mut();
-//!     if let Some(fut) = slot.as_mut() {
-//!         if fut.as_mut().poll(&mut cx).is_ready() {
-//!             *slot = None;
-//!             live.retain(|t| !DualRc::ptr_eq(t, &task));
+//!     match next {
+//!         Some(task) => {
+//!             if task.poll().is_ready() {
+//!                 live.remove(&task.id);
+//!             }
 //!         }
+//!         // A remote wake unparks us (also if it came before the park).
+//!         None if !remote.pending.load(Ordering::Acquire) => thread::park(),
+//!         None => {}
 //!     }
 //! }
 //! assert!(done.get());
 //! ```
+//!
+//! # Two methods named `local_waker` (the `nightly` feature)
+//!
+//! std's unstable `Context::local_waker` is an inherent method, so once
+//! `#![feature(local_waker)]` is on, the method-call form `cx.local_waker()`
+//! calls std's method, not [`ContextExt::local_waker`] (on stable the trait
+//! method is called, with an `unstable_name_collisions` warning). std's
+//! method returns the `LocalWaker` its `ContextBuilder` set, or else the
+//! `Waker` itself viewed as a local waker: it knows nothing of dual wakers.
+//! Code that calls `cx.local_waker()` would then silently lose the twin (an
+//! atomic operation per clone and drop instead of none). Therefore:
+//!
+//! - An executor that polls with dual wakers builds its `Context` with
+//!   [`context_from_waker`] (or std's
+//!   `ContextBuilder::from_waker(&w).local_waker(hearth_task::raw::local_waker_of(&w))`),
+//!   which sets std's field to the twin. Then both forms find the twin.
+//!   hearth's executor, [`DualTask::poll`](dual::DualTask::poll) and
+//!   hearth-future's children do this.
+//! - A foreign executor written against std's API (a no-op or real `Waker`
+//!   plus `ContextBuilder::local_waker(&lw)`) needs nothing more under the
+//!   `nightly` feature: [`ContextExt::local_waker`] returns what std's builder
+//!   set, hearth-sync parks on it and hearth-future's combinators select
+//!   their local mode from it. Wakes from other threads go to the `Waker`
+//!   only, so a no-op `Waker` suits a runtime without them.
+//! - Without the feature, hearth-task cannot read std's field: such an
+//!   executor's local waker is invisible, `ContextExt::local_waker` is the
+//!   `Waker`, hearth-sync parks on the `Waker`, and hearth-future's
+//!   combinators use their thread-safe mode. With a no-op `Waker` nothing is
+//!   ever woken (the task hangs); with a real `Waker` everything works, with
+//!   atomic operations. Use hearth-task's [`ContextBuilder`] (which works on
+//!   stable) or a dual waker instead.
+//!
+//! The feature must be on for every crate of the build that calls
+//! `LocalWaker` methods: with it std's `LocalWaker` is the type, and each such
+//! crate needs `#![feature(local_waker)]`. hearth-future, hearth-sync and
+//! hearth have a `nightly` feature that forwards here and sets it; enable
+//! theirs too (cargo unifies `hearth-task/nightly` for the whole build).
 //!
 //! # Features
 //!
@@ -167,10 +219,14 @@
 //!   [`ContextExt::local_waker`] honours a local waker set through std's
 //!   builder. The same code and tests work both ways.
 //! - `count-atomics`: counts atomic read-modify-write operations (tests only;
-//!   see [`atomic`]).
+//!   see [`atomic`]). It sees only the atomics that go through
+//!   [`hearth_task::atomic`](atomic): those of hearth-task, hearth-future,
+//!   hearth-sync and hearth. `Arc`, `Mutex`, channels of other crates and
+//!   std's own wakers are not counted.
 
 #![no_std]
 #![cfg_attr(feature = "nightly", feature(local_waker))]
+#![cfg_attr(feature = "nightly", doc(test(attr(feature(local_waker)))))]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -195,9 +251,9 @@ mod slot;
 #[cfg(feature = "std")]
 mod thread;
 
-#[cfg(feature = "std")]
-pub use context::ContextBuilder;
 pub use context::ContextExt;
+#[cfg(feature = "std")]
+pub use context::{context_from_waker, ContextBuilder};
 #[cfg(feature = "nightly")]
 pub use core::task::LocalWaker;
 #[cfg(feature = "alloc")]

@@ -87,12 +87,36 @@ impl DualVTable {
 /// Embed it at the start of a `#[repr(C)]` wake target to hand out a `Waker`
 /// whose [`cx.local_waker()`](crate::ContextExt::local_waker) is a local twin,
 /// both from one allocation. [`DualRc`](crate::dual::DualRc) is the safe,
-/// ready-made form; use this one when the header lives inside your own
+/// ready-made form and [`DualTask`](crate::dual::DualTask) the ready-made
+/// one-allocation task; use this one when the header lives inside your own
 /// allocation (as hearth's task header does).
+///
+/// # Embedding it: three rules
+///
+/// Pair it with [`DualCounts`] and follow their protocol; then:
+///
+/// 1. **Allocate first, write through the raw pointer.** The twin holds the
+///    task's final address, so allocate (`Box::<MaybeUninit<_>>::new_uninit`,
+///    `Box::into_raw`), build the header with that pointer, and write the
+///    whole task through the raw pointer. A write through the `Box` or a
+///    `&mut` afterwards invalidates the twin's pointer (Miri reports it).
+/// 2. **A clone of a released view returns a `Waker`-face clone.** Safe code
+///    can hold a `&LocalWaker` from `cx.local_waker()` after the last local
+///    reference is gone (invariant 3). The twin's `clone` must check
+///    [`is_released`](Self::is_released) and then take a `Waker` count and
+///    return [`raw_waker`](Self::raw_waker), never a local count; its
+///    `wake_by_ref` must do nothing then.
+/// 3. **Hold a temporary local count across a wake.** A wake by reference
+///    (the twin's, or the `Waker`'s on the owner thread) schedules the task,
+///    and scheduling may drop every other reference (a completed task leaves
+///    the task list): take a local count before and give it up after.
 ///
 /// # Examples
 ///
-/// See the source of [`DualRc`](crate::dual::DualRc), which is built on it.
+/// `examples/raw_executor.rs` in this crate is a complete executor whose
+/// generic, type-erased tasks embed the header (one allocation per task,
+/// local and remote wakes); `examples/task_executor.rs` is the same executor
+/// on `DualTask`. Both run under Miri in CI.
 #[repr(C)]
 pub struct DualHeader {
     /// The twin, as a view: never cloned or dropped by the header itself.
@@ -189,6 +213,15 @@ impl DualHeader {
             "DualHeader::release_local called on a thread that does not own the header"
         );
         self.owner.store(NO_THREAD, Ordering::Relaxed);
+    }
+
+    /// Makes the calling thread the owner of a header released before any
+    /// waker of it existed (the hand-over of `dual::UnboundTask`).
+    ///
+    /// # Safety
+    /// No `Waker`, twin or view of this header exists on any thread.
+    pub(crate) unsafe fn bind(&self) {
+        self.owner.store(thread::current(), Ordering::Relaxed);
     }
 
     /// The twin, if the calling thread owns it.

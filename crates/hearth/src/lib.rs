@@ -85,7 +85,14 @@
 //!   `features = ["tokio-io"]` to the `hearth` dependency. Each type lists
 //!   the traits it implements; on docs.rs the tokio ones are marked
 //!   "Available on crate feature `tokio-io` only".
+//! - `nightly` (nightly toolchain): std's own unstable `LocalWaker` in
+//!   hearth, hearth-task, hearth-future and hearth-sync. The executor then
+//!   also sets std's local-waker field of every task's `Context` to the
+//!   task's twin, so std's inherent `cx.local_waker()` finds it as well (see
+//!   hearth-task's docs, "Two methods named `local_waker`").
 
+#![cfg_attr(feature = "nightly", feature(local_waker))]
+#![cfg_attr(feature = "nightly", doc(test(attr(feature(local_waker)))))]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,5 +1,6 @@
 //! Counted, not assumed: a task woken through its local waker on its own
 //! thread, rescheduled and polled again, performs no atomic read-modify-write.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -74,4 +75,37 @@ fn waker_on_owner_thread_counts() {
         rmw as f64 / 1_000.0
     );
     assert_eq!(rmw, 2_000 + 1);
+}
+
+/// With the `nightly` feature std's `feature(local_waker)` is on, and the
+/// method-call form `cx.local_waker()` resolves to std's inherent
+/// `Context::local_waker`, not to `ContextExt`. The executor sets std's field
+/// to the twin, so both forms find it: clone and drop cost nothing.
+#[cfg(feature = "nightly")]
+#[test]
+fn std_method_call_form_finds_the_twin() {
+    let (rmw, polls) = rounds(|cx| {
+        let std_form: *const hearth::task::LocalWaker = cx.local_waker();
+        let ext_form: *const hearth::task::LocalWaker = ContextExt::local_waker(cx);
+        assert!(std::ptr::eq(std_form, ext_form), "the two forms disagree");
+        assert!(
+            !std::ptr::addr_eq(std_form, cx.waker()),
+            "std's form fell back to the Waker"
+        );
+        let twin = cx.local_waker().clone();
+        twin.wake();
+    });
+    assert_eq!(polls, 1_001);
+    assert_eq!(rmw, 0, "{rmw} atomic RMWs through std's cx.local_waker()");
+
+    // The main future of `run_until` gets the same context.
+    let ex = Executor::new();
+    let n = ex.run_until(async {
+        std::future::poll_fn(|cx| {
+            let ((), n) = count(|| drop(cx.local_waker().clone()));
+            Poll::Ready(n)
+        })
+        .await
+    });
+    assert_eq!(n, 0, "run_until: clone + drop of std's cx.local_waker()");
 }

@@ -1,5 +1,6 @@
 //! Behaviour of the executor: spawning, joining, panics, abort, shutdown,
 //! wakes from other threads, foreign futures, the cooperative budget.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;

@@ -4,6 +4,7 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p hearth --release --test loom_executor`.
 #![cfg(loom)]
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::future::Future;
 use std::task::{Poll, Waker};

@@ -1,5 +1,6 @@
 //! Metrics: `Executor::metrics` and `Handle::metrics` count what happened,
 //! exactly where the count is deterministic.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -1,6 +1,7 @@
 //! The `tracing` feature: a span per task and events for spawn, poll,
 //! completion and slow polls (run with `--features tracing`).
 #![cfg(feature = "tracing")]
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::io;
 use std::sync::{Arc, Mutex};

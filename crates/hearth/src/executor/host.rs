@@ -26,7 +26,7 @@
 use core::cell::Cell;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Poll, Waker};
 use std::io;
 use std::time::Duration;
 
@@ -137,7 +137,7 @@ impl Executor {
             polls += 1; // a pass that polls nothing still counts
             if main.take_woken() {
                 let waker = main.0.waker_ref();
-                let mut cx = Context::from_waker(&waker);
+                let mut cx = hearth_task::context_from_waker(&waker);
                 coop::refill();
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return Turn::Ready(output);

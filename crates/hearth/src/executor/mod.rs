@@ -544,7 +544,7 @@ impl Executor {
                 Counters::add(&core.metrics.remote_wakes, 1);
             }
             if main.woken.replace(false) | remote_wake {
-                let mut cx = Context::from_waker(&waker);
+                let mut cx = hearth_task::context_from_waker(&waker);
                 coop::refill();
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;

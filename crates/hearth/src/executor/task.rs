@@ -670,7 +670,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>) -> bool {
     // never dropped; the task outlives the poll.
     let waker =
         ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(ptr.as_ptr().cast())) });
-    let mut cx = Context::from_waker(&waker);
+    let mut cx = hearth_task::context_from_waker(&waker);
     match future.poll(&mut cx) {
         Poll::Pending => false,
         Poll::Ready(output) => {
