@@ -253,6 +253,19 @@ impl<T: 'static> Provider for Value<T> {
 /// on the way one owner compare and one call.
 #[inline]
 pub fn request_ref<T: ?Sized + 'static>(waker: &Waker) -> Option<&T> {
+    request_ref_where(waker, |_: &T| true)
+}
+
+/// The innermost value of type `T` for which `accept` returns `true`;
+/// providers whose `T` is not accepted are skipped, as if they had none.
+///
+/// For values keyed by more than their type: task-locals of the same type
+/// under different keys each find their own.
+#[inline]
+pub fn request_ref_where<T: ?Sized + 'static>(
+    waker: &Waker,
+    accept: impl Fn(&T) -> bool,
+) -> Option<&T> {
     let mut out: Option<&T> = None;
     if !raw::is_dual(waker) {
         return None;
@@ -260,9 +273,12 @@ pub fn request_ref<T: ?Sized + 'static>(waker: &Waker) -> Option<&T> {
     let token = crate::thread::current();
     let mut waker = waker;
     loop {
+        // The raw pointer keeps the provenance of the whole allocation the
+        // header starts (a layer, a task), which the hooks read beyond it.
+        let h = waker.data().cast::<DualHeader>();
         // SAFETY: invariant 1 of `raw`: a dual `Waker` points at a live
         // header, which outlives the borrow of the `Waker`.
-        let header = unsafe { &*waker.data().cast::<DualHeader>() };
+        let header = unsafe { &*h };
         if !header.is_owned_by(token) {
             return None;
         }
@@ -272,9 +288,12 @@ pub fn request_ref<T: ?Sized + 'static>(waker: &Waker) -> Option<&T> {
             // SAFETY: owner thread, header alive and not released (checked
             // above); the hook's references outlive the header (its
             // `# Safety`), and the header outlives the `Waker` borrow.
-            unsafe { provide(header, &mut request) };
+            unsafe { provide(h, &mut request) };
             if request.filled {
-                return out;
+                if out.is_some_and(&accept) {
+                    return out;
+                }
+                out = None;
             }
         }
         let Some(parent) = vtable.parent else {
@@ -282,7 +301,7 @@ pub fn request_ref<T: ?Sized + 'static>(waker: &Waker) -> Option<&T> {
         };
         // SAFETY: only layers have a parent hook; a layer's parent `Waker` is
         // borrowed for longer than the layer, which outlives this borrow.
-        let next = unsafe { parent(header) };
+        let next = unsafe { parent(h) };
         if next.is_null()
             || !raw::is_dual(
                 // SAFETY: non-null parents are live borrows (above).
@@ -412,7 +431,8 @@ fn with_layer<R>(
         parent: parent.map_or(ptr::null(), |p| p as *const Waker),
         provider,
     };
-    let h: *const DualHeader = ptr::addr_of!(layer.header);
+    // From the whole layer: the hooks read its other fields through `h`.
+    let h: *const DualHeader = ptr::addr_of!(layer).cast();
     // SAFETY: a dual `Waker` over the layer above, which outlives it (both
     // are locals of this call; the `Context` borrows the `Waker`). It owns
     // no count and is never dropped.
@@ -600,4 +620,113 @@ impl<F: Future, P: Provider> Future for Provide<F, P> {
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         with(cx, &this.provider, |cx| future.poll(cx))
     }
+}
+
+/// A deadline (or cancellation) in scope: what runtimes and primitives below
+/// them agree on, so that waits anywhere inside give up once it expired.
+///
+/// A layer provides one (hearth's `hearth::time::deadline` does, on a timer);
+/// a wait that can fail looks it up with [`current_deadline`], fails when
+/// it [`is_expired`](Self::is_expired), and otherwise
+/// [`register`](Self::register)s its local waker, so it is polled (and
+/// fails) when the deadline expires, even deep inside a precise combinator
+/// that would not poll it otherwise.
+///
+/// The innermost deadline is the one in force; a layer that nests in
+/// another one takes the earlier of the two (hearth's does).
+///
+/// # Examples
+///
+/// ```
+/// use std::future::poll_fn;
+/// use std::task::Poll;
+/// use hearth_task::provide::{current_deadline, Deadline, Provide};
+///
+/// /// A wait that fails once the deadline in scope expired.
+/// async fn wait_forever() -> Result<(), &'static str> {
+///     poll_fn(|cx| match current_deadline(cx) {
+///         Some(d) if d.is_expired() => Poll::Ready(Err("deadline passed")),
+///         Some(d) => {
+///             d.register(hearth_task::ContextExt::local_waker(cx));
+///             Poll::Pending
+///         }
+///         None => Poll::Pending,
+///     })
+///     .await
+/// }
+///
+/// let deadline = Deadline::new();
+/// deadline.expire();
+/// let out = futures::executor::block_on(Provide::new(deadline, wait_forever()));
+/// assert_eq!(out, Err("deadline passed"));
+/// ```
+#[derive(Default)]
+pub struct Deadline {
+    /// Set once by `expire`; owner thread only (the type is `!Sync`).
+    expired: core::cell::Cell<bool>,
+    /// Woken by `expire`; one entry per distinct waker (`will_wake`).
+    waiters: core::cell::RefCell<alloc::vec::Vec<LocalWaker>>,
+}
+
+impl Deadline {
+    /// A deadline that has not expired.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Returns `true` once [`expire`](Self::expire) was called.
+    #[inline]
+    pub fn is_expired(&self) -> bool {
+        self.expired.get()
+    }
+
+    /// Wakes `waker` when the deadline expires (at once if it has).
+    ///
+    /// A waker that would wake the same task as one registered already is
+    /// not added again, so the list holds one entry per waiting task or
+    /// combinator child, whatever the number of polls.
+    pub fn register(&self, waker: &LocalWaker) {
+        if self.is_expired() {
+            waker.wake_by_ref();
+            return;
+        }
+        let mut waiters = self.waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(waker)) {
+            waiters.push(waker.clone());
+        }
+    }
+
+    /// Marks the deadline expired and wakes every registered waker, once.
+    ///
+    /// If a wake panics, the deadline stays expired and the wakers not yet
+    /// woken are dropped (the panic goes on unwinding).
+    pub fn expire(&self) {
+        if self.expired.replace(true) {
+            return;
+        }
+        let waiters = core::mem::take(&mut *self.waiters.borrow_mut());
+        for waker in waiters {
+            waker.wake();
+        }
+    }
+
+    /// The number of registered wakers (for tests and diagnostics).
+    pub fn waiters(&self) -> usize {
+        self.waiters.borrow().len()
+    }
+}
+
+impl fmt::Debug for Deadline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deadline")
+            .field("expired", &self.is_expired())
+            .field("waiters", &self.waiters())
+            .finish()
+    }
+}
+
+/// The [`Deadline`] in scope for `cx`, if any (the innermost one).
+#[inline]
+pub fn current_deadline<'c>(cx: &'c Context<'_>) -> Option<&'c Deadline> {
+    cx.request_ref::<Deadline>()
 }

@@ -165,10 +165,13 @@ fn with_waker_links_a_child_context() {
             assert_eq!(ccx.request_ref::<A>(), Some(&A(10)));
             ccx.waker().wake_by_ref();
             let clone = ccx.waker().clone();
+            // Miri may give one vtable several addresses, so `will_wake` can
+            // be false there; the wake count below checks the same thing.
             assert!(
-                clone.will_wake(&child),
+                cfg!(miri) || clone.will_wake(&child),
                 "a clone is a clone of the child's Waker"
             );
+            clone.wake();
             // Three levels of combinators.
             provide::with_waker(&child, ccx, |c2| {
                 provide::with_waker(&child, c2, |c3| {
@@ -177,7 +180,7 @@ fn with_waker_links_a_child_context() {
             });
         });
     });
-    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    assert_eq!(counter.0.load(Ordering::SeqCst), 2);
 }
 
 #[test]
@@ -266,7 +269,7 @@ fn layer_waker_forwards_and_owns_nothing() {
         cx.waker().clone()
     });
     assert!(
-        kept.will_wake(&outer),
+        cfg!(miri) || kept.will_wake(&outer),
         "clones outlive the layer as clones of the outer Waker"
     );
     kept.wake();
@@ -335,7 +338,7 @@ fn runtime_provider_on_the_header() {
     });
     // SAFETY: the task outlives the `Waker`, which is never dropped.
     let waker = std::mem::ManuallyDrop::new(unsafe {
-        Waker::from_raw(DualHeader::raw_waker(&task.header))
+        Waker::from_raw(DualHeader::raw_waker((&*task as *const Task).cast()))
     });
     let cx = Context::from_waker(&waker);
     assert!(provide::has_provider(&waker));

@@ -136,7 +136,24 @@ pub(crate) struct Core {
     metrics: std::sync::Arc<Counters>,
     /// Polls longer than this count as slow; `None`: polls are not timed.
     slow_poll: Cell<Option<Duration>>,
+    /// The runtime this executor is a worker of; set once, before it runs,
+    /// and never changed (tasks provide references to it).
+    runtime: std::cell::OnceCell<RuntimeContext>,
+    /// Task ids: the next one, and the end of the block this core took.
+    next_id: Cell<u64>,
+    id_end: Cell<u64>,
 }
+
+/// The runtime handle and worker index a task provides to its context.
+pub(crate) struct RuntimeContext {
+    pub(crate) handle: crate::runtime::Handle,
+    pub(crate) worker: Option<usize>,
+}
+
+/// Task ids are unique in the process: each core takes blocks of
+/// `ID_BLOCK` ids from here (one atomic operation per block, not per spawn).
+static NEXT_ID_BLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+const ID_BLOCK: u64 = 1 << 16;
 
 // `Core` lives in an `Arc` shared by the `Executor` (owner thread) and by the
 // tasks that have a thread-safe `Waker` (any thread). Other threads only ever
@@ -241,9 +258,26 @@ impl Core {
         }
     }
 
+    /// The runtime this executor works for, if any.
+    pub(crate) fn runtime_context(&self) -> Option<&RuntimeContext> {
+        self.runtime.get()
+    }
+
+    /// A process-unique task id.
+    fn next_task_id(&self) -> crate::task::Id {
+        let mut id = self.next_id.get();
+        if id == self.id_end.get() {
+            // Relaxed: the blocks only need to be distinct.
+            id = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, std::sync::atomic::Ordering::Relaxed);
+            self.id_end.set(id + ID_BLOCK);
+        }
+        self.next_id.set(id + 1);
+        crate::task::Id::from_raw(id)
+    }
+
     fn spawn<F: Future + 'static>(&self, future: F, at: SpawnedAt) -> JoinHandle<F::Output> {
         let span = TaskSpan::new(at, || self.metrics.spawned_count() + 1);
-        let task = TaskRef::new(future, self.this.get(), span);
+        let task = TaskRef::new(future, self.this.get(), span, self.next_task_id());
         task.set_state(SCHEDULED);
         task.set_slab_index(self.tasks.insert(task.clone()));
         self.metrics.spawned(self.tasks.len());
@@ -456,12 +490,21 @@ impl Executor {
                 host_waker: Cell::new(None),
                 metrics,
                 slow_poll: Cell::new(None),
+                runtime: std::cell::OnceCell::new(),
+                next_id: Cell::new(0),
+                id_end: Cell::new(0),
             }),
             _driver: driver,
             _not_send: core::marker::PhantomData,
         };
         executor.core.this.set(Arc::as_ptr(&executor.core));
         executor
+    }
+
+    /// Makes this executor a worker of the runtime `handle` (index
+    /// `worker`): its tasks provide both through their context. Once.
+    pub(crate) fn set_runtime(&self, handle: crate::runtime::Handle, worker: Option<usize>) {
+        let _ = self.core.runtime.set(RuntimeContext { handle, worker });
     }
 
     /// Spawns a task on this executor. It runs when the executor runs

@@ -1,0 +1,108 @@
+//! Tasks: local wakers (everything of the `hearth-task` crate, re-exported
+//! here), the task's [`Id`], and task-local values ([`task_local!`]),
+//! all read through the task's `Context` instead of a thread-local.
+//!
+//! Every hearth task's `Waker` is a dual waker whose header *provides*
+//! values ([`provide`]): the task's id and, on a runtime's worker, the
+//! runtime's handle. A context keeps them through rebuilt contexts and
+//! through hearth-future's combinators, so a leaf future finds them however
+//! deep it is polled.
+//!
+//! ```
+//! use std::future::poll_fn;
+//! use std::task::Poll;
+//! use hearth::task::{self, ContextExt, Id};
+//!
+//! hearth::block_on(async {
+//!     let a = hearth::spawn_local(task::id()).await.unwrap();
+//!     let b = hearth::spawn_local(task::id()).await.unwrap();
+//!     assert_ne!(a, b);
+//!     // Inside a hand-written poll: the same value, from the context.
+//!     let here = task::id().await;
+//!     let seen = poll_fn(|cx| Poll::Ready(Id::from_context(cx))).await;
+//!     assert_eq!(seen, Some(here));
+//! });
+//! ```
+
+pub use hearth_task::*;
+
+mod local;
+
+pub use local::{AccessError, LocalKey, TaskLocalFuture};
+
+use core::fmt;
+use core::future::{poll_fn, Future};
+use core::num::NonZeroU64;
+use core::task::{Context, Poll};
+
+/// The id of a hearth task: unique among all tasks of the process, for the
+/// life of the process (tokio's `task::Id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(NonZeroU64);
+
+impl Id {
+    pub(crate) fn from_raw(id: u64) -> Id {
+        Id(NonZeroU64::new(id).expect("task ids start at 1"))
+    }
+
+    /// The id of the task whose context this is; `None` outside a hearth
+    /// task, under a combinator that makes its own wakers
+    /// (`futures::FuturesUnordered`), or on another thread than the task's.
+    ///
+    /// Reads the context (no thread-local), so it also finds the task
+    /// through layers and hearth-future's combinators.
+    #[inline]
+    pub fn from_context(cx: &Context<'_>) -> Option<Id> {
+        cx.request_ref::<Id>().copied()
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The id of the task that awaits this (tokio's `task::id`).
+///
+/// An `async fn`, unlike tokio's: hearth reads it from the task's context
+/// rather than from a thread-local, and a future reaches its context by
+/// being polled. It completes on its first poll.
+///
+/// # Panics
+///
+/// When polled outside a hearth task (see [`try_id`]).
+///
+/// ```
+/// hearth::block_on(async {
+///     let outer = hearth::task::id().await;
+///     let inner = hearth::spawn_local(hearth::task::id()).await.unwrap();
+///     assert_ne!(outer, inner);
+/// });
+/// ```
+pub fn id() -> impl Future<Output = Id> {
+    poll_fn(|cx| {
+        Poll::Ready(Id::from_context(cx).unwrap_or_else(|| {
+            panic!(
+                "hearth::task::id polled outside a hearth task (or under a combinator that makes its \
+                 own wakers, such as futures::FuturesUnordered); use hearth::task::try_id"
+            )
+        }))
+    })
+}
+
+/// The id of the task that awaits this, or `None` outside a hearth task
+/// (tokio's `task::try_id`).
+///
+/// ```
+/// assert_eq!(futures::executor::block_on(hearth::task::try_id()), None);
+/// assert!(hearth::block_on(hearth::task::try_id()).is_some());
+/// ```
+pub fn try_id() -> impl Future<Output = Option<Id>> {
+    poll_fn(|cx| Poll::Ready(Id::from_context(cx)))
+}
