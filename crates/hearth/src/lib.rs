@@ -114,7 +114,6 @@ pub use hearth_macros::main;
 /// Starts a [`Runtime`] around an `async fn` test.
 pub use hearth_macros::test;
 
-
 /// Precise future combinators: [`join!`], [`try_join!`], [`select!`],
 /// `join_all`, `race`, `FuturesSet`, `merge` (the `hearth-future` crate).
 #[doc(inline)]

@@ -144,6 +144,21 @@ pub(crate) struct Core {
     id_end: Cell<u64>,
 }
 
+/// What the main future of `run_until` provides, as a task's header does.
+struct MainProvider<'a> {
+    id: crate::task::Id,
+    core: &'a Core,
+}
+
+impl hearth_task::provide::Provider for MainProvider<'_> {
+    fn provide<'a>(&'a self, request: &mut hearth_task::provide::Request<'a>) {
+        request.provide_ref(&self.id);
+        if let Some(rt) = self.core.runtime_context() {
+            request.provide_ref(rt);
+        }
+    }
+}
+
 /// The runtime handle and worker index a task provides to its context.
 pub(crate) struct RuntimeContext {
     pub(crate) handle: crate::runtime::Handle,
@@ -580,6 +595,11 @@ impl Executor {
             self.core.clone(),
         );
         let waker = main.waker_ref();
+        // The main future is not a task, but provides what a task does.
+        let provider = MainProvider {
+            id: core.next_task_id(),
+            core,
+        };
         loop {
             let mut polled = 0;
             let remote_wake = core.remote.take_main_woken();
@@ -587,9 +607,11 @@ impl Executor {
                 Counters::add(&core.metrics.remote_wakes, 1);
             }
             if main.woken.replace(false) | remote_wake {
-                let mut cx = Context::from_waker(&waker);
+                let cx = Context::from_waker(&waker);
                 coop::refill();
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                let poll =
+                    hearth_task::provide::with(&cx, &provider, |cx| future.as_mut().poll(cx));
+                if let Poll::Ready(output) = poll {
                     return output;
                 }
                 polled = 1;

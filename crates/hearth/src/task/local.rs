@@ -174,7 +174,11 @@ impl<T: 'static> LocalKey<T> {
     /// Calls `f` with the value in scope for `cx`, or returns an
     /// [`AccessError`] if there is none.
     #[inline]
-    pub fn try_with<R>(&'static self, cx: &Context<'_>, f: impl FnOnce(&T) -> R) -> Result<R, AccessError> {
+    pub fn try_with<R>(
+        &'static self,
+        cx: &Context<'_>,
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<R, AccessError> {
         match self.find(cx) {
             Some(v) => Ok(f(v)),
             None => Err(AccessError { key: self.name }),
@@ -243,7 +247,9 @@ impl<T: 'static> LocalKey<T> {
 
 impl<T: 'static> fmt::Debug for LocalKey<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalKey").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("LocalKey")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -306,7 +312,9 @@ pub struct AccessError {
 
 impl fmt::Debug for AccessError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessError").field("key", &self.key).finish()
+        f.debug_struct("AccessError")
+            .field("key", &self.key)
+            .finish()
     }
 }
 
