@@ -139,20 +139,18 @@ pub(crate) struct Core {
     /// The runtime this executor is a worker of; set once, before it runs,
     /// and never changed (tasks provide references to it).
     runtime: std::cell::OnceCell<RuntimeContext>,
-    /// Task ids: the next one, and the end of the block this core took.
-    next_id: Cell<u64>,
-    id_end: Cell<u64>,
 }
 
 /// What the main future of `run_until` provides, as a task's header does.
 struct MainProvider<'a> {
-    id: crate::task::Id,
+    /// The main future's identity (its address, while `run_until` runs).
+    anchor: crate::task::Anchor,
     core: &'a Core,
 }
 
 impl hearth_task::provide::Provider for MainProvider<'_> {
     fn provide<'a>(&'a self, request: &mut hearth_task::provide::Request<'a>) {
-        request.provide_ref(&self.id);
+        request.provide_ref(&self.anchor);
         if let Some(rt) = self.core.runtime_context() {
             request.provide_ref(rt);
         }
@@ -164,11 +162,6 @@ pub(crate) struct RuntimeContext {
     pub(crate) handle: crate::runtime::Handle,
     pub(crate) worker: Option<usize>,
 }
-
-/// Task ids are unique in the process: each core takes blocks of
-/// `ID_BLOCK` ids from here (one atomic operation per block, not per spawn).
-static NEXT_ID_BLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-const ID_BLOCK: u64 = 1 << 16;
 
 // `Core` lives in an `Arc` shared by the `Executor` (owner thread) and by the
 // tasks that have a thread-safe `Waker` (any thread). Other threads only ever
@@ -278,21 +271,9 @@ impl Core {
         self.runtime.get()
     }
 
-    /// A process-unique task id.
-    fn next_task_id(&self) -> crate::task::Id {
-        let mut id = self.next_id.get();
-        if id == self.id_end.get() {
-            // Relaxed: the blocks only need to be distinct.
-            id = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, std::sync::atomic::Ordering::Relaxed);
-            self.id_end.set(id + ID_BLOCK);
-        }
-        self.next_id.set(id + 1);
-        crate::task::Id::from_raw(id)
-    }
-
     fn spawn<F: Future + 'static>(&self, future: F, at: SpawnedAt) -> JoinHandle<F::Output> {
         let span = TaskSpan::new(at, || self.metrics.spawned_count() + 1);
-        let task = TaskRef::new(future, self.this.get(), span, self.next_task_id());
+        let task = TaskRef::new(future, self.this.get(), span);
         task.set_state(SCHEDULED);
         task.set_slab_index(self.tasks.insert(task.clone()));
         self.metrics.spawned(self.tasks.len());
@@ -506,8 +487,6 @@ impl Executor {
                 metrics,
                 slow_poll: Cell::new(None),
                 runtime: std::cell::OnceCell::new(),
-                next_id: Cell::new(0),
-                id_end: Cell::new(0),
             }),
             _driver: driver,
             _not_send: core::marker::PhantomData,
@@ -597,7 +576,7 @@ impl Executor {
         let waker = main.waker_ref();
         // The main future is not a task, but provides what a task does.
         let provider = MainProvider {
-            id: core.next_task_id(),
+            anchor: crate::task::Anchor::new(),
             core,
         };
         loop {

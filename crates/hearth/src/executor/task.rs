@@ -94,9 +94,6 @@ pub(crate) struct Header {
     join_waiter: LocalWakerSlot,
     /// The next task in the run queue while `SCHEDULED`; owner thread only.
     next_ready: Cell<Option<NonNull<Header>>>,
-    /// The task's id ([`crate::task::Id`]), provided through the context
-    /// (see `task_provide`); immutable.
-    id: crate::task::Id,
     /// The task's `tracing` span; zero-sized without the `tracing` feature.
     /// Immutable; dropped with the allocation (it is `Send`).
     span: TaskSpan,
@@ -161,7 +158,6 @@ impl TaskRef {
         future: F,
         core: *const Core,
         span: TaskSpan,
-        id: crate::task::Id,
     ) -> TaskRef {
         let vtable = task_vtable::<F>();
         let boxed = Box::<Task<F>>::new_uninit();
@@ -185,7 +181,6 @@ impl TaskRef {
                     vtable,
                     join_waiter: LocalWakerSlot::new(),
                     next_ready: Cell::new(None),
-                    id,
                     span,
                     #[cfg(loom)]
                     freed: AtomicBool::new(false),
@@ -560,8 +555,8 @@ unsafe fn local_drop(p: *const ()) {
 
 // ---- The `Waker` face (any thread) ----
 
-// SAFETY: `task_provide` hands out the header's `id` (immutable, freed with
-// the allocation) and the executor's runtime context (set once, before any
+// SAFETY: `task_provide` hands out the header's address as the task's
+// identity (the header lives as long as any `Waker` of it) and the executor's runtime context (set once, before any
 // task runs, and kept until the `Core` goes, which outlives the task's
 // `Waker` borrows: see `task_provide`).
 static TASK_WAKER: DualVTable = unsafe {
@@ -569,7 +564,8 @@ static TASK_WAKER: DualVTable = unsafe {
 };
 
 /// What every hearth task provides to its context
-/// ([`hearth_task::ContextExt::request_ref`]): its [`crate::task::Id`] and,
+/// ([`hearth_task::ContextExt::request_ref`]): its identity (whence
+/// [`crate::task::Id`]) and,
 /// on a runtime's worker, the runtime's handle and worker index.
 ///
 /// # Safety
@@ -578,7 +574,7 @@ static TASK_WAKER: DualVTable = unsafe {
 unsafe fn task_provide(h: *const DualHeader, request: &mut hearth_task::provide::Request<'_>) {
     // SAFETY: per the contract; the header is the start of `Header`.
     let header = unsafe { &*h.cast::<Header>() };
-    request.provide_ref::<crate::task::Id>(&header.id);
+    request.provide_ref(crate::task::Anchor::of(&header.dual));
     if request.would_be_satisfied_by_ref_of::<super::RuntimeContext>()
         && header.state.get() & COMPLETE == 0
     {

@@ -14,9 +14,10 @@
 //! use hearth::task::{self, ContextExt, Id};
 //!
 //! hearth::block_on(async {
-//!     let a = hearth::spawn_local(task::id()).await.unwrap();
-//!     let b = hearth::spawn_local(task::id()).await.unwrap();
-//!     assert_ne!(a, b);
+//!     // Two tasks alive at once have different ids.
+//!     let a = hearth::spawn_local(task::id());
+//!     let b = hearth::spawn_local(task::id());
+//!     assert_ne!(a.await.unwrap(), b.await.unwrap());
 //!     // Inside a hand-written poll: the same value, from the context.
 //!     let here = task::id().await;
 //!     let seen = poll_fn(|cx| Poll::Ready(Id::from_context(cx))).await;
@@ -35,16 +36,35 @@ use core::future::{poll_fn, Future};
 use core::num::NonZeroU64;
 use core::task::{Context, Poll};
 
-/// The id of a hearth task: unique among all tasks of the process, for the
-/// life of the process (tokio's `task::Id`).
+/// The id of a hearth task (tokio's `task::Id`).
+///
+/// As tokio documents for its ids: unique among the tasks that exist at the
+/// same time, in the whole process; a task that is gone may pass its id on.
+/// (It is where the task lives: no counter is kept, and the task header,
+/// which every spawn allocates anyway, grows by nothing.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Id(NonZeroU64);
 
-impl Id {
-    pub(crate) fn from_raw(id: u64) -> Id {
-        Id(NonZeroU64::new(id).expect("task ids start at 1"))
+/// What a task provides as its identity: a byte at a unique address for as
+/// long as the task (or the `run_until` call, for a main future) lives.
+#[repr(transparent)]
+pub(crate) struct Anchor(u8);
+
+impl Anchor {
+    pub(crate) fn new() -> Anchor {
+        Anchor(0)
     }
 
+    /// The anchor at the first byte of `value`.
+    pub(crate) fn of(value: &hearth_task::raw::DualHeader) -> &Anchor {
+        // SAFETY: `Anchor` is one byte, and the first byte of a `DualHeader`
+        // (a `LocalWaker`'s data pointer) is initialised, immutable and
+        // outside any `UnsafeCell`; the reference lives as long as `value`'s.
+        unsafe { &*(value as *const hearth_task::raw::DualHeader).cast::<Anchor>() }
+    }
+}
+
+impl Id {
     /// The id of the task whose context this is; `None` outside a hearth
     /// task, under a combinator that makes its own wakers
     /// (`futures::FuturesUnordered`), or on another thread than the task's.
@@ -53,7 +73,10 @@ impl Id {
     /// through layers and hearth-future's combinators.
     #[inline]
     pub fn from_context(cx: &Context<'_>) -> Option<Id> {
-        cx.request_ref::<Id>().copied()
+        cx.request_ref::<Anchor>().map(|a| {
+            let addr = a as *const Anchor as usize as u64;
+            Id(NonZeroU64::new(addr).expect("references are not null"))
+        })
     }
 
     /// The id as a number.
