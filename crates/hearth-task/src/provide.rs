@@ -283,6 +283,45 @@ pub fn request_ref_where<T: ?Sized + 'static>(
             return None;
         }
         let vtable = header.vtable();
+        if ptr::eq(vtable, &LAYER) {
+            // Layers are read in place: no call for a link or a single value.
+            // SAFETY: a `LAYER` header is the first field of a live `Layer`,
+            // borrowed for longer than this look-up (`with_layer`).
+            let layer = unsafe { &*h.cast::<Layer<'_>>() };
+            match layer.value {
+                LayerValue::Single(type_id, value) if type_id == TypeId::of::<T>() => {
+                    // `T` has the `TypeId` of the `Sized` type the value was
+                    // given as, so it is that type: `Option<&T>` is a
+                    // nullable thin pointer, and `value` points at a `T`
+                    // borrowed for longer than the layer.
+                    // SAFETY: by the above.
+                    let found = unsafe { *ptr::addr_of!(value).cast::<&T>() };
+                    if accept(found) {
+                        return Some(found);
+                    }
+                }
+                LayerValue::Dyn(provider) => {
+                    let mut request = Request::new::<T>(&mut out);
+                    provider.provide(&mut request);
+                    if request.filled {
+                        if out.is_some_and(&accept) {
+                            return out;
+                        }
+                        out = None;
+                    }
+                }
+                _ => {}
+            }
+            if layer.parent.is_null() {
+                return None;
+            }
+            // SAFETY: a layer's parent is borrowed for longer than the layer.
+            waker = unsafe { &*layer.parent };
+            if !raw::is_dual(waker) {
+                return None;
+            }
+            continue;
+        }
         if let Some(provide) = vtable.provide {
             let mut request = Request::new::<T>(&mut out);
             // SAFETY: owner thread, header alive and not released (checked
@@ -342,7 +381,19 @@ struct Layer<'a> {
     /// Where look-ups continue (null: nowhere).
     parent: *const Waker,
     /// This layer's own values.
-    provider: Option<&'a dyn Provider>,
+    value: LayerValue<'a>,
+}
+
+/// What a layer provides.
+#[derive(Clone, Copy)]
+enum LayerValue<'a> {
+    /// Nothing: a link to the parent only.
+    None,
+    /// One value: the `TypeId` of its (`Sized`) type, and a pointer to it,
+    /// borrowed for `'a`.
+    Single(TypeId, NonNull<()>),
+    /// A provider.
+    Dyn(&'a dyn Provider),
 }
 
 /// `vtable` with a parent hook: look-ups continue in the `Waker` it returns.
@@ -398,7 +449,9 @@ unsafe fn layer_drop(_: *const DualHeader) {}
 unsafe fn layer_provide(h: *const DualHeader, request: &mut Request<'_>) {
     // SAFETY: per the contract; the provider is borrowed for longer than the
     // layer, and the request's lifetime is within the layer's `Waker` borrow.
-    if let Some(provider) = unsafe { layer(h) }.provider {
+    // (`request_ref_where` reads layers in place; this hook serves only a
+    // look-up that starts from the raw vtable.)
+    if let LayerValue::Dyn(provider) = unsafe { layer(h) }.value {
         provider.provide(request);
     }
 }
@@ -417,7 +470,7 @@ fn with_layer<R>(
     inner: &Waker,
     local: &LocalWaker,
     parent: Option<&Waker>,
-    provider: Option<&dyn Provider>,
+    value: LayerValue<'_>,
     f: impl FnOnce(&mut Context<'_>) -> R,
 ) -> R {
     // The twin is a bitwise view of `local`, which outlives the layer (both
@@ -429,7 +482,7 @@ fn with_layer<R>(
         header,
         inner,
         parent: parent.map_or(ptr::null(), |p| p as *const Waker),
-        provider,
+        value,
     };
     // From the whole layer: the hooks read its other fields through `h`.
     let h: *const DualHeader = ptr::addr_of!(layer).cast();
@@ -495,7 +548,7 @@ pub fn with<R>(
         waker,
         ContextExt::local_waker(cx),
         Some(waker),
-        Some(provider),
+        LayerValue::Dyn(provider),
         f,
     )
 }
@@ -507,7 +560,14 @@ pub fn with_value<T: 'static, R>(
     value: &T,
     f: impl FnOnce(&mut Context<'_>) -> R,
 ) -> R {
-    with(cx, Value::from_ref(value), f)
+    let waker = cx.waker();
+    with_layer(
+        waker,
+        ContextExt::local_waker(cx),
+        Some(waker),
+        LayerValue::Single(TypeId::of::<T>(), NonNull::from(value).cast()),
+        f,
+    )
 }
 
 /// Calls `f` with a context for `waker` (a child's own `Waker`) whose
@@ -544,7 +604,7 @@ pub fn with_waker<R>(
             waker,
             raw::local_waker_of(waker),
             Some(parent.waker()),
-            None,
+            LayerValue::None,
             f,
         )
     } else {

@@ -35,7 +35,7 @@ use core::future::{poll_fn, Future};
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use hearth_task::provide::{self, Provider, Request};
+use hearth_task::provide;
 
 /// Declares task-local keys ([`LocalKey`]), as tokio's `task_local!`.
 ///
@@ -108,13 +108,6 @@ struct Scoped<T: 'static> {
     value: Option<T>,
 }
 
-impl<T: 'static> Provider for Scoped<T> {
-    #[inline]
-    fn provide<'a>(&'a self, request: &mut Request<'a>) {
-        request.provide_ref::<Scoped<T>>(self);
-    }
-}
-
 impl<T: 'static> LocalKey<T> {
     #[doc(hidden)]
     pub const fn __new(name: &'static str) -> LocalKey<T> {
@@ -160,7 +153,7 @@ impl<T: 'static> LocalKey<T> {
             key: self,
             value: Some(value),
         };
-        provide::with(cx, &scoped, f)
+        provide::with_value(cx, &scoped, f)
     }
 
     /// The value in scope for `cx`, if any.
@@ -292,7 +285,7 @@ impl<T: 'static, F: Future> Future for TaskLocalFuture<T, F> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
-        provide::with(cx, &this.scoped, |cx| future.poll(cx))
+        provide::with_value(cx, &this.scoped, |cx| future.poll(cx))
     }
 }
 
