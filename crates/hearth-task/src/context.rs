@@ -440,10 +440,11 @@ mod builder {
     );
     static LOCAL_ONLY: DualVTable =
         DualVTable::new(local_only_clone, local_only_wake, local_only_wake, no_op);
-    // SAFETY (both): `built_provide` hands out references borrowed for the
-    // builder's `'a`, which the header (inside the builder) and every borrow
-    // of its `Waker` (through the built `Context`) are within.
+    // `built_provide` hands out references borrowed for the builder's `'a`,
+    // which the header (inside the builder) and every borrow of its `Waker`
+    // (through the built `Context`) are within.
     static FORWARD_LINK: DualVTable = crate::provide::link(
+        // SAFETY: as above.
         unsafe {
             DualVTable::new(
                 forward_clone,
@@ -456,6 +457,7 @@ mod builder {
         built_parent,
     );
     static LOCAL_ONLY_LINK: DualVTable = crate::provide::link(
+        // SAFETY: as for `FORWARD_LINK`.
         unsafe {
             DualVTable::new(local_only_clone, local_only_wake, local_only_wake, no_op)
                 .provider(built_provide)

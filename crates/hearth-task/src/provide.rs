@@ -335,9 +335,7 @@ pub fn request_ref_where<T: ?Sized + 'static>(
                 out = None;
             }
         }
-        let Some(parent) = vtable.parent else {
-            return None;
-        };
+        let parent = vtable.parent?;
         // SAFETY: only layers have a parent hook; a layer's parent `Waker` is
         // borrowed for longer than the layer, which outlives this borrow.
         let next = unsafe { parent(h) };

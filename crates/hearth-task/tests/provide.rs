@@ -122,7 +122,8 @@ fn survives_context_builder_from() {
         let built = b.build();
         assert_eq!(built.request_ref::<A>(), Some(&A(5)));
         built.waker().wake_by_ref();
-        built.waker().clone().wake();
+        let clone = built.waker().clone();
+        clone.wake();
         assert_eq!(
             counter.0.load(Ordering::SeqCst),
             2,

@@ -133,7 +133,6 @@ pub fn run(config: &Config) -> SuiteReport {
             })
         })
     });
-    drop(task_cx);
     drop(task_waker);
     drop(executor);
     report
