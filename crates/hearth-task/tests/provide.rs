@@ -2,6 +2,7 @@
 //! and `None` wherever the value must not be reachable.
 
 #![allow(unstable_name_collisions)]
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 
