@@ -622,6 +622,10 @@ fn pass(
     cx: &mut Context<'_>,
     mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
 ) -> Progress {
+    // Children see the parent's providers (hearth_task::provide) through a
+    // link to its context; without any, a child's context is its own waker.
+    let link = hearth_task::provide::has_provider(cx.waker());
+    let parent: &Context<'_> = cx;
     // During the pass local wakes only mark.
     inner.armed.set(false);
     inner.drain_remote();
@@ -636,7 +640,7 @@ fn pass(
             let i = (batch.trailing_zeros() + start) as usize & 63;
             batch &= batch - 1;
             inner.bits.set(inner.bits.get() & !(1u64 << i));
-            if poll_child(inner, i, &mut f).is_break() {
+            if poll_child(inner, i, link, parent, &mut f).is_break() {
                 return Progress::Break;
             }
         }
@@ -656,13 +660,13 @@ fn pass(
                 unsafe { init_slot(p, i) };
             }
             inner.swept.set(i + 1);
-            if poll_child(inner, i, &mut f).is_break() {
+            if poll_child(inner, i, link, parent, &mut f).is_break() {
                 return Progress::Break;
             }
         }
         for _ in 0..due {
             let Some(i) = inner.pop() else { break };
-            if poll_child(inner, i, &mut f).is_break() {
+            if poll_child(inner, i, link, parent, &mut f).is_break() {
                 return Progress::Break;
             }
         }
@@ -698,6 +702,8 @@ fn pass(
 fn poll_child(
     inner: &Inner,
     i: usize,
+    link: bool,
+    parent: &Context<'_>,
     f: &mut impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     // The slot pointer keeps the allocation's provenance (a pointer made
@@ -707,9 +713,12 @@ fn poll_child(
     // SAFETY: the `Waker` is borrowed for the child's poll only and never
     // dropped; the allocation outlives it.
     let waker = ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(slot.cast())) });
-    // On nightly this also sets std's local-waker field to the twin.
-    let mut ccx = hearth_task::context_from_waker(&waker);
-    f(i, &mut ccx)
+    if link {
+        hearth_task::provide::with_waker(&waker, parent, |ccx| f(i, ccx))
+    } else {
+        // On nightly this also sets std's local-waker field to the twin.
+        f(i, &mut hearth_task::context_from_waker(&waker))
+    }
 }
 
 impl Drop for WakeSet {

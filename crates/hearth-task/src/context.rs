@@ -79,6 +79,26 @@ pub trait ContextExt<'a> {
     /// more thread-local load and compare (why: see [`raw`](crate::raw)). No
     /// atomic read-modify-write, no lock.
     fn local_waker(&self) -> &'a LocalWaker;
+
+    /// Returns the value of type `T` provided to this context: by the
+    /// innermost layer that has one ([`provide`](crate::provide)), else by
+    /// the runtime's task. `None` without a provider, under a foreign
+    /// executor's `Waker`, on a thread other than the provider's, and
+    /// without the `std` feature.
+    ///
+    /// The reference is tied to this borrow of the context, so it cannot
+    /// outlive the poll that looked it up (see the module docs of
+    /// [`provide`](crate::provide) for why that makes it sound).
+    ///
+    /// ```
+    /// use std::task::{Context, Waker};
+    /// use hearth_task::{provide, ContextExt};
+    ///
+    /// let cx = Context::from_waker(Waker::noop());
+    /// assert!(cx.request_ref::<u32>().is_none());
+    /// provide::with_value(&cx, &7u32, |cx| assert_eq!(cx.request_ref::<u32>(), Some(&7)));
+    /// ```
+    fn request_ref<T: ?Sized + 'static>(&self) -> Option<&T>;
 }
 
 impl<'a> ContextExt<'a> for Context<'a> {
@@ -94,6 +114,18 @@ impl<'a> ContextExt<'a> for Context<'a> {
             }
         }
         lookup(self.waker())
+    }
+
+    #[inline]
+    fn request_ref<T: ?Sized + 'static>(&self) -> Option<&T> {
+        #[cfg(feature = "std")]
+        {
+            crate::provide::request_ref(self.waker())
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            None
+        }
     }
 }
 
@@ -169,6 +201,7 @@ mod builder {
     use core::task::{Context, RawWaker, Waker};
 
     use super::ContextExt;
+    use crate::provide::Provider;
     use crate::raw::{self, DualHeader, DualVTable};
     use crate::LocalWaker;
 
@@ -191,7 +224,11 @@ mod builder {
     ///   would be lost to it. A local waker set explicitly with
     ///   [`local_waker`](Self::local_waker) is kept.
     /// - [`from_local_waker`](Self::from_local_waker) exists (std has no
-    ///   local-only context); no `ext`.
+    ///   local-only context); no `ext`, but [`provide`](Self::provide) (see
+    ///   [`provide`](crate::provide) for why not std's extension).
+    /// - A context built [`from`](Self::from) another keeps the other's
+    ///   providers ([`ContextExt::request_ref`]), also after
+    ///   [`waker`](Self::waker) replaced the `Waker`.
     /// - A clone of the built context's `Waker` is a clone of the `Waker` you
     ///   passed: the twin is a borrow and cannot outlive the builder. To keep
     ///   the twin across clones, use a dual waker ([`DualRc`](crate::dual::DualRc)).
@@ -223,6 +260,11 @@ mod builder {
         inherited: bool,
         /// The dual wrapper; rewritten by every `build`.
         storage: Option<Storage>,
+        /// The `Waker` of the context given to [`ContextBuilder::from`]:
+        /// look-ups continue there.
+        parent: Option<&'a Waker>,
+        /// Values set with [`ContextBuilder::provide`].
+        provider: Option<&'a dyn Provider>,
     }
 
     /// The dual header a built `Context`'s `Waker` points at.
@@ -232,6 +274,12 @@ mod builder {
         /// The `Waker` the wrapper forwards to; `None` for a local-only context.
         /// Outlives the header: both are borrowed for the builder's `'a`.
         inner: Option<*const Waker>,
+        /// Where look-ups continue (null: nowhere); borrowed for `'a`.
+        /// Read only through the `*_LINK` vtables.
+        parent: *const Waker,
+        /// Values for look-ups; borrowed for `'a` (the lifetime is erased).
+        /// Read only through the `*_LINK` vtables.
+        provider: Option<&'static dyn Provider>,
     }
 
     struct Storage {
@@ -249,6 +297,8 @@ mod builder {
                 local: None,
                 inherited: false,
                 storage: None,
+                parent: None,
+                provider: None,
             }
         }
 
@@ -264,6 +314,8 @@ mod builder {
                 local: Some(local),
                 inherited: true,
                 storage: None,
+                parent: Some(waker),
+                provider: None,
             }
         }
 
@@ -289,6 +341,8 @@ mod builder {
                 local: Some(local),
                 inherited: false,
                 storage: None,
+                parent: None,
+                provider: None,
             }
         }
 
@@ -313,25 +367,74 @@ mod builder {
             self
         }
 
+        /// Adds `provider`'s values to the built context: its look-ups
+        /// ([`ContextExt::request_ref`]) try them first, then the context
+        /// given to [`from`](Self::from), if any.
+        ///
+        /// ```
+        /// use std::task::{Context, Waker};
+        /// use hearth_task::provide::Value;
+        /// use hearth_task::{ContextBuilder, ContextExt};
+        ///
+        /// let mut outer = Context::from_waker(Waker::noop());
+        /// let mut builder = ContextBuilder::from(&mut outer).provide(&Value(5u8));
+        /// let cx = builder.build();
+        /// assert_eq!(cx.request_ref::<u8>(), Some(&5));
+        /// ```
+        #[inline]
+        pub fn provide(mut self, provider: &'a dyn Provider) -> Self {
+            self.provider = Some(provider);
+            self
+        }
+
         /// Builds the `Context`, which borrows the builder.
         ///
         /// Costs nothing beyond `Context::from_waker` when the local waker is
         /// already the one the `Waker` yields (for example `from(cx)` without
         /// changes); otherwise it writes a 40-byte header into the builder.
         pub fn build(&mut self) -> Context<'_> {
+            // Look-ups reach the parent's providers through the parent's
+            // `Waker` when the context keeps it; any header of ours links to
+            // them instead.
+            let parent = self.parent.filter(|p| crate::provide::has_provider(p));
             let (waker, local) = match (self.waker, self.local) {
-                (Some(waker), None) => return super::context_from_waker(waker),
-                (Some(waker), Some(local)) if raw::local_waker_of(waker).will_wake(local) => {
+                (Some(waker), None) if parent.is_none() && self.provider.is_none() => {
+                    return super::context_from_waker(waker);
+                }
+                (Some(waker), Some(local))
+                    if self.provider.is_none()
+                        && parent.is_none_or(|p| ptr::eq(p, waker))
+                        && raw::local_waker_of(waker).will_wake(local) =>
+                {
                     return from_parts(waker, local);
                 }
+                (Some(waker), None) => (Some(waker), raw::local_waker_of(waker)),
                 (waker, Some(local)) => (waker, local),
                 (None, None) => unreachable!("a builder always has a waker or a local waker"),
             };
-            let vtable = if waker.is_some() {
-                &FORWARD
-            } else {
-                &LOCAL_ONLY
+            self.build_header(waker, local, parent)
+        }
+
+        /// Writes a dual header into the builder and builds on it.
+        fn build_header(
+            &mut self,
+            waker: Option<&'a Waker>,
+            local: &'a LocalWaker,
+            parent: Option<&'a Waker>,
+        ) -> Context<'_> {
+            let linked = parent.is_some() || self.provider.is_some();
+            let vtable = match (waker.is_some(), linked) {
+                (true, false) => &FORWARD,
+                (false, false) => &LOCAL_ONLY,
+                (true, true) => &FORWARD_LINK,
+                (false, true) => &LOCAL_ONLY_LINK,
             };
+            // SAFETY: only the lifetime is erased; the header that holds it
+            // is only reachable through the built `Context`, which borrows
+            // the builder, whose `'a` the provider outlives.
+            let provider = self.provider.map(|p| unsafe {
+                core::mem::transmute::<&'a dyn Provider, &'static dyn Provider>(p)
+            });
             // The header's twin is a bitwise view of `local`, which outlives
             // the header (both live for the builder's 'a; the header is only
             // reachable through the returned `Context`, which borrows the
@@ -343,6 +446,8 @@ mod builder {
                 header: BuiltHeader {
                     header,
                     inner: waker.map(|w| w as *const Waker),
+                    parent: parent.map_or(ptr::null(), |p| p as *const Waker),
+                    provider,
                 },
                 waker: ManuallyDrop::new(Waker::noop().clone()),
             });
@@ -388,6 +493,46 @@ mod builder {
     );
     static LOCAL_ONLY: DualVTable =
         DualVTable::new(local_only_clone, local_only_wake, local_only_wake, no_op);
+    // `built_provide` hands out references borrowed for the builder's `'a`,
+    // which the header (inside the builder) and every borrow of its `Waker`
+    // (through the built `Context`) are within.
+    static FORWARD_LINK: DualVTable = crate::provide::link(
+        // SAFETY: as above.
+        unsafe {
+            DualVTable::new(
+                forward_clone,
+                forward_wake_by_ref,
+                forward_wake_by_ref,
+                no_op,
+            )
+            .provider(built_provide)
+        },
+        built_parent,
+    );
+    static LOCAL_ONLY_LINK: DualVTable = crate::provide::link(
+        // SAFETY: as for `FORWARD_LINK`.
+        unsafe {
+            DualVTable::new(local_only_clone, local_only_wake, local_only_wake, no_op)
+                .provider(built_provide)
+        },
+        built_parent,
+    );
+
+    /// # Safety
+    /// `h` is the header of a live `BuiltHeader`, on its owner thread.
+    unsafe fn built_provide(h: *const DualHeader, request: &mut crate::provide::Request<'_>) {
+        // SAFETY: the header is the first field of `BuiltHeader`.
+        if let Some(provider) = unsafe { (*h.cast::<BuiltHeader>()).provider } {
+            provider.provide(request);
+        }
+    }
+
+    /// # Safety
+    /// `h` is the header of a live `BuiltHeader`.
+    unsafe fn built_parent(h: *const DualHeader) -> *const Waker {
+        // SAFETY: the header is the first field of `BuiltHeader`.
+        unsafe { (*h.cast::<BuiltHeader>()).parent }
+    }
 
     /// # Safety
     /// `h` is the header of a live `BuiltHeader` with a forwarding `Waker`.

@@ -14,6 +14,9 @@
 //!   number of `LocalWaker`s from one allocation, with biased reference
 //!   counting; [`raw`] is the protocol beneath, for runtimes that embed it.
 //! - [`LocalWakerSlot`]: where a leaf future parks its task.
+//! - [`provide`]: typed values a runtime or a wrapping layer provides to
+//!   everything polled under it ([`ContextExt::request_ref`]), carried by
+//!   the dual waker instead of a thread-local.
 //! - [`coop`]: the cooperative budget that executors set and leaf futures
 //!   spend, so an always-ready future cannot starve its thread.
 //!
@@ -245,6 +248,8 @@ pub mod dual;
 mod local_wake;
 #[cfg(not(feature = "nightly"))]
 mod local_waker;
+#[cfg(feature = "std")]
+pub mod provide;
 #[cfg(feature = "std")]
 pub mod raw;
 mod slot;

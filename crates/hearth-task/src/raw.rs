@@ -58,6 +58,11 @@ pub struct DualVTable {
     wake: unsafe fn(*const DualHeader),
     wake_by_ref: unsafe fn(*const DualHeader),
     drop: unsafe fn(*const DualHeader),
+    /// Values this header provides to [`request_ref`](crate::ContextExt::request_ref);
+    /// see [`provider`](Self::provider).
+    pub(crate) provide: Option<crate::provide::ProvideFn>,
+    /// Where a look-up continues when `provide` has nothing (layers only).
+    pub(crate) parent: Option<crate::provide::ParentFn>,
 }
 
 impl DualVTable {
@@ -78,7 +83,29 @@ impl DualVTable {
             wake,
             wake_by_ref,
             drop,
+            provide: None,
+            parent: None,
         }
+    }
+
+    /// Attaches a provider: what [`cx.request_ref::<T>()`](crate::ContextExt::request_ref)
+    /// finds in a `Context` whose `Waker` points at a header with this vtable
+    /// (also through rebuilt contexts and hearth-future's children).
+    ///
+    /// `provide` is only called on the header's owner thread, while the
+    /// header is alive and not released. See [`provide`](crate::provide) for
+    /// an example.
+    ///
+    /// # Safety
+    ///
+    /// Every reference `provide` hands to the request must stay valid, and
+    /// its target unchanged except through interior mutability it is `Sync`
+    /// or owner-thread-only for, for as long as the header is alive (as long
+    /// as any `Waker` of it exists): the look-up ties the reference to the
+    /// borrow of a `Context` built from such a `Waker`, not to any poll.
+    pub const unsafe fn provider(mut self, provide: crate::provide::ProvideFn) -> Self {
+        self.provide = Some(provide);
+        self
     }
 }
 
@@ -222,6 +249,14 @@ impl DualHeader {
     /// No `Waker`, twin or view of this header exists on any thread.
     pub(crate) unsafe fn bind(&self) {
         self.owner.store(thread::current(), Ordering::Relaxed);
+    }
+
+    /// Returns `true` if the thread with `token` owns the twin (and it is
+    /// not released): the owner check of [`is_local`](Self::is_local) with
+    /// the token read once per look-up chain.
+    #[inline]
+    pub(crate) fn is_owned_by(&self, token: usize) -> bool {
+        self.owner.load(Ordering::Relaxed) == token
     }
 
     /// The twin, if the calling thread owns it.

@@ -106,6 +106,7 @@ pub mod process;
 pub mod runtime;
 pub mod signal;
 mod sync_shim;
+pub mod task;
 pub mod time;
 
 pub use executor::{
@@ -119,10 +120,6 @@ pub use runtime::Runtime;
 pub use hearth_macros::main;
 /// Starts a [`Runtime`] around an `async fn` test.
 pub use hearth_macros::test;
-
-/// Local wakers: `LocalWaker`, `ContextExt::local_waker`, dual wakers
-/// (the `hearth-task` crate).
-pub use hearth_task as task;
 
 /// Precise future combinators: [`join!`], [`try_join!`], [`select!`],
 /// `join_all`, `race`, `FuturesSet`, `merge` (the `hearth-future` crate).

@@ -4,6 +4,7 @@
 use crate::harness::{Config, SuiteReport};
 
 pub mod combinators;
+pub mod context;
 pub mod executor;
 mod executor_peers;
 pub mod fs;
@@ -27,6 +28,11 @@ pub const ALL: &[SuiteDef] = &[
         name: "waker",
         about: "clone + wake + drop of each kind of waker; the cx.local_waker() lookup",
         run: waker::run,
+    },
+    SuiteDef {
+        name: "context",
+        about: "reading values through the Context (provider look-up, task-locals) vs thread_local! and tokio::task_local!",
+        run: context::run,
     },
     SuiteDef {
         name: "executor",

@@ -136,6 +136,31 @@ pub(crate) struct Core {
     metrics: std::sync::Arc<Counters>,
     /// Polls longer than this count as slow; `None`: polls are not timed.
     slow_poll: Cell<Option<Duration>>,
+    /// The runtime this executor is a worker of; set once, before it runs,
+    /// and never changed (tasks provide references to it).
+    runtime: std::cell::OnceCell<RuntimeContext>,
+}
+
+/// What the main future of `run_until` provides, as a task's header does.
+struct MainProvider<'a> {
+    /// The main future's identity (its address, while `run_until` runs).
+    anchor: crate::task::Anchor,
+    core: &'a Core,
+}
+
+impl hearth_task::provide::Provider for MainProvider<'_> {
+    fn provide<'a>(&'a self, request: &mut hearth_task::provide::Request<'a>) {
+        request.provide_ref(&self.anchor);
+        if let Some(rt) = self.core.runtime_context() {
+            request.provide_ref(rt);
+        }
+    }
+}
+
+/// The runtime handle and worker index a task provides to its context.
+pub(crate) struct RuntimeContext {
+    pub(crate) handle: crate::runtime::Handle,
+    pub(crate) worker: Option<usize>,
 }
 
 // `Core` lives in an `Arc` shared by the `Executor` (owner thread) and by the
@@ -239,6 +264,11 @@ impl Core {
         while let Some(task) = self.run_queue.pop() {
             drop(task);
         }
+    }
+
+    /// The runtime this executor works for, if any.
+    pub(crate) fn runtime_context(&self) -> Option<&RuntimeContext> {
+        self.runtime.get()
     }
 
     fn spawn<F: Future + 'static>(&self, future: F, at: SpawnedAt) -> JoinHandle<F::Output> {
@@ -456,12 +486,19 @@ impl Executor {
                 host_waker: Cell::new(None),
                 metrics,
                 slow_poll: Cell::new(None),
+                runtime: std::cell::OnceCell::new(),
             }),
             _driver: driver,
             _not_send: core::marker::PhantomData,
         };
         executor.core.this.set(Arc::as_ptr(&executor.core));
         executor
+    }
+
+    /// Makes this executor a worker of the runtime `handle` (index
+    /// `worker`): its tasks provide both through their context. Once.
+    pub(crate) fn set_runtime(&self, handle: crate::runtime::Handle, worker: Option<usize>) {
+        let _ = self.core.runtime.set(RuntimeContext { handle, worker });
     }
 
     /// Spawns a task on this executor. It runs when the executor runs
@@ -537,6 +574,11 @@ impl Executor {
             self.core.clone(),
         );
         let waker = main.waker_ref();
+        // The main future is not a task, but provides what a task does.
+        let provider = MainProvider {
+            anchor: crate::task::Anchor::new(),
+            core,
+        };
         loop {
             let mut polled = 0;
             let remote_wake = core.remote.take_main_woken();
@@ -544,9 +586,11 @@ impl Executor {
                 Counters::add(&core.metrics.remote_wakes, 1);
             }
             if main.woken.replace(false) | remote_wake {
-                let mut cx = hearth_task::context_from_waker(&waker);
+                let cx = hearth_task::context_from_waker(&waker);
                 coop::refill();
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                let poll =
+                    hearth_task::provide::with(&cx, &provider, |cx| future.as_mut().poll(cx));
+                if let Poll::Ready(output) = poll {
                     return output;
                 }
                 polled = 1;

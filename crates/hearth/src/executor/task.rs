@@ -555,8 +555,42 @@ unsafe fn local_drop(p: *const ()) {
 
 // ---- The `Waker` face (any thread) ----
 
-static TASK_WAKER: DualVTable =
-    DualVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+// SAFETY: `task_provide` hands out the header's address as the task's
+// identity (the header lives as long as any `Waker` of it) and the executor's runtime context (set once, before any
+// task runs, and kept until the `Core` goes, which outlives the task's
+// `Waker` borrows: see `task_provide`).
+static TASK_WAKER: DualVTable = unsafe {
+    DualVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop).provider(task_provide)
+};
+
+/// What every hearth task provides to its context
+/// ([`hearth_task::ContextExt::request_ref`]): its identity (whence
+/// [`crate::task::Id`]) and,
+/// on a runtime's worker, the runtime's handle and worker index.
+///
+/// # Safety
+/// `h` is the header of a live task, on its owner thread (the look-up
+/// checks both).
+unsafe fn task_provide(h: *const DualHeader, request: &mut hearth_task::provide::Request<'_>) {
+    // SAFETY: per the contract; the header is the start of `Header`.
+    let header = unsafe { &*h.cast::<Header>() };
+    request.provide_ref(crate::task::Anchor::of(&header.dual));
+    if request.would_be_satisfied_by_ref_of::<super::RuntimeContext>()
+        && header.state.get() & COMPLETE == 0
+    {
+        // `core` is valid while `COMPLETE` is clear (module docs). The
+        // reference outlives this call: a `Waker` borrow is either the
+        // executor's own (`waker_ref` while it polls, so it is alive), or
+        // a counted `Waker`, whose task holds an `Arc` of the core
+        // (`holds_core`) until the task is freed, which that `Waker`
+        // prevents. The runtime context is never changed once set.
+        // SAFETY: by the above.
+        let core = unsafe { &*header.core };
+        if let Some(rt) = core.runtime_context() {
+            request.provide_ref(rt);
+        }
+    }
+}
 
 /// # Safety
 /// `h` is the header of a live task; the caller holds a reference to it.

@@ -60,6 +60,12 @@ impl<S: mio::event::Source> IoSource<S> {
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         let progress = core::task::ready!(coop::poll_proceed(cx));
+        // A deadline in scope (hearth::time::deadline) fails the operation
+        // once it passed, and wakes it when it passes.
+        let deadline = hearth_task::provide::current_deadline(cx);
+        if deadline.is_some_and(|d| d.is_expired()) {
+            return Poll::Ready(Err(crate::time::timed_out()));
+        }
         loop {
             let readiness = self.sched.readiness.get();
             if readiness & dir == 0 {
@@ -76,7 +82,11 @@ impl<S: mio::event::Source> IoSource<S> {
                 } else {
                     &self.sched.writer
                 };
-                slot.register(ContextExt::local_waker(cx));
+                let waker = ContextExt::local_waker(cx);
+                slot.register(waker);
+                if let Some(deadline) = deadline {
+                    deadline.register(waker);
+                }
                 return Poll::Pending;
             }
             match op(&self.io) {

@@ -705,6 +705,39 @@ impl Handle {
         })
     }
 
+    /// The runtime whose worker polls the task of `cx`, read from the
+    /// task's context (no thread-local): `None` outside a worker's task,
+    /// under a combinator that makes its own wakers, and on another thread.
+    ///
+    /// Inside [`Runtime::block_on`] the future is not a worker's task, so
+    /// this is `None` there; [`try_current`](Self::try_current) (a
+    /// thread-local) finds the runtime in both places.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::task::Poll;
+    /// use hearth::runtime::Handle;
+    ///
+    /// let rt = hearth::Runtime::builder().workers(1).build().unwrap();
+    /// let workers = rt
+    ///     .spawn_on(0, || poll_fn(|cx| Poll::Ready(Handle::from_context(cx).map(|h| h.workers()))))
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(workers).unwrap(), Some(1));
+    /// ```
+    pub fn from_context(cx: &core::task::Context<'_>) -> Option<Handle> {
+        use hearth_task::ContextExt;
+        cx.request_ref::<crate::executor::RuntimeContext>()
+            .map(|rt| rt.handle.clone())
+    }
+
+    /// The index of the worker whose task `cx` belongs to, read from the
+    /// context (see [`from_context`](Self::from_context)).
+    pub fn worker_from_context(cx: &core::task::Context<'_>) -> Option<usize> {
+        use hearth_task::ContextExt;
+        cx.request_ref::<crate::executor::RuntimeContext>()
+            .and_then(|rt| rt.worker)
+    }
+
     /// The runtime of the calling thread, or `None`.
     ///
     /// ```

@@ -112,10 +112,12 @@ pub(crate) fn run(
     counters: Arc<Counters>,
     slow_poll: Option<Duration>,
 ) -> usize {
+    let handle_for_tasks = handle.clone();
     let _context = EnterContext::new(handle, Some(index));
     SHUTDOWN.with(|s| *s.borrow_mut() = Some(watch::channel(false).0));
     let executor = Executor::with_counters(counters);
     executor.set_slow_poll_threshold(slow_poll);
+    executor.set_runtime(handle_for_tasks, Some(index));
     executor.run_until(serve(&executor, inbox));
     let cancelled = executor.task_count();
     // Cancels what is left, dropping each future here, inside the context.

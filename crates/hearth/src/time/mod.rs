@@ -46,8 +46,12 @@
 //! [`block_on`]: crate::block_on
 //! [`Executor::run_until`]: crate::Executor::run_until
 
+mod deadline;
 pub(crate) mod driver;
 mod wheel;
+
+pub(crate) use deadline::timed_out;
+pub use deadline::{deadline, When, WithDeadline};
 
 use core::fmt;
 use core::future::Future;
@@ -378,6 +382,12 @@ impl<F: Future> Future for Timeout<F> {
         let value = unsafe { Pin::new_unchecked(&mut this.value) };
         if let Poll::Ready(v) = value.poll(cx) {
             return Poll::Ready(Ok(v));
+        }
+        // A deadline in scope that comes first ends this timeout then.
+        if let Some(at) = deadline::deadline_at(cx) {
+            if at < this.delay.deadline() {
+                Pin::new(&mut this.delay).reset(at);
+            }
         }
         match Pin::new(&mut this.delay).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
