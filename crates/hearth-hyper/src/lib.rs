@@ -8,7 +8,11 @@
 //! - [`serve`] and [`serve_tower`] (options on [`server::Builder`]): a hyper
 //!   or tower service (an axum `Router`) over HTTP/1.1 and HTTP/2 on every
 //!   worker of a [`hearth::Runtime`], with a header-read timeout and the
-//!   runtime's graceful shutdown.
+//!   runtime's graceful shutdown; HTTPS through rustls with
+//!   [`server::Builder::tls`] (feature `tls`, on by default).
+//! - [`Client`] (module [`client`]): a pooled HTTP/1.1 and HTTP/2 client per
+//!   worker, with connect and request timeouts, DNS through hearth's
+//!   non-blocking lookup, and `https` URLs (feature `tls`).
 //!
 //! hearth's sockets reach hyper through hyper-util's `TokioIo` (hearth's
 //! `tokio-io` feature); no tokio runtime runs.
@@ -29,11 +33,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod client;
 mod detect;
 mod executor;
 pub mod server;
 mod timer;
+#[cfg(feature = "tls")]
+mod tls;
 
+pub use client::Client;
 pub use executor::HearthExecutor;
 pub use server::{serve, serve_tower};
 pub use timer::{HearthSleep, HearthTimer};
