@@ -32,6 +32,32 @@
 //! rt.shutdown_graceful(std::time::Duration::from_secs(10))?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The README's example: an axum router, then the pooled client asks it.
+//!
+//! ```
+//! # if cfg!(miri) { return Ok(()); } // Miri cannot open sockets
+//! use axum::{routing::get, Router};
+//! use http_body_util::BodyExt;
+//!
+//! let rt = hearth::Runtime::builder().workers(1).build()?;
+//! let app = Router::new().route("/", get(|| async { "Hello, World!" }));
+//! let server = rt.block_on(hearth_hyper::serve_tower(&rt, "127.0.0.1:0".parse()?, app))?;
+//! let url = format!("http://{}/", server.local_addr());
+//!
+//! // The client: one per worker (it is `!Send`), HTTP/1.1 keep-alive and HTTP/2 pooling.
+//! let body = hearth::block_on(async {
+//!     let client = hearth_hyper::Client::new();
+//!     let response = client.get(url.as_str()).await?;
+//!     Ok::<_, Box<dyn std::error::Error>>(response.into_body().collect().await?.to_bytes())
+//! })?;
+//! assert_eq!(body, "Hello, World!");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The examples (`cargo run -p hearth-hyper --example NAME`): `http` (hyper,
+//! slow clients cut off), `axum`, `https` (rustls, a self-signed
+//! certificate), `client` (the pooled client on every worker).
 
 pub mod client;
 mod detect;

@@ -50,7 +50,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use hearth::net::TcpStream;
 use hearth::runtime::{shutdown_signal, Handle, Server};
 use hyper::body::{Body, Incoming};
 use hyper::{Request, Response};
@@ -378,9 +377,9 @@ fn deadline_after(timeout: Duration) -> Instant {
 #[cfg(feature = "tls")]
 async fn tls_handshake(
     acceptor: tokio_rustls::TlsAcceptor,
-    stream: TcpStream,
+    stream: hearth::net::TcpStream,
     deadline: Option<Instant>,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+) -> Option<tokio_rustls::server::TlsStream<hearth::net::TcpStream>> {
     let mut handshake = pin!(acceptor.accept(stream));
     let mut shutdown = pin!(shutdown_signal());
     let mut expiry = deadline.map(hearth::time::sleep_until);
