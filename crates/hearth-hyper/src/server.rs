@@ -160,7 +160,7 @@ where
 /// # if cfg!(miri) { return Ok(()); } // Miri cannot open sockets
 /// use std::convert::Infallible;
 /// use std::io::{Read, Write};
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
 /// use hyper::{body::Incoming, service::service_fn, Request, Response};
 ///
 /// let rt = hearth::Runtime::builder().workers(1).build()?;
@@ -250,7 +250,7 @@ impl Builder {
     /// limit. Default: 30 s. See the [module docs](self#timeouts).
     ///
     /// ```
-    /// use std::time::{Duration, Instant};
+    /// use std::time::Duration;
     /// let mut builder = hearth_hyper::server::Builder::new();
     /// builder.header_read_timeout(Duration::from_secs(5));
     /// builder.header_read_timeout(None); // no protection against slow clients

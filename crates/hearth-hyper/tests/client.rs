@@ -176,7 +176,13 @@ fn uris_that_cannot_be_sent_are_invalid() {
     for uri in ["/no/host", "ftp://example.com/", "not a uri"] {
         let err = hearth::block_on(client.get(uri)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidUri, "{uri}: {err}");
+        assert!(err.to_string().starts_with("invalid request URI"), "{err}");
     }
+    let err = hearth::block_on(client.get("/no/host")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid request URI `/no/host`: not an absolute URI (no scheme)"
+    );
 }
 
 /// A listener whose accept queue is full: further SYNs are dropped, so a

@@ -110,6 +110,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = &self.target;
         match self.kind {
+            ErrorKind::InvalidUri if target.is_empty() => f.write_str("invalid request URI")?,
             ErrorKind::InvalidUri => write!(f, "invalid request URI `{target}`")?,
             ErrorKind::Dns => write!(f, "could not resolve `{target}`")?,
             ErrorKind::Connect => write!(f, "could not connect to {target}")?,

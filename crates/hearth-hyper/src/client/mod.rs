@@ -26,6 +26,19 @@
 //! Errors are [`Error`]s with an [`ErrorKind`] and a message that says what
 //! failed, where, and why.
 //!
+//! # Differences from hyper-util's pooled `Client`
+//!
+//! - It is `!Send` and belongs to its worker: one pool per worker, no
+//!   locks; connections and their tasks never leave the worker.
+//! - Responses have a [`ResponseBody`] (hyper's `Incoming` inside): an
+//!   HTTP/1.1 connection returns to the pool when its body has been read
+//!   to the end, not when a background task sees it ready, so a task that
+//!   reads a response and sends the next request reuses the connection.
+//! - Connect and request timeouts are options of the client, and `https`
+//!   is built in (feature `tls`), with HTTP/2 chosen through ALPN.
+//! - No proxies, no protocol upgrades (`CONNECT`, WebSocket), no "happy
+//!   eyeballs": a host's addresses are tried one after the other.
+//!
 //! # Examples
 //!
 //! ```
@@ -266,9 +279,17 @@ where
     }
 
     /// A connection for `key` and whether it came from the pool: the
-    /// shared HTTP/2 one, a ready idle HTTP/1.1 one (if `pooled_ok`), or a
-    /// new one.
+    /// shared HTTP/2 one or a ready idle HTTP/1.1 one (if `pooled_ok`), or
+    /// a new one.
     async fn checkout(&self, key: &Key, pooled_ok: bool) -> Result<(Conn<B>, bool), Error> {
+        if !pooled_ok {
+            // The shared HTTP/2 connection (if any) just handed a request
+            // back: do not use it again.
+            let mut pool = self.inner.pool.borrow_mut();
+            if matches!(pool.h2.get(key), Some(H2::Ready(_))) {
+                pool.h2.remove(key);
+            }
+        }
         loop {
             let opening = {
                 let mut pool = self.inner.pool.borrow_mut();
@@ -341,7 +362,7 @@ where
     async fn open(&self, key: &Key) -> Result<Conn<B>, Error> {
         #[cfg(feature = "tls")]
         let tls = match key.scheme {
-            pool::Scheme::Https => Some(self.inner.tls.connector(self.inner.http2_only)?),
+            pool::Scheme::Https => Some(self.inner.tls.connector(self.inner.http2_only, key)?),
             pool::Scheme::Http => None,
         };
         #[cfg(not(feature = "tls"))]
@@ -626,14 +647,18 @@ mod tls {
             }
         }
 
-        pub(super) fn connector(&self, http2_only: bool) -> Result<TlsConnector, Error> {
+        pub(super) fn connector(
+            &self,
+            http2_only: bool,
+            key: &super::Key,
+        ) -> Result<TlsConnector, Error> {
             if let Some(c) = self.connector.get() {
                 return Ok(c.clone());
             }
             let mut config = match &self.config {
                 Some(c) => rustls::ClientConfig::clone(c),
                 None => crate::tls::default_client_config()
-                    .map_err(|e| Error::new(ErrorKind::Tls, "", e))?,
+                    .map_err(|e| Error::new(ErrorKind::Tls, key.to_string(), e))?,
             };
             config.alpn_protocols = if http2_only {
                 vec![b"h2".to_vec()]
