@@ -3,7 +3,7 @@
 //! start of the HTTP/2 preface, with no deadline of its own, so the server
 //! puts one on that phase (see the server's module docs on timeouts).
 //!
-//! A [`Watched`] socket passes every read through unchanged and feeds the
+//! A [`Watched`] socket (TCP, or TLS over it) passes every read through unchanged and feeds the
 //! bytes to a [`Progress`] shared with the connection task (an `Rc`: both
 //! stay on the connection's worker).
 
@@ -13,16 +13,14 @@ use core::task::{Context, Poll};
 use std::io;
 use std::rc::Rc;
 
-use hearth::net::TcpStream;
-
 /// The bytes every HTTP/2 connection opens with (RFC 9113, 3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// A socket that notes whether the bytes read so far tell the protocol:
 /// hyper-util's auto builder waits for as long as they could still be the
 /// start of the HTTP/2 preface.
-pub(crate) struct Watched {
-    stream: TcpStream,
+pub(crate) struct Watched<S> {
+    stream: S,
     /// Shared with the connection task.
     progress: Rc<Progress>,
 }
@@ -56,8 +54,8 @@ impl Progress {
     }
 }
 
-impl Watched {
-    pub(crate) fn new(stream: TcpStream) -> (Watched, Rc<Progress>) {
+impl<S> Watched<S> {
+    pub(crate) fn new(stream: S) -> (Watched<S>, Rc<Progress>) {
         let progress = Rc::new(Progress {
             read: Cell::new(0),
             detected: Cell::new(false),
@@ -70,7 +68,7 @@ impl Watched {
     }
 }
 
-impl tokio::io::AsyncRead for Watched {
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -86,7 +84,7 @@ impl tokio::io::AsyncRead for Watched {
     }
 }
 
-impl tokio::io::AsyncWrite for Watched {
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

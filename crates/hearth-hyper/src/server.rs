@@ -19,6 +19,14 @@
 //! is known (a client that connects and sends nothing, or only the start of
 //! the HTTP/2 preface, is disconnected too).
 //!
+//! # TLS
+//!
+//! With the `tls` feature, [`Builder::tls`] serves HTTPS: each connection
+//! first runs a rustls handshake, which the header-read timeout bounds too
+//! (counted from the accept), then HTTP/2 or HTTP/1.1 as ALPN chose (a
+//! configuration without ALPN protocols gets `h2` and `http/1.1`). A
+//! failed handshake ends that connection only.
+//!
 //! # Graceful shutdown
 //!
 //! When the runtime's graceful shutdown begins
@@ -40,9 +48,8 @@ use core::pin::{pin, Pin};
 use core::task::Poll;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hearth::net::TcpStream;
 use hearth::runtime::{shutdown_signal, Handle, Server};
 use hyper::body::{Body, Incoming};
 use hyper::{Request, Response};
@@ -174,10 +181,23 @@ where
 /// assert!(response.ends_with("hello"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Builder {
     /// `None`: no header-read timeout.
     header_read_timeout: Option<Duration>,
+    /// `Some`: HTTPS.
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Builder");
+        d.field("header_read_timeout", &self.header_read_timeout);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls.is_some());
+        d.finish()
+    }
 }
 
 impl Default for Builder {
@@ -196,7 +216,33 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Serves HTTPS with this rustls configuration (its certificate and
+    /// key); see the [module docs](self#tls). If it names no ALPN
+    /// protocols, the server offers `h2` and `http/1.1`.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// # fn load() -> (Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>) { unimplemented!() }
+    /// let (certs, key) = load(); // from PEM files, say (rustls-pki-types' `pem` module)
+    /// let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+    ///     rustls::crypto::ring::default_provider(),
+    /// ))
+    /// .with_safe_default_protocol_versions()?
+    /// .with_no_client_auth()
+    /// .with_single_cert(certs, key)?;
+    /// let mut builder = hearth_hyper::server::Builder::new();
+    /// builder.tls(Arc::new(config));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(&mut self, config: std::sync::Arc<rustls::ServerConfig>) -> &mut Builder {
+        self.tls = Some(crate::tls::server_alpn(config));
+        self
     }
 
     /// How long a client may take to send a request's headers (and, on a
@@ -282,8 +328,27 @@ impl Builder {
     {
         let builder = self.connection_builder();
         let detect_timeout = self.header_read_timeout;
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         rt.serve_on_all(addr, move |stream, _peer| {
-            serve_connection(builder.clone(), detect_timeout, stream, service.clone())
+            // Small responses go out at once; a failure only costs latency.
+            let _ = stream.set_nodelay(true);
+            // Until the protocol is known (see the module docs on timeouts).
+            let deadline = detect_timeout.map(deadline_after);
+            let builder = builder.clone();
+            let service = service.clone();
+            #[cfg(feature = "tls")]
+            let tls = tls.clone();
+            async move {
+                #[cfg(feature = "tls")]
+                if let Some(acceptor) = tls {
+                    if let Some(stream) = tls_handshake(acceptor, stream, deadline).await {
+                        serve_connection(builder, deadline, stream, service).await;
+                    }
+                    return;
+                }
+                serve_connection(builder, deadline, stream, service).await;
+            }
         })
     }
 
@@ -299,29 +364,61 @@ impl Builder {
     }
 }
 
+/// `now + timeout`, saturating far in the future.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
+/// Runs the server side of a TLS handshake until `deadline`; `None` if it
+/// failed, timed out, or a graceful shutdown began meanwhile (the
+/// connection is then dropped, which closes it).
+#[cfg(feature = "tls")]
+async fn tls_handshake(
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: hearth::net::TcpStream,
+    deadline: Option<Instant>,
+) -> Option<tokio_rustls::server::TlsStream<hearth::net::TcpStream>> {
+    let mut handshake = pin!(acceptor.accept(stream));
+    let mut shutdown = pin!(shutdown_signal());
+    let mut expiry = deadline.map(hearth::time::sleep_until);
+    poll_fn(|cx| {
+        if shutdown.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        if let Some(expiry) = &mut expiry {
+            if Pin::new(expiry).poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+        }
+        // A failed handshake concerns that client only: ignored.
+        handshake.as_mut().poll(cx).map(Result::ok)
+    })
+    .await
+}
+
 /// Serves one connection with `builder` until it ends (the client closes
-/// it, an error, a timeout, or the end of a graceful shutdown), giving the
-/// protocol detection `detect_timeout`.
-async fn serve_connection<S, B>(
+/// it, an error, a timeout, or the end of a graceful shutdown); the
+/// protocol must be known by `deadline`.
+async fn serve_connection<IO, S, B>(
     builder: auto::Builder<HearthExecutor>,
-    detect_timeout: Option<Duration>,
-    stream: TcpStream,
+    deadline: Option<Instant>,
+    stream: IO,
     service: S,
 ) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>> + 'static,
     S::Future: 'static,
     S::Error: Into<BoxError>,
     B: Body + 'static,
     B::Error: Into<BoxError>,
 {
-    // Small responses go out at once; a failure only costs latency.
-    let _ = stream.set_nodelay(true);
     let (stream, progress) = Watched::new(stream);
     let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
     let mut shutdown = pin!(shutdown_signal());
     let mut draining = false;
-    // Until the protocol is known (see the module docs on timeouts).
-    let mut detecting = detect_timeout.map(hearth::time::sleep);
+    let mut detecting = deadline.map(hearth::time::sleep_until);
     poll_fn(|cx| {
         if !draining && shutdown.as_mut().poll(cx).is_ready() {
             draining = true;

@@ -1,8 +1,7 @@
 //! The examples' servers (`examples/*.rs`, included here with `#[path]`) on
 //! loopback with ephemeral ports, checked with real clients; the `metrics`
-//! example's workload and what it reports; and the load
-//! test: 200 keep-alive connections × 1,000 requests against the `http`
-//! example on 2 workers, every response checked.
+//! example's workload and what it reports. (The `http` example and its
+//! load test live in hearth-hyper.)
 // Miri cannot run epoll.
 #![cfg(not(miri))]
 
@@ -18,10 +17,6 @@ mod chat;
 
 #[path = "../examples/metrics.rs"]
 mod metrics;
-
-#[cfg(feature = "tokio-io")]
-#[path = "../examples/http.rs"]
-mod http;
 
 const ANY: &str = "127.0.0.1:0";
 
@@ -192,152 +187,4 @@ fn chat_broadcasts_to_every_other_member() {
     assert_eq!(read_line(&mut members[1]), "user 0: still here\n");
     assert_eq!(read_line(&mut late), "user 0: still here\n");
     rt.shutdown();
-}
-
-/// An HTTP/1.1 client on a hearth socket: keep-alive requests, each response
-/// parsed and checked (status line, `content-length`, body).
-#[cfg(feature = "tokio-io")]
-mod client {
-    use std::io;
-
-    use hearth::net::TcpStream;
-
-    pub const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-
-    pub struct Client {
-        stream: TcpStream,
-        buf: Vec<u8>,
-        len: usize,
-    }
-
-    fn invalid(msg: String) -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidData, msg)
-    }
-
-    impl Client {
-        pub async fn connect(addr: std::net::SocketAddr) -> io::Result<Client> {
-            let stream = TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            Ok(Client {
-                stream,
-                buf: vec![0; 4096],
-                len: 0,
-            })
-        }
-
-        /// Sends one request and checks its response; returns the body.
-        pub async fn get(&mut self) -> io::Result<Vec<u8>> {
-            self.stream.write_all(REQUEST).await?;
-            loop {
-                if let Some(end) = find(&self.buf[..self.len], b"\r\n\r\n") {
-                    let head = std::str::from_utf8(&self.buf[..end])
-                        .map_err(|e| invalid(e.to_string()))?;
-                    let mut lines = head.split("\r\n");
-                    let status = lines.next().unwrap_or_default();
-                    if status != "HTTP/1.1 200 OK" {
-                        return Err(invalid(format!("status line {status:?}")));
-                    }
-                    let length: usize = lines
-                        .filter_map(|l| l.split_once(':'))
-                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                        .and_then(|(_, v)| v.trim().parse().ok())
-                        .ok_or_else(|| invalid(format!("no content-length in {head:?}")))?;
-                    let total = end + 4 + length;
-                    if self.len >= total {
-                        let body = self.buf[end + 4..total].to_vec();
-                        self.buf.copy_within(total..self.len, 0);
-                        self.len -= total;
-                        if self.len != 0 {
-                            return Err(invalid("a response nobody asked for".into()));
-                        }
-                        return Ok(body);
-                    }
-                }
-                if self.len == self.buf.len() {
-                    return Err(invalid("response too large".into()));
-                }
-                let n = self.stream.read(&mut self.buf[self.len..]).await?;
-                if n == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                self.len += n;
-            }
-        }
-    }
-
-    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-        hay.windows(needle.len()).position(|w| w == needle)
-    }
-}
-
-#[cfg(feature = "tokio-io")]
-#[test]
-fn http_answers_hello_world_with_keep_alive() {
-    let rt = runtime(2);
-    let addr = http::start(rt.handle(), ANY.parse().unwrap()).unwrap();
-    rt.block_on(async {
-        let mut c = client::Client::connect(addr).await.unwrap();
-        for _ in 0..10 {
-            assert_eq!(c.get().await.unwrap(), http::BODY);
-        }
-    });
-    rt.shutdown();
-}
-
-/// The load test: 200 concurrent keep-alive connections × 1,000
-/// requests against the `http` example on 2 workers, every response checked,
-/// within a deadline. The client runs on a hearth runtime of its own (2
-/// workers, 100 connections each) with raw TCP.
-#[cfg(feature = "tokio-io")]
-#[test]
-fn http_load_200_connections_x_1000_requests() {
-    const CONNECTIONS: usize = 200;
-    const REQUESTS: usize = 1_000;
-    const DEADLINE: Duration = Duration::from_secs(50);
-
-    let server = runtime(2);
-    let addr = http::start(server.handle(), ANY.parse().unwrap()).unwrap();
-    let client = runtime(2);
-    let start = std::time::Instant::now();
-    let per_worker = CONNECTIONS / client.workers();
-    let handles = client
-        .spawn_on_all(move |_worker| async move {
-            let conns: Vec<_> = (0..per_worker)
-                .map(|_| {
-                    hearth::spawn_local(async move {
-                        let mut c = client::Client::connect(addr).await?;
-                        for _ in 0..REQUESTS {
-                            let body = c.get().await?;
-                            if body != http::BODY {
-                                return Err(std::io::Error::other(format!("body {body:?}")));
-                            }
-                        }
-                        std::io::Result::Ok(REQUESTS)
-                    })
-                })
-                .collect();
-            let mut done = 0;
-            for c in conns {
-                done += c.await.expect("client task panicked")?;
-            }
-            std::io::Result::Ok(done)
-        })
-        .unwrap();
-    let total: usize = client
-        .block_on(hearth::time::timeout(DEADLINE, async {
-            let mut total = 0;
-            for h in handles {
-                total += h.await.unwrap().unwrap();
-            }
-            total
-        }))
-        .unwrap_or_else(|_| panic!("load test exceeded {DEADLINE:?}"));
-    let took = start.elapsed();
-    assert_eq!(total, CONNECTIONS * REQUESTS);
-    eprintln!(
-        "load test: {total} requests in {took:.2?} ({:.0} req/s)",
-        total as f64 / took.as_secs_f64()
-    );
-    client.shutdown();
-    server.shutdown();
 }

@@ -7,6 +7,20 @@
 //! - **raw**: a minimal HTTP responder (read a request, write a fixed
 //!   response, keep-alive) on hearth, tokio multi-thread and monoio (2
 //!   threads, `SO_REUSEPORT`, io_uring when the kernel has it); same wrk load.
+//!   The hyper servers are configured alike: hyper-util's auto builder
+//!   (HTTP/1.1, and HTTP/2 by prior knowledge) with a 30 s header-read
+//!   timeout, through hearth-hyper's `serve` on hearth and by hand with
+//!   `TokioTimer` on tokio.
+//! - **client**: our HTTP clients as load generators against one server
+//!   (the raw responder on tokio multi-thread): hearth-hyper's pooled
+//!   `Client` on hearth (2 workers, a client each) against hyper-util's
+//!   pooled `Client` on tokio multi-thread (2 workers, one client), both
+//!   with 64 requests in flight, HTTP/1.1 keep-alive.
+//! - **h2c**: HTTP/2 by prior knowledge end to end (wrk has no HTTP/2):
+//!   hearth-hyper's client against hearth-hyper's server, and hyper-util's
+//!   client against hyper-util's auto server on tokio multi-thread; 64
+//!   streams in flight. hearth's client opens one connection per worker
+//!   (2), hyper-util's one in all.
 //! - **echo**: 1 KiB messages on 100 connections from our own client (two
 //!   threads, each a tokio `current_thread` runtime with 50 connections, the
 //!   same client for every server) against hearth, tokio multi-thread and
@@ -40,6 +54,10 @@ pub const HYPER_HEARTH: &str = "hyper · hearth";
 pub const RAW_TOKIO_MT: &str = "raw · tokio multi-thread";
 pub const RAW_MONOIO: &str = "raw · monoio";
 pub const RAW_HEARTH: &str = "raw · hearth";
+pub const CLIENT_TOKIO_MT: &str = "client · tokio multi-thread";
+pub const CLIENT_HEARTH: &str = "client · hearth";
+pub const H2C_TOKIO_MT: &str = "h2c · tokio multi-thread";
+pub const H2C_HEARTH: &str = "h2c · hearth";
 pub const ECHO_TOKIO_MT: &str = "echo · tokio multi-thread";
 pub const ECHO_MONOIO: &str = "echo · monoio";
 pub const ECHO_HEARTH: &str = "echo · hearth";
@@ -71,6 +89,10 @@ const ECHO_CONNECTIONS: usize = 100;
 const ECHO_CLIENT_THREADS: usize = 2;
 const ECHO_MSG: usize = 1024;
 const ECHO_SECS: f64 = 2.0;
+/// Requests in flight in the client and h2c runs.
+const CLIENT_CONCURRENCY: usize = 64;
+/// Worker threads of the client runtimes.
+const CLIENT_THREADS: usize = 2;
 
 const HELLO: &[u8] = b"Hello, World!";
 const RAW_RESPONSE: &[u8] =
@@ -140,12 +162,13 @@ pub fn run(_config: &Config) -> SuiteReport {
         );
     }
     type Start = fn(App) -> Server;
+    type Load = fn(&'static str, SocketAddr, bool, Duration) -> Measured;
     for _ in 0..rounds {
         if wrk.is_some() {
             let wrk_runs: [(&'static str, App, Start); 6] = [
                 (HYPER_TOKIO_MT, App::Hyper, tokio_mt),
                 (HYPER_TOKIO_PER_CORE, App::Hyper, tokio_per_core),
-                (HYPER_HEARTH, App::Hyper, hearth_server),
+                (HYPER_HEARTH, App::Hyper, hearth_hyper_server),
                 (RAW_TOKIO_MT, App::Raw, tokio_mt),
                 (RAW_MONOIO, App::Raw, monoio_server),
                 (RAW_HEARTH, App::Raw, hearth_server),
@@ -173,6 +196,24 @@ pub fn run(_config: &Config) -> SuiteReport {
                     }
                 }
             }
+        }
+        let client_runs: [(&'static str, App, Start, Load); 4] = [
+            (CLIENT_TOKIO_MT, App::Raw, tokio_mt, tokio_client_load),
+            (CLIENT_HEARTH, App::Raw, tokio_mt, hearth_client_load),
+            (H2C_TOKIO_MT, App::Hyper, tokio_mt, tokio_client_load),
+            (
+                H2C_HEARTH,
+                App::Hyper,
+                hearth_hyper_server,
+                hearth_client_load,
+            ),
+        ];
+        for (name, app, start, load) in client_runs.into_iter().filter(|r| selected(r.0)) {
+            let server = start(app);
+            let h2 = name.starts_with("h2c");
+            let m = load(name, server.addr, h2, Duration::from_secs_f64(echo_secs));
+            server.stop();
+            record(m);
         }
         let echo_runs: [(&'static str, Start); 3] = [
             (ECHO_TOKIO_MT, tokio_mt),
@@ -348,14 +389,15 @@ fn report(
              lower for p99 and CPU). *Server CPU per request* is the on-CPU time of the server's \
              threads (kernel time of their syscalls included) over the wrk run divided by the requests \
              wrk completed: what a request costs the server, whatever share of the cores wrk took \
-             (not measured for echo, whose client runs in this process):\n\n{table}"
+             (not measured for echo, client and h2c, whose clients run in this process):\n\n{table}"
         ),
     );
     notes.push(format!(
         "Rows above: ns/op is 1 / throughput (ns per request or round trip), and the `p99 latency` rows \
          hold the p99 in ns; ratios are against tokio multi-thread on the same workload, lower is better; \
          allocs/op is not measured here (0). Servers: {WORKERS} worker threads each, {}; monoio on {}; in this process. Load: {} for hyper and raw ({}s per run); our echo client: \
-         {ECHO_CLIENT_THREADS} threads × {} connections, {echo_secs:.1} s per run. **The load generator \
+         {ECHO_CLIENT_THREADS} threads × {} connections, {echo_secs:.1} s per run; client and h2c: \
+         the clients themselves, {CLIENT_CONCURRENCY} requests in flight on {CLIENT_THREADS} threads, {echo_secs:.1} s per run. **The load generator \
          shares the 2 cores with the server**, so every number is server + client work; a faster \
          server leaves more CPU to the client.",
         if pin() {
@@ -611,15 +653,175 @@ async fn hello(
     )))
 }
 
-/// hyper's HTTP/1.1 server on any tokio-style stream.
-async fn serve_hyper<S>(stream: S)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
-{
-    let io = hyper_util::rt::TokioIo::new(stream);
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(io, hyper::service::service_fn(hello))
+/// hyper-util's auto server (HTTP/1.1 and h2c) on a tokio stream, with
+/// the header-read timeout hearth-hyper sets by default.
+async fn serve_hyper(stream: tokio::net::TcpStream) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    builder.http2().timer(TokioTimer::new());
+    let _ = builder
+        .serve_connection(TokioIo::new(stream), hyper::service::service_fn(hello))
         .await;
+}
+
+/// hearth-hyper's server (`serve`: HTTP/1.1 and h2c, its default
+/// header-read timeout) on 2 workers; every `app` is served as `Hyper`.
+fn hearth_hyper_server(_app: App) -> Server {
+    let rt = hearth::Runtime::builder()
+        .workers(WORKERS)
+        .pin_to_cores(pin())
+        .build()
+        .unwrap();
+    let serving = hearth_hyper::serve(
+        &rt,
+        "127.0.0.1:0".parse().unwrap(),
+        hyper::service::service_fn(hello),
+    );
+    let server = rt.block_on(serving).unwrap();
+    Server {
+        addr: server.local_addr(),
+        stop: Box::new(move || rt.shutdown()),
+    }
+}
+
+/// What the client tasks of a load run saw: latencies (ns) and errors.
+type Seen = (Vec<u32>, u64);
+
+/// A load run's figures from its tasks' latencies.
+fn measured(name: &'static str, seen: Vec<Seen>, time: Duration) -> Measured {
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for (l, e) in seen {
+        lat.extend(l);
+        errors += e;
+    }
+    lat.sort_unstable();
+    let pct = |q: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * q) as usize)
+            .map_or(Duration::ZERO, |&ns| Duration::from_nanos(u64::from(ns)))
+    };
+    Measured {
+        name,
+        per_sec: lat.len() as f64 / time.as_secs_f64(),
+        p50: pct(0.5),
+        p99: pct(0.99),
+        errors,
+        cpu_per_request: None,
+    }
+}
+
+/// hearth-hyper's client: a `Client` on each of `CLIENT_THREADS` workers,
+/// `CLIENT_CONCURRENCY` tasks in all, GETting `addr` until `time` is up.
+fn hearth_client_load(name: &'static str, addr: SocketAddr, h2: bool, time: Duration) -> Measured {
+    use http_body_util::BodyExt;
+    let rt = hearth::Runtime::builder()
+        .workers(CLIENT_THREADS)
+        .build()
+        .unwrap();
+    let url = format!("http://{addr}/");
+    let per_worker = CLIENT_CONCURRENCY / CLIENT_THREADS;
+    let deadline = Instant::now() + time;
+    let handles = rt
+        .spawn_on_all(move |_| {
+            let url = url.clone();
+            async move {
+                let client: hearth_hyper::Client =
+                    hearth_hyper::client::Builder::new().http2_only(h2).build();
+                let tasks: Vec<_> = (0..per_worker)
+                    .map(|_| {
+                        let (client, url) = (client.clone(), url.clone());
+                        hearth::spawn_local(async move {
+                            let (mut lat, mut errors) = (Vec::new(), 0u64);
+                            while Instant::now() < deadline {
+                                let t0 = Instant::now();
+                                let body = match client.get(url.as_str()).await {
+                                    Ok(r) => {
+                                        r.into_body().collect().await.ok().map(|c| c.to_bytes())
+                                    }
+                                    Err(_) => None,
+                                };
+                                match body {
+                                    Some(b) if b == HELLO => {
+                                        lat.push(t0.elapsed().as_nanos() as u32);
+                                    }
+                                    _ => errors += 1,
+                                }
+                            }
+                            (lat, errors)
+                        })
+                    })
+                    .collect();
+                let mut seen = Vec::new();
+                for t in tasks {
+                    seen.push(t.await.unwrap_or_default());
+                }
+                seen
+            }
+        })
+        .unwrap();
+    let seen: Vec<Seen> = rt.block_on(async {
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(h.await.unwrap_or_default());
+        }
+        all
+    });
+    rt.shutdown();
+    measured(name, seen, time)
+}
+
+/// hyper-util's pooled client on tokio multi-thread (`CLIENT_THREADS`
+/// workers, one client), `CLIENT_CONCURRENCY` tasks GETting `addr` until
+/// `time` is up.
+fn tokio_client_load(name: &'static str, addr: SocketAddr, h2: bool, time: Duration) -> Measured {
+    use http_body_util::BodyExt;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(CLIENT_THREADS)
+        .enable_all()
+        .build()
+        .unwrap();
+    let uri: hyper::Uri = format!("http://{addr}/").parse().unwrap();
+    let seen = rt.block_on(async move {
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(h2)
+            .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
+        let deadline = Instant::now() + time;
+        let tasks: Vec<_> = (0..CLIENT_CONCURRENCY)
+            .map(|_| {
+                let (client, uri) = (client.clone(), uri.clone());
+                tokio::spawn(async move {
+                    let (mut lat, mut errors) = (Vec::new(), 0u64);
+                    while Instant::now() < deadline {
+                        let t0 = Instant::now();
+                        let body = match client.get(uri.clone()).await {
+                            Ok(r) => r.into_body().collect().await.ok().map(|c| c.to_bytes()),
+                            Err(_) => None,
+                        };
+                        match body {
+                            Some(b) if b == HELLO => {
+                                lat.push(t0.elapsed().as_nanos() as u32);
+                            }
+                            _ => errors += 1,
+                        }
+                    }
+                    (lat, errors)
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for t in tasks {
+            seen.push(t.await.unwrap_or_default());
+        }
+        seen
+    });
+    rt.shutdown_timeout(Duration::from_secs(1));
+    measured(name, seen, time)
 }
 
 // ---- hearth: one Runtime, 2 workers, a SO_REUSEPORT listener on each ----
@@ -652,7 +854,21 @@ fn hearth_server(app: App) -> Server {
 
 async fn hearth_conn(app: App, s: hearth::net::TcpStream) {
     match app {
-        App::Hyper => serve_hyper(s).await,
+        // As `hearth_hyper_server` serves each connection (the suite uses
+        // that; this accept loop serves hyper the same way).
+        App::Hyper => {
+            use hearth_hyper::{HearthExecutor, HearthTimer};
+            let mut builder = hyper_util::server::conn::auto::Builder::new(HearthExecutor);
+            builder
+                .http1()
+                .timer(HearthTimer)
+                .header_read_timeout(Duration::from_secs(30));
+            builder.http2().timer(HearthTimer);
+            let io = hyper_util::rt::TokioIo::new(s);
+            let _ = builder
+                .serve_connection(io, hyper::service::service_fn(hello))
+                .await;
+        }
         App::Raw => {
             let mut buf = vec![0; 4096];
             let mut matched = 0;

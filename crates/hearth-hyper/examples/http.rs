@@ -1,9 +1,11 @@
-//! A hello-world hyper service on every worker, over HTTP/1.1 and HTTP/2
-//! (h2c), with hyper's header-read timeout: clients that send their
-//! request headers too slowly (or nothing at all) are disconnected.
+//! A hello-world hyper service on every worker, each with its own
+//! `SO_REUSEPORT` listener, over HTTP/1.1 and HTTP/2 (h2c), with hyper's
+//! header-read timeout: clients that send their request headers too slowly
+//! (or nothing at all) are disconnected. No glue: `hearth_hyper`'s server
+//! brings hyper's timer and executor.
 //!
 //! ```text
-//! cargo run --release -p hearth-hyper --example hello [ADDR]   # default 127.0.0.1:8080
+//! cargo run --release -p hearth-hyper --example http [ADDR]   # default 127.0.0.1:8080
 //! ```
 //!
 //! Try `curl http://127.0.0.1:8080/`; `nc 127.0.0.1 8080` (type nothing)
@@ -50,7 +52,7 @@ fn main() -> io::Result<()> {
     let rt = hearth::Runtime::builder().build()?;
     let server = start(rt.handle(), addr, Duration::from_secs(10))?;
     println!(
-        "hello: listening on http://{}/ with {} workers (Ctrl-C to stop)",
+        "http: listening on http://{}/ with {} workers (Ctrl-C to stop)",
         server.local_addr(),
         rt.workers()
     );
