@@ -578,6 +578,15 @@ impl Executor {
         }
     }
 
+    /// Pauses this executor's clock (`Builder::start_paused`); a no-op
+    /// without `test-util`, where nothing can set that.
+    pub(crate) fn pause_clock(&self) {
+        #[cfg(feature = "test-util")]
+        {
+            let _ = self.core.driver().clock().pause();
+        }
+    }
+
     /// The number of tasks that have not finished.
     pub fn task_count(&self) -> usize {
         self.core.tasks.len()

@@ -112,10 +112,14 @@ pub(crate) fn run(
     counters: Arc<Counters>,
     slow_poll: Option<Duration>,
 ) -> usize {
+    let start_paused = handle.starts_paused();
     let _context = EnterContext::new(handle, Some(index));
     SHUTDOWN.with(|s| *s.borrow_mut() = Some(watch::channel(false).0));
     let executor = Executor::with_counters(counters);
     executor.set_slow_poll_threshold(slow_poll);
+    if start_paused {
+        executor.pause_clock();
+    }
     executor.run_until(serve(&executor, inbox));
     let cancelled = executor.task_count();
     // Cancels what is left, dropping each future here, inside the context.
@@ -157,7 +161,7 @@ async fn drain(executor: &Executor, inbox: &mut remote::Receiver<Message>, deadl
             flag.send_replace(true);
         }
     });
-    let mut timer = pin!(crate::time::sleep_until(deadline));
+    let mut timer = pin!(crate::time::sleep_until(deadline.into()));
     core::future::poll_fn(|cx| {
         // Closures sent before the shutdown began still run: their handles
         // were handed out. (Spawns fail from the start of the shutdown; one
