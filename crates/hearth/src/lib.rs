@@ -44,10 +44,10 @@
 //! | [`runtime`] | the multi-core [`Runtime`], `Handle`, `spawn_on`, `spawn_blocking` | `tokio::runtime` |
 //! | [`net`] | TCP, UDP and Unix sockets, [`net::lookup_host`] | `tokio::net` |
 //! | [`fs`] | files and directories, on the blocking pool | `tokio::fs` |
-//! | [`time`] | `sleep`, `timeout`, `interval` on a timer wheel | `tokio::time` |
+//! | [`time`] | `sleep`, `timeout`, `interval` on a timer wheel; a paused clock for tests (`test-util`) | `tokio::time` |
 //! | [`future`] | [`join!`], [`try_join!`], [`select!`], `join_all`, `race`, `FuturesSet` | `tokio::{join, try_join, select}`, `futures::future` |
 //! | [`sync`] | `!Send` channels and locks (`mpsc`, `oneshot`, `watch`, `Mutex`, `Semaphore`, ...) | `tokio::sync` |
-//! | [`task`] | local wakers: `LocalWaker`, `ContextExt::local_waker`, dual wakers | — |
+//! | [`task`] | [`task::JoinSet`], `spawn_local` and its handles; local wakers: `LocalWaker`, `ContextExt::local_waker`, dual wakers | `tokio::task` |
 //!
 //! ```
 //! use hearth::sync::{mpsc, Mutex};
@@ -85,6 +85,10 @@
 //!   `features = ["tokio-io"]` to the `hearth` dependency. Each type lists
 //!   the traits it implements; on docs.rs the tokio ones are marked
 //!   "Available on crate feature `tokio-io` only".
+//! - `test-util`: a paused, controllable clock for tests:
+//!   `time::pause`, `time::advance`, `time::resume`, auto-advance,
+//!   `runtime::Builder::start_paused` and
+//!   `#[hearth::test(start_paused = true)]` (tokio's `test-util`).
 
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -113,9 +117,19 @@ pub use hearth_macros::main;
 /// Starts a [`Runtime`] around an `async fn` test.
 pub use hearth_macros::test;
 
-/// Local wakers: `LocalWaker`, `ContextExt::local_waker`, dual wakers
-/// (the `hearth-task` crate).
-pub use hearth_task as task;
+/// Tasks: [`JoinSet`](task::JoinSet), [`spawn_local`](task::spawn_local) and
+/// its handles (tokio's `task` module), and local wakers: `LocalWaker`,
+/// `ContextExt::local_waker`, dual wakers (the `hearth-task` crate,
+/// re-exported whole).
+pub mod task {
+    #[doc(inline)]
+    pub use hearth_task::*;
+
+    pub use crate::executor::{
+        spawn_local, yield_now, AbortHandle, JoinError, JoinHandle, JoinSet,
+    };
+    pub use hearth_task::coop::{consume_budget, unconstrained};
+}
 
 /// Precise future combinators: [`join!`], [`try_join!`], [`select!`],
 /// `join_all`, `race`, `FuturesSet`, `merge` (the `hearth-future` crate).

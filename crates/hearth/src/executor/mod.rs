@@ -66,6 +66,7 @@ pub(crate) mod coop;
 #[cfg(all(feature = "tokio-host", not(loom)))]
 pub(crate) mod host;
 mod join;
+mod join_set;
 pub(crate) mod metrics;
 mod queue;
 pub(crate) mod remote;
@@ -88,7 +89,8 @@ use hearth_task::dual::{DualRc, DualWake};
 use hearth_task::{ContextExt, LocalWaker};
 
 pub use hearth_task::coop::{consume_budget, unconstrained};
-pub use join::{JoinError, JoinHandle};
+pub use join::{AbortHandle, JoinError, JoinHandle};
+pub use join_set::JoinSet;
 pub use metrics::ExecutorMetrics;
 
 use metrics::Counters;
