@@ -31,8 +31,61 @@
 //! });
 //! ```
 //!
+//! # A paused clock for tests (feature `test-util`)
+//!
+//! Every executor reads one clock (`clock.rs`): its timers, and
+//! [`Instant::now`] on its thread. Without `test-util` that clock is
+//! `std::time::Instant::now()` and costs nothing more. With it, tests can
+//! stop it and move it by hand, as with tokio's `test-util`:
+//!
+//! - `pause()` freezes the executor's [`Instant::now`]; `advance(d)` moves
+//!   it by exactly `d` and fires the timers it passed; `resume()` lets it
+//!   run on from there;
+//! - *auto-advance*: a paused executor with nothing to run, no remote wake
+//!   pending and no I/O event ready jumps to its next timer instead of
+//!   waiting;
+//! - `#[hearth::test(start_paused = true)]` (or `Builder::start_paused`)
+//!   starts every executor of the test's runtime paused.
+//!
+//! [`sleep`], [`timeout`], [`interval`] (every [`MissedTickBehavior`]) and
+//! [`Sleep::is_elapsed`] follow the paused clock. Each worker of a runtime
+//! has its own clock; see `pause` for what that means with several workers.
+//!
+//! ```
+//! # #[cfg(feature = "test-util")]
+//! # {
+//! use hearth::time::{self, Duration, Instant};
+//!
+//! hearth::block_on(async {
+//!     time::pause();
+//!     let start = Instant::now();
+//!     // A day passes at once: nothing else is pending, so the clock jumps.
+//!     time::sleep(Duration::from_secs(86_400)).await;
+//!     assert_eq!(start.elapsed(), Duration::from_secs(86_400));
+//! });
+//! # }
+//! ```
+//!
 //! # Differences from tokio
 //!
+//! - [`Instant`] is a newtype of `std::time::Instant`, as tokio's; before
+//!   the paused clock existed it was std's, re-exported. Convert with
+//!   `Instant::from_std`/`into_std` or `From`.
+//! - With `test-util`, each executor has its own clock, so `pause` works on
+//!   any executor, also a multi-worker runtime's workers (each pauses and
+//!   auto-advances alone); tokio allows pausing only on a `current_thread`
+//!   runtime. Outside an executor, `Instant::now` reads the system clock
+//!   and `pause`/`resume`/`advance` panic.
+//! - `advance` fires the timers it passed before it yields, so a `sleep`
+//!   it passed completes on its next poll (tokio: "not guaranteed to
+//!   complete the first time they are polled after a call to advance").
+//! - Auto-advance is not held back while blocking-pool jobs run
+//!   (`spawn_blocking`, `hearth::fs`): tokio holds it back until they
+//!   finish. Here a paused executor waiting for such a job with a timer
+//!   pending moves its clock to that timer; await the job first.
+//! - A hosted executor (`compat::tokio`) never auto-advances: the host's
+//!   own tasks are invisible to it. Its paused clock moves by `advance`
+//!   only.
 //! - [`Sleep::is_elapsed`] reads the clock: it is `true` as soon as the
 //!   deadline is reached, also before the first poll (so `sleep_until(now)`
 //!   is elapsed at once). tokio's reports whether its timer driver has fired
