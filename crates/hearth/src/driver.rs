@@ -144,7 +144,9 @@ impl Driver {
         if self.clock.is_paused() {
             return None;
         }
-        self.time.get().and_then(|t| t.next_timeout(self.clock.now()))
+        self.time
+            .get()
+            .and_then(|t| t.next_timeout(self.clock.now()))
     }
 
     /// Called after `polled` task polls of a busy executor.

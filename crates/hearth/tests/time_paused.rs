@@ -7,8 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use hearth::time::{
-    self, interval, interval_at, sleep, sleep_until, timeout, Duration, Instant,
-    MissedTickBehavior,
+    self, interval, interval_at, sleep, sleep_until, timeout, Duration, Instant, MissedTickBehavior,
 };
 
 fn ms(n: u64) -> Duration {
@@ -25,9 +24,15 @@ fn advance_moves_instant_now_by_exactly_its_amount() {
         time::advance(Duration::from_nanos(1_234_567)).await;
         assert_eq!(Instant::now() - start, Duration::from_nanos(1_234_567));
         time::advance(Duration::from_secs(90)).await;
-        assert_eq!(start.elapsed(), Duration::from_secs(90) + Duration::from_nanos(1_234_567));
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(90) + Duration::from_nanos(1_234_567)
+        );
         time::advance(Duration::ZERO).await;
-        assert_eq!(start.elapsed(), Duration::from_secs(90) + Duration::from_nanos(1_234_567));
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(90) + Duration::from_nanos(1_234_567)
+        );
     });
 }
 
@@ -117,11 +122,16 @@ fn auto_advance_jumps_to_the_next_timer_when_only_timers_are_pending() {
         );
 
         // A timeout with nothing else pending elapses by auto-advance.
-        assert!(timeout(Duration::from_secs(5), std::future::pending::<()>())
-            .await
-            .is_err());
+        assert!(
+            timeout(Duration::from_secs(5), std::future::pending::<()>())
+                .await
+                .is_err()
+        );
     });
-    assert!(real.elapsed() < Duration::from_secs(30), "waited in real time");
+    assert!(
+        real.elapsed() < Duration::from_secs(30),
+        "waited in real time"
+    );
 }
 
 #[test]
@@ -131,7 +141,11 @@ fn no_auto_advance_while_a_task_is_runnable() {
         let start = Instant::now();
         let busy = hearth::spawn_local(async move {
             for _ in 0..if cfg!(miri) { 50 } else { 1_000 } {
-                assert_eq!(Instant::now(), start, "the clock moved while a task was runnable");
+                assert_eq!(
+                    Instant::now(),
+                    start,
+                    "the clock moved while a task was runnable"
+                );
                 hearth::yield_now().await;
             }
         });
@@ -247,7 +261,10 @@ fn resume_runs_on_from_the_advanced_reading() {
         time::advance(Duration::from_secs(100)).await;
         time::resume();
         let resumed = Instant::now();
-        assert!(resumed >= start + Duration::from_secs(100), "time went backwards");
+        assert!(
+            resumed >= start + Duration::from_secs(100),
+            "time went backwards"
+        );
         // Timers wait in real time again.
         let real = std::time::Instant::now();
         sleep(ms(20)).await;
