@@ -71,7 +71,7 @@ pub(crate) struct Driver {
 impl Driver {
     pub(crate) fn new() -> Driver {
         Driver {
-            clock: Clock::default(),
+            clock: Clock::new(),
             time: OnceCell::new(),
             io: OnceCell::new(),
             polls: Cell::new(0),

@@ -21,11 +21,15 @@ use std::time::Instant;
 
 /// An executor's clock: the system's monotonic clock (no `test-util`).
 #[cfg(not(feature = "test-util"))]
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Clock;
 
 #[cfg(not(feature = "test-util"))]
 impl Clock {
+    pub(crate) fn new() -> Clock {
+        Clock
+    }
+
     #[inline(always)]
     pub(crate) fn now(&self) -> Instant {
         Instant::now()
@@ -44,18 +48,16 @@ pub(crate) struct Clock {
 }
 
 #[cfg(feature = "test-util")]
-impl Default for Clock {
-    fn default() -> Clock {
+impl Clock {
+    /// A running clock that reads the system's time.
+    pub(crate) fn new() -> Clock {
         let now = Instant::now();
         Clock {
             base: Cell::new(now),
             unfrozen: Cell::new(Some(now)),
         }
     }
-}
 
-#[cfg(feature = "test-util")]
-impl Clock {
     #[inline]
     pub(crate) fn now(&self) -> Instant {
         match self.unfrozen.get() {
@@ -109,7 +111,7 @@ mod tests {
 
     #[test]
     fn paused_reads_do_not_move_and_advance_is_exact() {
-        let clock = Clock::default();
+        let clock = Clock::new();
         clock.pause().unwrap();
         let t = clock.now();
         std::thread::sleep(Duration::from_millis(2));
@@ -121,7 +123,7 @@ mod tests {
 
     #[test]
     fn resume_runs_on_from_the_paused_reading() {
-        let clock = Clock::default();
+        let clock = Clock::new();
         assert!(clock.resume().is_err());
         assert!(clock.advance(Duration::from_secs(1)).is_err());
         clock.pause().unwrap();
