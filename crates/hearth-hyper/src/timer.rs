@@ -90,9 +90,10 @@ impl hyper::rt::Timer for HearthTimer {
 }
 
 /// `now + duration`, or about 30 years on from now if that overflows
-/// (as hearth's `sleep` does).
+/// (as hearth's `sleep` does). `now` is the executor's clock (paused, with
+/// hearth's `test-util`).
 fn deadline_after(duration: Duration) -> Instant {
-    let now = Instant::now();
+    let now = hearth::time::Instant::now().into_std();
     now.checked_add(duration)
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
@@ -260,7 +261,7 @@ impl HearthSleep {
                     return false;
                 }
                 match registry.sleeps.borrow_mut().get_mut(&registration.key) {
-                    Some(sleep) => Pin::new(sleep).reset(deadline),
+                    Some(sleep) => Pin::new(sleep).reset(deadline.into()),
                     // Fired and removed: the next poll registers anew.
                     None => return false,
                 }
@@ -328,7 +329,7 @@ impl Future for HearthSleep {
             // Not registered (or fired before): a fresh hearth timer. It is
             // polled before it enters the map, so a poll outside an
             // executor panics with no borrow held.
-            let mut sleep = hearth::time::sleep_until(this.deadline);
+            let mut sleep = hearth::time::sleep_until(this.deadline.into());
             if Pin::new(&mut sleep).poll(cx).is_ready() {
                 return Poll::Ready(());
             }

@@ -18,6 +18,7 @@
 //! |---|---|---|---|
 //! | `workers = N` | worker threads (`N >= 1`) | one per CPU | 1 |
 //! | `pin_to_cores = true\|false` | pin worker `i` to the `i`-th CPU | `false` | `false` |
+//! | `start_paused = true\|false` | start every executor's clock paused (needs hearth's `test-util` feature) | `false` | `false` |
 //!
 //! The defaults follow tokio's: `#[tokio::main]` starts a worker per CPU,
 //! `#[tokio::test]` the smallest runtime.
@@ -112,6 +113,11 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// thread with `Runtime::block_on`. The runtime is shut down when the test
 /// returns.
 ///
+/// `start_paused = true` starts every executor of the runtime with its clock
+/// paused (`hearth::time::pause`; it needs hearth's `test-util` feature): a
+/// `sleep` then returns as soon as nothing else can run, with the clock
+/// moved to its deadline.
+///
 /// # Examples
 ///
 /// ```
@@ -158,6 +164,7 @@ impl Kind {
 struct Options {
     workers: Option<usize>,
     pin_to_cores: Option<bool>,
+    start_paused: Option<bool>,
 }
 
 fn parse_options(kind: Kind, args: TokenStream2) -> syn::Result<Options> {
@@ -170,7 +177,7 @@ fn parse_options(kind: Kind, args: TokenStream2) -> syn::Result<Options> {
             .map(ToString::to_string)
             .unwrap_or_default();
         let value = match (&meta, name.as_str()) {
-            (_, "workers" | "pin_to_cores") => match &meta {
+            (_, "workers" | "pin_to_cores" | "start_paused") => match &meta {
                 Meta::NameValue(nv) => &nv.value,
                 _ => {
                     return Err(syn::Error::new(
@@ -183,8 +190,8 @@ fn parse_options(kind: Kind, args: TokenStream2) -> syn::Result<Options> {
                 return Err(syn::Error::new(
                     meta.path().span(),
                     format!(
-                        "unknown option for `#[{}]`; expected `workers = N` or \
-                         `pin_to_cores = true|false`",
+                        "unknown option for `#[{}]`; expected `workers = N`, \
+                         `pin_to_cores = true|false` or `start_paused = true|false`",
                         kind.name()
                     ),
                 ))
@@ -214,17 +221,22 @@ fn parse_options(kind: Kind, args: TokenStream2) -> syn::Result<Options> {
             }
             options.workers = Some(n);
         } else {
-            if options.pin_to_cores.is_some() {
+            let slot = if name == "pin_to_cores" {
+                &mut options.pin_to_cores
+            } else {
+                &mut options.start_paused
+            };
+            if slot.is_some() {
                 return Err(duplicate());
             }
             match value {
                 Expr::Lit(ExprLit {
                     lit: Lit::Bool(b), ..
-                }) => options.pin_to_cores = Some(b.value),
+                }) => *slot = Some(b.value),
                 _ => {
                     return Err(syn::Error::new(
                         value.span(),
-                        "`pin_to_cores` takes `true` or `false`",
+                        format!("`{name}` takes `true` or `false`"),
                     ))
                 }
             }
@@ -279,6 +291,11 @@ fn expand(kind: Kind, args: TokenStream2, item: TokenStream2) -> syn::Result<Tok
     }
     if let Some(pin) = options.pin_to_cores {
         builder.extend(quote! { .pin_to_cores(#pin) });
+    }
+    // Only `true` names the builder method, which exists with hearth's
+    // `test-util` feature only (as tokio's `start_paused`).
+    if options.start_paused == Some(true) {
+        builder.extend(quote! { .start_paused(true) });
     }
     let expect = format!("{}: the hearth runtime failed to start", kind.name());
 

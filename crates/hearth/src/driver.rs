@@ -20,6 +20,19 @@
 //! lost (see there). Under `cfg(loom)` there is no reactor: loom cannot model
 //! epoll, so the models check the same protocol over thread park/unpark.
 //!
+//! # The clock
+//!
+//! Timers read the executor's one [`Clock`] through [`Driver::now`]. Without
+//! the `test-util` feature it is `std::time::Instant::now()` and nothing
+//! else. With it, a paused clock ([`crate::time::pause`]) changes how the
+//! executor sleeps: with nothing to run, no remote wake pending and a timer
+//! due later, it first takes ready I/O events without blocking, and only if
+//! there were none it moves the clock to the next timer slot instead of
+//! waiting (*auto-advance*, as tokio's `test-util` does). A runnable task, a
+//! pending remote wake or a ready I/O event (a socket with data, a signal, a
+//! remote wake's eventfd) always runs first; with no timer at all it blocks
+//! as usual.
+//!
 //! # A busy executor
 //!
 //! An executor that always has tasks to run never parks; every
@@ -33,6 +46,7 @@ use std::time::Duration;
 
 use crate::executor::remote::Remote;
 use crate::net::reactor::Reactor;
+use crate::time::clock::Clock;
 use crate::time::driver::TimeDriver;
 
 /// Task polls between two non-blocking looks at timers and I/O while busy.
@@ -40,6 +54,9 @@ const MAINTAIN_INTERVAL: u32 = 61;
 
 /// Owner thread only.
 pub(crate) struct Driver {
+    /// What every timer of this executor reads (zero-sized without
+    /// `test-util`).
+    clock: Clock,
     time: OnceCell<Rc<TimeDriver>>,
     io: OnceCell<Rc<Reactor>>,
     /// Task polls since the last look at timers and I/O.
@@ -52,8 +69,9 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) const fn new() -> Driver {
+    pub(crate) fn new() -> Driver {
         Driver {
+            clock: Clock::new(),
             time: OnceCell::new(),
             io: OnceCell::new(),
             polls: Cell::new(0),
@@ -62,9 +80,32 @@ impl Driver {
         }
     }
 
+    /// The executor's clock.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The executor's time: what timers and `hearth::time::Instant::now`
+    /// read on this executor.
+    #[cfg(feature = "test-util")]
+    #[inline]
+    pub(crate) fn now(&self) -> std::time::Instant {
+        self.clock.now()
+    }
+
     /// The timer wheel, created on first use.
     pub(crate) fn time(&self) -> &Rc<TimeDriver> {
-        self.time.get_or_init(|| Rc::new(TimeDriver::new()))
+        self.time
+            .get_or_init(|| Rc::new(TimeDriver::new(self.clock.now())))
+    }
+
+    /// Fires the timers due at the clock's reading (after it was moved).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn fire_due_timers(&self) {
+        if let Some(time) = self.time.get() {
+            time.process(self.clock.now());
+        }
     }
 
     /// The reactor, if one was created.
@@ -95,8 +136,17 @@ impl Driver {
     /// Time until the next timer is due, if any (hosted mode: the host
     /// sleeps that long).
     #[cfg(feature = "tokio-host")]
+    /// A paused clock moves only by `advance` here: the host's own tasks
+    /// are invisible to hearth, so it never auto-advances, and the host
+    /// waits for wakes only.
     pub(crate) fn next_timeout(&self) -> Option<Duration> {
-        self.time.get().and_then(|t| t.next_timeout())
+        #[cfg(feature = "test-util")]
+        if self.clock.is_paused() {
+            return None;
+        }
+        self.time
+            .get()
+            .and_then(|t| t.next_timeout(self.clock.now()))
     }
 
     /// Called after `polled` task polls of a busy executor.
@@ -114,7 +164,7 @@ impl Driver {
         if self.hosted.get() {
             self.polls.set(0);
             if let Some(time) = self.time.get() {
-                time.process();
+                time.process(self.clock.now());
             }
             return;
         }
@@ -134,7 +184,7 @@ impl Driver {
             reactor.poll(Some(Duration::ZERO));
         }
         if let Some(time) = self.time.get() {
-            time.process();
+            time.process(self.clock.now());
         }
     }
 
@@ -142,9 +192,19 @@ impl Driver {
     /// comes (returns at once if one is pending), then fires due timers.
     pub(crate) fn park(&self, remote: &Remote) {
         self.polls.set(0);
-        let mut timeout = self.time.get().and_then(|t| t.next_timeout());
+        let mut timeout = self
+            .time
+            .get()
+            .and_then(|t| t.next_timeout(self.clock.now()));
         if !remote.prepare_park() {
             timeout = Some(Duration::ZERO);
+        }
+        #[cfg(feature = "test-util")]
+        if let Some(wait) = timeout.filter(|t| !t.is_zero()) {
+            if self.clock.is_paused() {
+                self.auto_advance(wait);
+                return;
+            }
         }
         if let Some(reactor) = self.io.get() {
             reactor.poll(timeout);
@@ -160,7 +220,24 @@ impl Driver {
             }
         }
         if let Some(time) = self.time.get() {
-            time.process();
+            time.process(self.clock.now());
         }
+    }
+
+    /// The paused clock's park (see the module docs): ready I/O events
+    /// first; only if there were none, the clock jumps by `wait` to the
+    /// next timer slot. Either way the executor's loop runs again.
+    #[cfg(feature = "test-util")]
+    #[cold]
+    fn auto_advance(&self, wait: Duration) {
+        let events = self
+            .io
+            .get()
+            .map_or(0, |reactor| reactor.poll(Some(Duration::ZERO)));
+        if events == 0 {
+            // `wait` came from the clock's own reading: it cannot overflow.
+            let _ = self.clock.advance(wait);
+        }
+        self.fire_due_timers();
     }
 }

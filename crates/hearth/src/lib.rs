@@ -44,10 +44,10 @@
 //! | [`runtime`] | the multi-core [`Runtime`], `Handle`, `spawn_on`, `spawn_blocking` | `tokio::runtime` |
 //! | [`net`] | TCP, UDP and Unix sockets, [`net::lookup_host`] | `tokio::net` |
 //! | [`fs`] | files and directories, on the blocking pool | `tokio::fs` |
-//! | [`time`] | `sleep`, `timeout`, `interval` on a timer wheel | `tokio::time` |
+//! | [`time`] | `sleep`, `timeout`, `interval` on a timer wheel; a paused clock for tests (`test-util`) | `tokio::time` |
 //! | [`future`] | [`join!`], [`try_join!`], [`select!`], `join_all`, `race`, `FuturesSet` | `tokio::{join, try_join, select}`, `futures::future` |
 //! | [`sync`] | `!Send` channels and locks (`mpsc`, `oneshot`, `watch`, `Mutex`, `Semaphore`, ...) | `tokio::sync` |
-//! | [`task`] | local wakers: `LocalWaker`, `ContextExt::local_waker`, dual wakers | — |
+//! | [`task`] | [`task::JoinSet`], `spawn_local` and its handles; local wakers: `LocalWaker`, `ContextExt::local_waker`, dual wakers | `tokio::task` |
 //!
 //! ```
 //! use hearth::sync::{mpsc, Mutex};
@@ -90,6 +90,10 @@
 //!   also sets std's local-waker field of every task's `Context` to the
 //!   task's twin, so std's inherent `cx.local_waker()` finds it as well (see
 //!   hearth-task's docs, "Two methods named `local_waker`").
+//! - `test-util`: a paused, controllable clock for tests:
+//!   `time::pause`, `time::advance`, `time::resume`, auto-advance,
+//!   `runtime::Builder::start_paused` and
+//!   `#[hearth::test(start_paused = true)]` (tokio's `test-util`).
 
 #![cfg_attr(feature = "nightly", feature(local_waker))]
 #![cfg_attr(feature = "nightly", doc(test(attr(feature(local_waker)))))]

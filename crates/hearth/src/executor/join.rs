@@ -65,6 +65,73 @@ impl<T> JoinHandle<T> {
     pub fn is_finished(&self) -> bool {
         self.task.state() & COMPLETE != 0
     }
+
+    /// An [`AbortHandle`] for the task: it can abort it without awaiting it.
+    ///
+    /// ```
+    /// hearth::block_on(async {
+    ///     let handle = hearth::spawn_local(std::future::pending::<()>());
+    ///     handle.abort_handle().abort();
+    ///     assert!(handle.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            task: self.task.clone(),
+        }
+    }
+
+    /// The output, if the task has finished and it was not taken yet.
+    pub(crate) fn try_take_output(&mut self) -> Option<Result<T, JoinError>> {
+        // SAFETY: `T` is the task's output type (see `spawn_local`).
+        unsafe { self.task.take_output::<T>() }
+    }
+
+    /// Sets the waker woken when the task finishes (see
+    /// `TaskRef::set_join_waiter`).
+    pub(crate) fn set_join_waiter(&self, waker: &hearth_task::LocalWaker) {
+        self.task.set_join_waiter(waker);
+    }
+}
+
+/// Aborts a task without awaiting it, as tokio's `AbortHandle`.
+///
+/// Unlike a [`JoinHandle`], dropping it does nothing to the task. It is
+/// `!Send` (a local reference to the task, like `JoinHandle`).
+///
+/// ```
+/// hearth::block_on(async {
+///     let handle = hearth::spawn_local(std::future::pending::<()>());
+///     let abort = handle.abort_handle();
+///     assert!(!abort.is_finished());
+///     abort.abort();
+///     assert!(handle.await.unwrap_err().is_cancelled());
+///     assert!(abort.is_finished());
+/// });
+/// ```
+pub struct AbortHandle {
+    task: TaskRef,
+}
+
+impl AbortHandle {
+    /// Aborts the task, as [`JoinHandle::abort`].
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
+    /// Returns `true` if the task has finished (completed, panicked or was
+    /// aborted and dropped).
+    pub fn is_finished(&self) -> bool {
+        self.task.state() & COMPLETE != 0
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
 }
 
 impl<T> Future for JoinHandle<T> {

@@ -66,6 +66,7 @@ pub(crate) mod coop;
 #[cfg(all(feature = "tokio-host", not(loom)))]
 pub(crate) mod host;
 mod join;
+mod join_set;
 pub(crate) mod metrics;
 mod queue;
 pub(crate) mod remote;
@@ -88,7 +89,8 @@ use hearth_task::dual::{DualRc, DualWake};
 use hearth_task::{ContextExt, LocalWaker};
 
 pub use hearth_task::coop::{consume_budget, unconstrained};
-pub use join::{JoinError, JoinHandle};
+pub use join::{AbortHandle, JoinError, JoinHandle};
+pub use join_set::JoinSet;
 pub use metrics::ExecutorMetrics;
 
 use metrics::Counters;
@@ -619,6 +621,15 @@ impl Executor {
                     break;
                 }
             }
+        }
+    }
+
+    /// Pauses this executor's clock (`Builder::start_paused`); a no-op
+    /// without `test-util`, where nothing can set that.
+    pub(crate) fn pause_clock(&self) {
+        #[cfg(feature = "test-util")]
+        {
+            let _ = self.core.driver().clock().pause();
         }
     }
 

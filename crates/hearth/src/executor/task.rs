@@ -313,6 +313,19 @@ impl TaskRef {
             h.join_waiter.register(ContextExt::local_waker(cx));
             return Poll::Pending;
         }
+        // SAFETY: `T` is the output type per the contract.
+        Poll::Ready(unsafe { self.take_output::<T>() })
+    }
+
+    /// The output, if the task is complete and it was not taken yet.
+    ///
+    /// # Safety
+    /// `T` is the output type of the task's future.
+    pub(crate) unsafe fn take_output<T>(&self) -> Option<Result<T, JoinError>> {
+        let h = self.header();
+        if h.state.get() & COMPLETE == 0 {
+            return None;
+        }
         let mut out: Option<Result<T, JoinError>> = None;
         // SAFETY: owner thread; `T` is the output type per the contract.
         unsafe {
@@ -321,7 +334,17 @@ impl TaskRef {
                 (&mut out as *mut Option<Result<T, JoinError>>).cast(),
             )
         };
-        Poll::Ready(out)
+        out
+    }
+
+    /// Makes `waker` the one woken when the task completes (at once if it
+    /// has), replacing the one registered before.
+    pub(crate) fn set_join_waiter(&self, waker: &LocalWaker) {
+        let h = self.header();
+        h.join_waiter.register(waker);
+        if h.state.get() & COMPLETE != 0 {
+            h.join_waiter.wake();
+        }
     }
 
     /// For `JoinHandle::drop`: never read the output.

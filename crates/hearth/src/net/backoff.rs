@@ -2,7 +2,9 @@
 
 use core::future::Future;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::time::Instant;
 
 /// Accepts connections, backing off while the process is out of resources.
 ///

@@ -146,16 +146,19 @@ impl Reactor {
     }
 
     /// Waits for events up to `timeout` (`None`: forever) and wakes the
-    /// tasks they concern.
-    pub(crate) fn poll(&self, timeout: Option<Duration>) {
+    /// tasks they concern. Returns how many events there were (the remote
+    /// wakes' eventfd included).
+    pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
         let mut events = self.events.borrow_mut();
         if let Err(e) = self.poll.borrow_mut().poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
-                return;
+                return 0;
             }
             panic!("hearth: epoll_wait failed: {e}");
         }
+        let mut n = 0;
         for event in events.iter() {
+            n += 1;
             if event.token() == WAKER_TOKEN {
                 continue;
             }
@@ -164,5 +167,6 @@ impl Reactor {
                 sched.set(event);
             }
         }
+        n
     }
 }

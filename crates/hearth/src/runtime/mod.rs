@@ -423,6 +423,8 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
     slow_poll_threshold: Option<Duration>,
+    /// Every executor of the runtime starts with its clock paused.
+    start_paused: bool,
 }
 
 impl Builder {
@@ -440,6 +442,7 @@ impl Builder {
             max_blocking_threads: 16,
             blocking_keep_alive: Duration::from_secs(10),
             slow_poll_threshold: None,
+            start_paused: false,
         }
     }
 
@@ -542,6 +545,32 @@ impl Builder {
         self
     }
 
+    /// Starts every executor of the runtime (each worker's, and the one
+    /// [`Runtime::block_on`] runs on) with its clock paused, as if each had
+    /// called [`time::pause`](crate::time::pause) first (feature
+    /// `test-util`; `#[hearth::test(start_paused = true)]` sets it). Each
+    /// clock then advances on its own; see `pause`'s notes on several
+    /// workers.
+    ///
+    /// ```
+    /// use hearth::time::{sleep, Duration, Instant};
+    ///
+    /// let rt = hearth::Runtime::builder().workers(1).start_paused(true).build()?;
+    /// let waited = rt.block_on(async {
+    ///     let start = Instant::now();
+    ///     sleep(Duration::from_secs(60)).await; // auto-advances at once
+    ///     start.elapsed()
+    /// });
+    /// assert_eq!(waited, Duration::from_secs(60));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "test-util")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+    pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
+        self.start_paused = paused;
+        self
+    }
+
     /// Starts the runtime: one thread per worker, each serving its own
     /// executor (pinned first, if asked), and an empty blocking pool.
     ///
@@ -591,6 +620,7 @@ impl Builder {
                 blocking: blocking::Pool::new(self.max_blocking_threads, self.blocking_keep_alive),
                 stopping: AtomicBool::new(false),
                 graceful: graceful::Tracker::new(workers),
+                start_paused: self.start_paused,
             }),
         };
         let mut runtime = Runtime {
@@ -655,6 +685,8 @@ struct Shared {
     /// A graceful shutdown started through a handle
     /// ([`Handle::shutdown_graceful`]), and which workers are still running.
     graceful: graceful::Tracker,
+    /// `Builder::start_paused`: executors start with their clock paused.
+    start_paused: bool,
 }
 
 /// A cheap, cloneable, `Send + Sync` reference to a [`Runtime`]: spawn on
@@ -684,6 +716,11 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// `Builder::start_paused` was set.
+    pub(crate) fn starts_paused(&self) -> bool {
+        self.shared.start_paused
+    }
+
     /// The runtime of the calling thread: the one whose worker this is, or
     /// whose [`Runtime::block_on`] is running.
     ///
@@ -1055,7 +1092,11 @@ impl Runtime {
              spawn the future (spawn_local or spawn_on) and await its handle instead"
         );
         let _context = worker::EnterContext::new(self.handle.clone(), None);
-        crate::block_on(future)
+        let executor = crate::Executor::new();
+        if self.handle.shared.start_paused {
+            executor.pause_clock();
+        }
+        executor.run_until(future)
     }
 
     /// Shuts the runtime down and joins its worker threads; see the

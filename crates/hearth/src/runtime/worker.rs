@@ -113,11 +113,15 @@ pub(crate) fn run(
     slow_poll: Option<Duration>,
 ) -> usize {
     let handle_for_tasks = handle.clone();
+    let start_paused = handle.starts_paused();
     let _context = EnterContext::new(handle, Some(index));
     SHUTDOWN.with(|s| *s.borrow_mut() = Some(watch::channel(false).0));
     let executor = Executor::with_counters(counters);
     executor.set_slow_poll_threshold(slow_poll);
     executor.set_runtime(handle_for_tasks, Some(index));
+    if start_paused {
+        executor.pause_clock();
+    }
     executor.run_until(serve(&executor, inbox));
     let cancelled = executor.task_count();
     // Cancels what is left, dropping each future here, inside the context.
@@ -159,7 +163,7 @@ async fn drain(executor: &Executor, inbox: &mut remote::Receiver<Message>, deadl
             flag.send_replace(true);
         }
     });
-    let mut timer = pin!(crate::time::sleep_until(deadline));
+    let mut timer = pin!(crate::time::sleep_until(deadline.into()));
     core::future::poll_fn(|cx| {
         // Closures sent before the shutdown began still run: their handles
         // were handed out. (Spawns fail from the start of the shutdown; one

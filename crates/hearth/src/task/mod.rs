@@ -31,6 +31,11 @@ mod local;
 
 pub use local::{AccessError, LocalKey, TaskLocalFuture};
 
+// tokio's `task` module: `JoinSet`, `spawn_local` and its handles, cooperative
+// budgeting.
+pub use crate::executor::{spawn_local, yield_now, AbortHandle, JoinError, JoinHandle, JoinSet};
+pub use hearth_task::coop::{consume_budget, unconstrained};
+
 use core::fmt;
 use core::future::{poll_fn, Future};
 use core::num::NonZeroU64;

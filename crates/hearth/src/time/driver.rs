@@ -1,8 +1,14 @@
-//! The executor's clock: a [`Wheel`] plus the mapping from `Instant`s to ticks.
+//! The executor's timers: a [`Wheel`] plus the mapping from `Instant`s to ticks.
 //!
 //! Created on the first timer of an executor and shared (`Rc`) by the
 //! executor and every `Sleep` registered with it, so a `Sleep` that outlives
 //! its executor can still cancel itself. Owner thread only.
+//!
+//! It never reads a clock itself: the executor's [`Driver`] passes the
+//! reading of its one [`Clock`](super::clock::Clock) (paused or not) to
+//! every call that needs the time.
+//!
+//! [`Driver`]: crate::driver::Driver
 
 use core::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -24,9 +30,10 @@ pub(crate) struct TimeDriver {
 }
 
 impl TimeDriver {
-    pub(crate) fn new() -> TimeDriver {
+    /// A wheel whose tick 0 is `now`.
+    pub(crate) fn new(now: Instant) -> TimeDriver {
         TimeDriver {
-            start: Instant::now(),
+            start: now,
             wheel: RefCell::new(Wheel::new()),
             fired: RefCell::new(Vec::new()),
         }
@@ -76,20 +83,22 @@ impl TimeDriver {
         self.wheel.borrow_mut().remove(key);
     }
 
-    /// How long the executor may sleep before the next timer slot is due.
-    pub(crate) fn next_timeout(&self) -> Option<Duration> {
+    /// How long the executor may sleep, from `now`, before the next timer
+    /// slot is due.
+    pub(crate) fn next_timeout(&self, now: Instant) -> Option<Duration> {
         let next = self.wheel.borrow().next_expiration()?;
         let at = self.start + Duration::from_millis(next);
-        Some(at.saturating_duration_since(Instant::now()))
+        Some(at.saturating_duration_since(now))
     }
 
-    /// Fires every due timer, waking in deadline order. Returns how many.
-    pub(crate) fn process(&self) -> usize {
+    /// Fires every timer due at `now`, waking in deadline order. Returns how
+    /// many.
+    pub(crate) fn process(&self, now: Instant) -> usize {
         let mut wheel = self.wheel.borrow_mut();
         let Some(next) = wheel.next_expiration() else {
             return 0;
         };
-        let now = self.ns(Instant::now()) / NS_PER_TICK;
+        let now = self.ns(now) / NS_PER_TICK;
         if next > now {
             return 0;
         }

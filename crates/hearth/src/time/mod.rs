@@ -31,8 +31,61 @@
 //! });
 //! ```
 //!
+//! # A paused clock for tests (feature `test-util`)
+//!
+//! Every executor reads one clock (`clock.rs`): its timers, and
+//! [`Instant::now`] on its thread. Without `test-util` that clock is
+//! `std::time::Instant::now()` and costs nothing more. With it, tests can
+//! stop it and move it by hand, as with tokio's `test-util`:
+//!
+//! - `pause()` freezes the executor's [`Instant::now`]; `advance(d)` moves
+//!   it by exactly `d` and fires the timers it passed; `resume()` lets it
+//!   run on from there;
+//! - *auto-advance*: a paused executor with nothing to run, no remote wake
+//!   pending and no I/O event ready jumps to its next timer instead of
+//!   waiting;
+//! - `#[hearth::test(start_paused = true)]` (or `Builder::start_paused`)
+//!   starts every executor of the test's runtime paused.
+//!
+//! [`sleep`], [`timeout`], [`interval`] (every [`MissedTickBehavior`]) and
+//! [`Sleep::is_elapsed`] follow the paused clock. Each worker of a runtime
+//! has its own clock; see `pause` for what that means with several workers.
+//!
+//! ```
+//! # #[cfg(feature = "test-util")]
+//! # {
+//! use hearth::time::{self, Duration, Instant};
+//!
+//! hearth::block_on(async {
+//!     time::pause();
+//!     let start = Instant::now();
+//!     // A day passes at once: nothing else is pending, so the clock jumps.
+//!     time::sleep(Duration::from_secs(86_400)).await;
+//!     assert_eq!(start.elapsed(), Duration::from_secs(86_400));
+//! });
+//! # }
+//! ```
+//!
 //! # Differences from tokio
 //!
+//! - [`Instant`] is a newtype of `std::time::Instant`, as tokio's; before
+//!   the paused clock existed it was std's, re-exported. Convert with
+//!   `Instant::from_std`/`into_std` or `From`.
+//! - With `test-util`, each executor has its own clock, so `pause` works on
+//!   any executor, also a multi-worker runtime's workers (each pauses and
+//!   auto-advances alone); tokio allows pausing only on a `current_thread`
+//!   runtime. Outside an executor, `Instant::now` reads the system clock
+//!   and `pause`/`resume`/`advance` panic.
+//! - `advance` fires the timers it passed before it yields, so a `sleep`
+//!   it passed completes on its next poll (tokio: "not guaranteed to
+//!   complete the first time they are polled after a call to advance").
+//! - Auto-advance is not held back while blocking-pool jobs run
+//!   (`spawn_blocking`, `hearth::fs`): tokio holds it back until they
+//!   finish. Here a paused executor waiting for such a job with a timer
+//!   pending moves its clock to that timer; await the job first.
+//! - A hosted executor (`compat::tokio`) never auto-advances: the host's
+//!   own tasks are invisible to it. Its paused clock moves by `advance`
+//!   only.
 //! - [`Sleep::is_elapsed`] reads the clock: it is `true` as soon as the
 //!   deadline is reached, also before the first poll (so `sleep_until(now)`
 //!   is elapsed at once). tokio's reports whether its timer driver has fired
@@ -47,7 +100,9 @@
 //! [`Executor::run_until`]: crate::Executor::run_until
 
 mod deadline;
+pub(crate) mod clock;
 pub(crate) mod driver;
+mod instant;
 mod wheel;
 
 pub(crate) use deadline::timed_out;
@@ -58,7 +113,6 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::rc::Rc;
-use std::time::Duration;
 
 use hearth_task::ContextExt;
 
@@ -66,13 +120,15 @@ use crate::executor::{coop, with_current};
 use driver::TimeDriver;
 use wheel::Key;
 
-/// A measurement of a monotonic clock: `std::time::Instant`, re-exported.
+pub use instant::Instant;
+
+/// A span of time: `std::time::Duration`, re-exported (as tokio does).
 ///
 /// ```
-/// let start = hearth::time::Instant::now();
-/// assert!(start.elapsed() < std::time::Duration::from_secs(3600));
+/// use hearth::time::Duration;
+/// assert_eq!(Duration::from_millis(1500).as_secs_f64(), 1.5);
 /// ```
-pub use std::time::Instant;
+pub use std::time::Duration;
 
 const NO_EXECUTOR: &str = "hearth::time: a timer was polled outside of a hearth executor \
      (there is no timer wheel on this thread); await it inside hearth::block_on, \
@@ -195,7 +251,7 @@ impl Sleep {
         let this = self.get_mut();
         this.deadline = deadline;
         if let Some((driver, key)) = &this.entry {
-            driver.reset(*key, deadline);
+            driver.reset(*key, deadline.into_std());
         }
     }
 }
@@ -215,7 +271,7 @@ impl Future for Sleep {
                     if let Some((driver, key)) = this.entry.take() {
                         driver.remove(key);
                     }
-                    match time.insert(this.deadline, waker) {
+                    match time.insert(this.deadline.into_std(), waker) {
                         None => true,
                         Some(key) => {
                             this.entry = Some((time.clone(), key));
@@ -595,4 +651,147 @@ impl Interval {
     pub fn period(&self) -> Duration {
         self.period
     }
+}
+
+/// Runs `f` on the clock of the executor running on this thread.
+#[cfg(feature = "test-util")]
+fn with_clock<R>(f: impl FnOnce(&crate::driver::Driver) -> Result<R, &'static str>) -> R {
+    match with_current(|core| f(core.driver())) {
+        Some(Ok(r)) => r,
+        Some(Err(msg)) => panic!("{msg}"),
+        None => panic!(
+            "hearth::time: the clock can only be paused, resumed or advanced inside a hearth \
+             executor (a task, hearth::block_on, Executor::run_until, #[hearth::test])"
+        ),
+    }
+}
+
+/// Pauses time on this executor (feature `test-util`).
+///
+/// The current value of [`Instant::now()`] is saved, and from now on every
+/// call to it on this executor returns the saved value. The saved value
+/// moves only by [`advance`], or by *auto-advance*: when the executor has no
+/// work to do, its clock jumps to the next pending timer. This affects
+/// hearth's [`Instant`] and timers ([`sleep`], [`timeout`], [`interval`]);
+/// `std::time::Instant` keeps the system's time.
+///
+/// To start a test with time paused, use
+/// `#[hearth::test(start_paused = true)]` (or
+/// [`Builder::start_paused`](crate::runtime::Builder::start_paused)).
+///
+/// # Auto-advance
+///
+/// The executor advances a paused clock only when nothing else can happen
+/// first: no task is runnable (the main future included), no wake from
+/// another thread is pending and no I/O event is ready (it looks at its
+/// reactor without blocking first). Then the clock moves to the earliest
+/// timer slot (deadlines are rounded up to the millisecond of the timer
+/// wheel) and the timers due there fire. With no timer at all the executor
+/// waits for I/O or wakes as usual.
+///
+/// # Several workers
+///
+/// Every executor has its own clock: a [`Runtime`](crate::Runtime)'s
+/// workers and the thread of its `block_on` each have one. `pause` pauses
+/// the clock of the executor it is called on only; the other workers'
+/// clocks keep running (each can be paused by a task on it), and their
+/// `Instant`s are not comparable with a paused one. Each paused worker
+/// auto-advances on its own, when *it* has nothing to do.
+/// `Builder::start_paused` pauses every executor of the runtime.
+///
+/// # Panics
+///
+/// If the clock is already paused, or if called outside a hearth executor.
+///
+/// ```
+/// use hearth::time::{self, Duration, Instant};
+///
+/// hearth::block_on(async {
+///     time::pause();
+///     let start = Instant::now();
+///     time::sleep(Duration::from_secs(3600)).await; // auto-advances: returns at once
+///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+/// });
+/// ```
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub fn pause() {
+    with_clock(|driver| driver.clock().pause());
+}
+
+/// Resumes time on this executor (feature `test-util`).
+///
+/// [`Instant::now()`] runs again at the system clock's pace, from the value
+/// the paused clock had reached: time never goes backwards, so an executor
+/// that was advanced stays ahead of `std::time::Instant::now()` by what it
+/// was advanced (tokio's clock behaves the same).
+///
+/// # Panics
+///
+/// If the clock is not paused, or if called outside a hearth executor.
+///
+/// ```
+/// use hearth::time::{self, Duration, Instant};
+///
+/// hearth::block_on(async {
+///     time::pause();
+///     time::advance(Duration::from_secs(10)).await;
+///     let paused_at = Instant::now();
+///     time::resume();
+///     time::sleep(Duration::from_millis(1)).await; // a real millisecond
+///     assert!(Instant::now() > paused_at);
+/// });
+/// ```
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub fn resume() {
+    with_clock(|driver| driver.clock().resume());
+}
+
+/// Advances time on this executor by exactly `duration` (feature
+/// `test-util`).
+///
+/// Adds `duration` to the paused clock in one jump, fires every timer whose
+/// deadline the clock passed (they complete "at the same time"; their tasks
+/// may run in any order), then yields once so the woken tasks run before the
+/// caller continues. It does not wait for anything else those tasks then
+/// await; to wait until a timer has fired and its task went on, `sleep` and
+/// let auto-advance move the clock.
+///
+/// # Panics
+///
+/// If the clock is not paused ([`pause`]), if `duration` would overflow the
+/// clock, or if called outside a hearth executor.
+///
+/// ```
+/// use std::rc::Rc;
+/// use std::cell::Cell;
+/// use hearth::time::{self, Duration, Instant};
+///
+/// hearth::block_on(async {
+///     time::pause();
+///     let start = Instant::now();
+///     let fired = Rc::new(Cell::new(false));
+///     let f = fired.clone();
+///     hearth::spawn_local(async move {
+///         time::sleep(Duration::from_secs(5)).await;
+///         f.set(true);
+///     });
+///     hearth::yield_now().await; // the task registers its timer
+///     time::advance(Duration::from_secs(4)).await;
+///     assert!(!fired.get());
+///     time::advance(Duration::from_secs(1)).await;
+///     assert!(fired.get());
+///     assert_eq!(start.elapsed(), Duration::from_secs(5));
+/// });
+/// ```
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub async fn advance(duration: Duration) {
+    with_clock(|driver| {
+        driver.clock().advance(duration)?;
+        driver.fire_due_timers();
+        Ok(())
+    });
+    crate::yield_now().await;
 }
