@@ -382,7 +382,7 @@ async fn tls_handshake(
 ) -> Option<tokio_rustls::server::TlsStream<hearth::net::TcpStream>> {
     let mut handshake = pin!(acceptor.accept(stream));
     let mut shutdown = pin!(shutdown_signal());
-    let mut expiry = deadline.map(hearth::time::sleep_until);
+    let mut expiry = deadline.map(|at| hearth::time::sleep_until(at.into()));
     poll_fn(|cx| {
         if shutdown.as_mut().poll(cx).is_ready() {
             return Poll::Ready(None);
@@ -418,7 +418,7 @@ async fn serve_connection<IO, S, B>(
     let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
     let mut shutdown = pin!(shutdown_signal());
     let mut draining = false;
-    let mut detecting = deadline.map(hearth::time::sleep_until);
+    let mut detecting = deadline.map(|at| hearth::time::sleep_until(at.into()));
     poll_fn(|cx| {
         if !draining && shutdown.as_mut().poll(cx).is_ready() {
             draining = true;
