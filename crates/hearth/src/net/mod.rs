@@ -77,6 +77,8 @@ pub(crate) mod source;
 mod stream;
 mod tcp;
 mod udp;
+#[cfg(target_os = "linux")]
+pub(crate) mod uring;
 pub mod unix;
 
 pub use addr::{lookup_host, ToSocketAddrs};

@@ -124,6 +124,7 @@ use std::time::{Duration, Instant};
 
 use hearth_sync::remote;
 
+pub use crate::driver::{IoDriver, DRIVER_ENV};
 pub use join::RemoteJoinHandle;
 pub use listen::{Server, ServerBuilder};
 pub use metrics::RuntimeMetrics;
@@ -423,6 +424,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
     slow_poll_threshold: Option<Duration>,
+    io_driver: IoDriver,
 }
 
 impl Builder {
@@ -440,6 +442,7 @@ impl Builder {
             max_blocking_threads: 16,
             blocking_keep_alive: Duration::from_secs(10),
             slow_poll_threshold: None,
+            io_driver: IoDriver::Auto,
         }
     }
 
@@ -542,13 +545,32 @@ impl Builder {
         self
     }
 
+    /// The I/O driver of every worker's reactor (and of
+    /// [`Runtime::block_on`]'s executor). Default: [`IoDriver::Auto`]
+    /// (`HEARTH_DRIVER` if set, else io_uring where the kernel allows it,
+    /// else epoll). [`build`](Self::build) resolves it and fails if io_uring
+    /// is asked for where it is not available.
+    ///
+    /// ```
+    /// use hearth::runtime::IoDriver;
+    ///
+    /// let rt = hearth::Runtime::builder().workers(1).io_driver(IoDriver::Epoll).build()?;
+    /// assert_eq!(rt.io_driver(), IoDriver::Epoll);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn io_driver(&mut self, driver: IoDriver) -> &mut Builder {
+        self.io_driver = driver;
+        self
+    }
+
     /// Starts the runtime: one thread per worker, each serving its own
     /// executor (pinned first, if asked), and an empty blocking pool.
     ///
     /// # Errors
     ///
     /// `InvalidInput` for `workers(0)` or `max_blocking_threads(0)`; the
-    /// pinning errors of [`pin_to_cores`](Self::pin_to_cores); the error of a
+    /// errors of [`IoDriver::resolve`] for the [`io_driver`](Self::io_driver);
+    /// the pinning errors of [`pin_to_cores`](Self::pin_to_cores); the error of a
     /// thread that could not be spawned. Threads already started are stopped
     /// and joined before the error is returned.
     ///
@@ -575,6 +597,7 @@ impl Builder {
                  one thread",
             ));
         }
+        let io_driver = self.io_driver.resolve()?;
         let cores = if self.pin_to_cores {
             Some(affinity::cores_for(workers)?)
         } else {
@@ -591,6 +614,7 @@ impl Builder {
                 blocking: blocking::Pool::new(self.max_blocking_threads, self.blocking_keep_alive),
                 stopping: AtomicBool::new(false),
                 graceful: graceful::Tracker::new(workers),
+                io_driver,
             }),
         };
         let mut runtime = Runtime {
@@ -615,7 +639,8 @@ impl Builder {
                     }
                     let _ = ready.send(Ok(()));
                     drop(ready);
-                    let cancelled = worker::run(index, handle.clone(), inbox, counters, slow_poll);
+                    let cancelled =
+                        worker::run(index, handle.clone(), inbox, counters, slow_poll, io_driver);
                     graceful::Tracker::worker_stopped(&handle.shared, cancelled);
                     cancelled
                 })?; // `runtime` drops here: the workers started so far stop.
@@ -655,6 +680,8 @@ struct Shared {
     /// A graceful shutdown started through a handle
     /// ([`Handle::shutdown_graceful`]), and which workers are still running.
     graceful: graceful::Tracker,
+    /// The workers' I/O driver (resolved: `Epoll` or `IoUring`).
+    io_driver: IoDriver,
 }
 
 /// A cheap, cloneable, `Send + Sync` reference to a [`Runtime`]: spawn on
@@ -1022,7 +1049,21 @@ impl Runtime {
              spawn the future (spawn_local or spawn_on) and await its handle instead"
         );
         let _context = worker::EnterContext::new(self.handle.clone(), None);
-        crate::block_on(future)
+        let executor =
+            crate::Executor::with_counters(Arc::default(), self.handle.shared.io_driver);
+        executor.run_until(future)
+    }
+
+    /// The I/O driver of this runtime's workers: `Epoll` or `IoUring` (what
+    /// [`Builder::io_driver`] resolved to).
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(1).build()?;
+    /// println!("I/O through {}", rt.io_driver());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn io_driver(&self) -> IoDriver {
+        self.handle.shared.io_driver
     }
 
     /// Shuts the runtime down and joins its worker threads; see the
