@@ -127,9 +127,9 @@ impl IoDriver {
             IoDriver::Auto => match std::env::var(DRIVER_ENV) {
                 Ok(v) => match v.to_ascii_lowercase().as_str() {
                     "epoll" => Ok(IoDriver::Epoll),
-                    "uring" | "io_uring" | "iouring" => IoDriver::IoUring.resolve().map_err(|e| {
-                        io::Error::new(e.kind(), format!("{DRIVER_ENV}={v}: {e}"))
-                    }),
+                    "uring" | "io_uring" | "iouring" => IoDriver::IoUring
+                        .resolve()
+                        .map_err(|e| io::Error::new(e.kind(), format!("{DRIVER_ENV}={v}: {e}"))),
                     "" | "auto" => Ok(auto()),
                     _ => Err(io::Error::new(
                         io::ErrorKind::InvalidInput,

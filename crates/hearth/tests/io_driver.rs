@@ -61,14 +61,20 @@ fn builder_and_executor_report_the_chosen_driver() {
         }
         rt.block_on(async {
             let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            socket.send_to(b"x", socket.local_addr().unwrap()).await.unwrap();
+            socket
+                .send_to(b"x", socket.local_addr().unwrap())
+                .await
+                .unwrap();
             let mut buf = [0; 1];
             socket.recv_from(&mut buf).await.unwrap();
         });
     }
     // `Auto` resolves to a concrete driver, at build time.
     let auto = hearth::Runtime::builder().workers(1).build().unwrap();
-    assert!(matches!(auto.io_driver(), IoDriver::Epoll | IoDriver::IoUring));
+    assert!(matches!(
+        auto.io_driver(),
+        IoDriver::Epoll | IoDriver::IoUring
+    ));
     // An executor from `new` resolves at its first socket.
     let executor = Executor::new();
     assert_eq!(executor.io_driver(), IoDriver::Auto);
@@ -229,7 +235,8 @@ fn bad_env_value_is_an_error() {
         println!("child: done");
         return;
     }
-    let mut child = child::spawn_self_with_env("bad_env_value_is_an_error", &[("HEARTH_DRIVER", "kqueue")]);
+    let mut child =
+        child::spawn_self_with_env("bad_env_value_is_an_error", &[("HEARTH_DRIVER", "kqueue")]);
     child.expect_line("child: done");
     assert!(child.wait().success());
 }

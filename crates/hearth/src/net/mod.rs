@@ -80,9 +80,9 @@ pub(crate) mod source;
 mod stream;
 mod tcp;
 mod udp;
+pub mod unix;
 #[cfg(target_os = "linux")]
 pub(crate) mod uring;
-pub mod unix;
 
 pub use addr::{lookup_host, ToSocketAddrs};
 pub use backoff::AcceptBackoff;

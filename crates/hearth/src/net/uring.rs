@@ -91,8 +91,7 @@ pub(crate) struct Ring {
 /// The first call creates (and drops) one small ring; the answer is kept for
 /// the life of the process (what the kernel offers does not change).
 pub(crate) fn unsupported() -> Option<io::Error> {
-    static PROBE: std::sync::OnceLock<Option<(io::ErrorKind, String)>> =
-        std::sync::OnceLock::new();
+    static PROBE: std::sync::OnceLock<Option<(io::ErrorKind, String)>> = std::sync::OnceLock::new();
     PROBE
         .get_or_init(|| new_ring(2).err().map(|e| (e.kind(), e.to_string())))
         .as_ref()
@@ -195,8 +194,11 @@ impl Ring {
         let generation = self.next_generation.get();
         // Never `u32::MAX`: with token `u32::MAX` or `u32::MAX - 1` the
         // `user_data` would collide with the reserved values.
-        self.next_generation
-            .set(if generation >= u32::MAX - 1 { 1 } else { generation + 1 });
+        self.next_generation.set(if generation >= u32::MAX - 1 {
+            1
+        } else {
+            generation + 1
+        });
         let token32 = u32::try_from(token).map_err(|_| {
             io::Error::other("hearth: more than 4 billion sockets on one io_uring reactor")
         })?;
@@ -234,7 +236,9 @@ impl Ring {
         // delivered at this moment refuses `POLL_REMOVE` (`EALREADY`) and
         // stays armed, holding the file; a cancel marks it and it ends as
         // soon as that delivery is done.
-        let removal = opcode::AsyncCancel::new(data).build().user_data(REMOVE_DATA);
+        let removal = opcode::AsyncCancel::new(data)
+            .build()
+            .user_data(REMOVE_DATA);
         // Submitted now so the poll drops its file before the descriptor is
         // closed (see the module docs). A failure (no memory) leaves the
         // poll to end when its file does: the socket's port then stays bound
@@ -283,9 +287,10 @@ impl Ring {
                     panic!("hearth: io_uring_enter failed: {e}");
                 }
             }
-            self.taken
-                .borrow_mut()
-                .extend(ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
+            self.taken.borrow_mut().extend(
+                ring.completion()
+                    .map(|c| (c.user_data(), c.result(), c.flags())),
+            );
         }
         // One at a time, the queue not borrowed while a waker runs: a waker
         // that panics leaves the rest queued for the next poll, not lost.
@@ -370,7 +375,9 @@ fn readiness(mask: u32) -> u8 {
     if has(libc::POLLHUP) || (has(libc::POLLIN) && has(libc::POLLRDHUP)) {
         bits |= READ_CLOSED;
     }
-    if has(libc::POLLHUP) || (has(libc::POLLOUT) && has(libc::POLLERR)) || mask == libc::POLLERR as u32
+    if has(libc::POLLHUP)
+        || (has(libc::POLLOUT) && has(libc::POLLERR))
+        || mask == libc::POLLERR as u32
     {
         bits |= WRITE_CLOSED;
     }

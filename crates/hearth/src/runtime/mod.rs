@@ -1049,8 +1049,7 @@ impl Runtime {
              spawn the future (spawn_local or spawn_on) and await its handle instead"
         );
         let _context = worker::EnterContext::new(self.handle.clone(), None);
-        let executor =
-            crate::Executor::with_counters(Arc::default(), self.handle.shared.io_driver);
+        let executor = crate::Executor::with_counters(Arc::default(), self.handle.shared.io_driver);
         executor.run_until(future)
     }
 
