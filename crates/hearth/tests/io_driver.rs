@@ -152,7 +152,7 @@ fn operations_dropped_in_flight_leave_nothing_behind() {
                     let server = server.clone();
                     async move {
                         let mut buf = [0; 8];
-                        (&*server).read(&mut buf).await
+                        server.read(&mut buf).await
                     }
                 });
                 hearth::yield_now().await;
@@ -160,19 +160,19 @@ fn operations_dropped_in_flight_leave_nothing_behind() {
                 assert!(reader.await.unwrap_err().is_cancelled());
                 // Data arrives after the abort: nobody is woken wrongly, and
                 // a new read gets it.
-                (&client).write_all(b"late").await?;
+                client.write_all(b"late").await?;
                 let mut buf = [0; 4];
-                (&*server).read_exact(&mut buf).await?;
+                server.read_exact(&mut buf).await?;
                 assert_eq!(&buf, b"late");
                 // A read in a timeout that expires: its future is dropped
                 // while the socket stays registered.
                 let mut buf = [0; 4];
-                let expired = timeout(Duration::from_millis(1), (&*server).read(&mut buf)).await;
+                let expired = timeout(Duration::from_millis(1), server.read(&mut buf)).await;
                 assert!(expired.is_err(), "round {round}: {expired:?}");
                 // Both ends dropped with events pending (data in flight both
                 // ways), then the tokens reused at once.
-                (&client).write_all(b"unread").await?;
-                (&*server).write_all(b"unread").await?;
+                client.write_all(b"unread").await?;
+                server.write_all(b"unread").await?;
                 drop(client);
                 drop(server);
             }
@@ -301,8 +301,8 @@ fn refuse_io_uring_setup() {
         jf,
         k,
     };
-    let load = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
-    let ret = (libc::BPF_RET | libc::BPF_K) as u32;
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
     let filter = [
         // seccomp_data.arch at offset 4: allow everything on another ABI.
         stmt(load, 4),

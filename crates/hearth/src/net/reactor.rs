@@ -113,8 +113,10 @@ enum Backend {
         poll: RefCell<Poll>,
         events: RefCell<Events>,
     },
+    /// Boxed: a ring's state is several hundred bytes, and a reactor
+    /// reaches it once per wait or registration.
     #[cfg(target_os = "linux")]
-    Uring(super::uring::Ring),
+    Uring(Box<super::uring::Ring>),
 }
 
 /// Owner thread only.
@@ -133,7 +135,7 @@ impl Reactor {
             #[cfg(target_os = "linux")]
             IoDriver::IoUring => {
                 let (ring, fd) = super::uring::Ring::new()?;
-                (Backend::Uring(ring), WakeSignal::Uring(fd))
+                (Backend::Uring(Box::new(ring)), WakeSignal::Uring(fd))
             }
             _ => {
                 let poll = Poll::new()?;
