@@ -176,12 +176,13 @@ impl Ring {
     fn push(&self, entry: squeue::Entry) -> io::Result<()> {
         let mut ring = self.ring.borrow_mut();
         loop {
-            // SAFETY: the entries this module makes are polls and poll
-            // removals: they carry a descriptor, an event mask and a
+            // SAFETY: the entries this module makes are polls and
+            // cancellations: they carry a descriptor, an event mask and a
             // `user_data`, no pointer into memory the kernel could use after
-            // it is freed. A descriptor closed while its poll is queued makes
-            // the poll fail with `EBADF` (ignored by generation) or hold the
-            // file until the removal, nothing worse.
+            // it is freed. A queued poll always reaches the kernel before its
+            // descriptor is closed (`remove` submits the queue, poll
+            // included, before returning to the socket's drop, which closes
+            // it), so it never attaches to a reused descriptor number.
             if unsafe { ring.submission().push(&entry) }.is_ok() {
                 return Ok(());
             }
