@@ -10,9 +10,9 @@
 //! With nothing to run the executor calls [`Driver::park`], which blocks until
 //! the next timer is due, an I/O event arrives or another thread wakes a task:
 //!
-//! - with a reactor: in `epoll_wait` (`mio::Poll::poll`), with the time to the
-//!   next timer as timeout; other threads interrupt it through the reactor's
-//!   `mio::Waker` (an eventfd);
+//! - with a reactor: in `epoll_wait` (`mio::Poll::poll`) or `io_uring_enter`
+//!   (see [`IoDriver`]), with the time to the next timer as timeout; other
+//!   threads interrupt it through the reactor's eventfd;
 //! - without one: in `thread::park_timeout` (`park` with no timer), and other
 //!   threads call `Thread::unpark`.
 //!
@@ -40,6 +40,7 @@
 //! reactor without blocking (tokio's `event_interval` is the same idea).
 
 use core::cell::{Cell, OnceCell};
+use core::fmt;
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
@@ -52,6 +53,139 @@ use crate::time::driver::TimeDriver;
 /// Task polls between two non-blocking looks at timers and I/O while busy.
 const MAINTAIN_INTERVAL: u32 = 61;
 
+/// The environment variable that picks the I/O driver when the code asks
+/// for [`IoDriver::Auto`]: `epoll`, `uring` (or `io_uring`) or `auto`.
+pub const DRIVER_ENV: &str = "HEARTH_DRIVER";
+
+/// Which kernel interface an executor's I/O reactor uses.
+///
+/// Both report readiness the same way (edge-triggered, both directions per
+/// socket), so every socket type, the `futures-io` and tokio I/O traits and
+/// hyper work the same on either; what differs is the number of system
+/// calls (see the crate's DESIGN.md, "The io_uring driver").
+///
+/// - [`Epoll`](Self::Epoll): `epoll` through mio. Always available on Linux;
+///   the only choice under Miri and for an executor hosted on tokio
+///   ([`compat::tokio`](crate::compat::tokio), whose reactor watches
+///   hearth's epoll descriptor).
+/// - [`IoUring`](Self::IoUring): io_uring (Linux 5.13 or later): a multishot
+///   poll per socket, registrations batched into the wait, one
+///   `io_uring_enter` per sleep, no system call for a look at I/O while busy.
+/// - [`Auto`](Self::Auto) (the default): the [`DRIVER_ENV`] environment
+///   variable (`HEARTH_DRIVER=epoll|uring|auto`) if it is set, else io_uring
+///   when the kernel allows it (`io_uring_setup` may be refused, e.g. by a
+///   seccomp profile or `kernel.io_uring_disabled`) and epoll otherwise.
+///
+/// An explicit choice wins over the environment variable. Choosing
+/// `IoUring` (by code or by `HEARTH_DRIVER=uring`) where io_uring is not
+/// available is an error, never a silent fallback: [`Builder::build`]
+/// (`crate::runtime::Builder::build`) and [`Executor::with_io_driver`]
+/// (`crate::Executor::with_io_driver`) report it.
+///
+/// ```
+/// use hearth::runtime::IoDriver;
+///
+/// let rt = hearth::Runtime::builder().workers(1).io_driver(IoDriver::Epoll).build()?;
+/// assert_eq!(rt.io_driver(), IoDriver::Epoll);
+/// // `Auto` resolves to a concrete driver when the runtime is built.
+/// let rt = hearth::Runtime::builder().workers(1).build()?;
+/// assert_ne!(rt.io_driver(), IoDriver::Auto);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IoDriver {
+    /// [`DRIVER_ENV`] if set, else io_uring where available, else epoll.
+    #[default]
+    Auto,
+    /// epoll (through mio).
+    Epoll,
+    /// io_uring.
+    IoUring,
+}
+
+impl fmt::Display for IoDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IoDriver::Auto => "auto",
+            IoDriver::Epoll => "epoll",
+            IoDriver::IoUring => "io_uring",
+        })
+    }
+}
+
+impl IoDriver {
+    /// The concrete driver (`Epoll` or `IoUring`) this choice means on this
+    /// machine now; see the [type docs](Self).
+    ///
+    /// # Errors
+    ///
+    /// `IoUring` (asked for by code or by `HEARTH_DRIVER`) where io_uring is
+    /// not available, with the kernel's reason; an unknown `HEARTH_DRIVER`
+    /// value.
+    ///
+    /// ```
+    /// use hearth::runtime::IoDriver;
+    ///
+    /// assert_eq!(IoDriver::Epoll.resolve()?, IoDriver::Epoll);
+    /// assert_ne!(IoDriver::Auto.resolve()?, IoDriver::Auto);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn resolve(self) -> io::Result<IoDriver> {
+        match self {
+            IoDriver::Epoll => Ok(IoDriver::Epoll),
+            IoDriver::IoUring => match uring_unsupported() {
+                None => Ok(IoDriver::IoUring),
+                Some(e) => Err(e),
+            },
+            IoDriver::Auto => match std::env::var(DRIVER_ENV) {
+                Ok(v) => match v.to_ascii_lowercase().as_str() {
+                    "epoll" => Ok(IoDriver::Epoll),
+                    "uring" | "io_uring" | "iouring" => IoDriver::IoUring
+                        .resolve()
+                        .map_err(|e| io::Error::new(e.kind(), format!("{DRIVER_ENV}={v}: {e}"))),
+                    "" | "auto" => Ok(auto()),
+                    _ => Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "hearth: {DRIVER_ENV}={v:?} is not a driver; use epoll, uring or auto"
+                        ),
+                    )),
+                },
+                Err(_) => Ok(auto()),
+            },
+        }
+    }
+}
+
+/// `Auto` without the environment variable.
+fn auto() -> IoDriver {
+    if uring_unsupported().is_none() {
+        IoDriver::IoUring
+    } else {
+        IoDriver::Epoll
+    }
+}
+
+/// Why io_uring cannot be used here, or `None`.
+fn uring_unsupported() -> Option<io::Error> {
+    if cfg!(miri) {
+        return Some(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "hearth: io_uring is not available under Miri (it cannot model io_uring); use epoll",
+        ));
+    }
+    #[cfg(all(target_os = "linux", not(loom)))]
+    {
+        crate::net::uring::unsupported()
+    }
+    #[cfg(not(all(target_os = "linux", not(loom))))]
+    Some(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "hearth: io_uring is only available on Linux",
+    ))
+}
+
 /// Owner thread only.
 pub(crate) struct Driver {
     /// What every timer of this executor reads (zero-sized without
@@ -59,6 +193,10 @@ pub(crate) struct Driver {
     clock: Clock,
     time: OnceCell<Rc<TimeDriver>>,
     io: OnceCell<Rc<Reactor>>,
+    /// The I/O driver the reactor will use; resolved (`Epoll` or `IoUring`)
+    /// unless the executor was made with `Auto`, which is resolved when the
+    /// reactor is created.
+    io_driver: Cell<IoDriver>,
     /// Task polls since the last look at timers and I/O.
     polls: Cell<u32>,
     /// Hosted on another runtime, which watches the reactor's descriptor and
@@ -69,11 +207,12 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new() -> Driver {
+    pub(crate) fn new(io_driver: IoDriver) -> Driver {
         Driver {
             clock: Clock::new(),
             time: OnceCell::new(),
             io: OnceCell::new(),
+            io_driver: Cell::new(io_driver),
             polls: Cell::new(0),
             #[cfg(feature = "tokio-host")]
             hosted: Cell::new(false),
@@ -126,11 +265,29 @@ impl Driver {
         }
         #[cfg(not(loom))]
         {
-            let (reactor, waker) = Reactor::new()?;
+            let driver = self.io_driver.get().resolve()?;
+            self.io_driver.set(driver);
+            let (reactor, waker) = Reactor::new(driver)?;
             let reactor = self.io.get_or_init(|| Rc::new(reactor));
             remote.use_reactor(waker);
             Ok(reactor)
         }
+    }
+
+    /// The I/O driver: the reactor's if it exists, else what it will be
+    /// created with (possibly `Auto`).
+    pub(crate) fn io_driver(&self) -> IoDriver {
+        match self.io.get() {
+            Some(reactor) => reactor.driver(),
+            None => self.io_driver.get(),
+        }
+    }
+
+    /// Hosted mode: the reactor (not created yet) will use epoll, whose
+    /// descriptor the host can watch whatever is queued on our side.
+    #[cfg(feature = "tokio-host")]
+    pub(crate) fn use_epoll(&self) {
+        self.io_driver.set(IoDriver::Epoll);
     }
 
     /// Time until the next timer is due, if any (hosted mode: the host

@@ -58,6 +58,10 @@ pub const CLIENT_TOKIO_MT: &str = "client · tokio multi-thread";
 pub const CLIENT_HEARTH: &str = "client · hearth";
 pub const H2C_TOKIO_MT: &str = "h2c · tokio multi-thread";
 pub const H2C_HEARTH: &str = "h2c · hearth";
+/// hearth with its epoll driver; the rows above use the default
+/// (`IoDriver::Auto`: io_uring where the kernel allows it).
+pub const HYPER_HEARTH_EPOLL: &str = "hyper · hearth (epoll)";
+pub const RAW_HEARTH_EPOLL: &str = "raw · hearth (epoll)";
 pub const ECHO_TOKIO_MT: &str = "echo · tokio multi-thread";
 pub const ECHO_MONOIO: &str = "echo · monoio";
 pub const ECHO_HEARTH: &str = "echo · hearth";
@@ -165,13 +169,15 @@ pub fn run(_config: &Config) -> SuiteReport {
     type Load = fn(&'static str, SocketAddr, bool, Duration) -> Measured;
     for _ in 0..rounds {
         if wrk.is_some() {
-            let wrk_runs: [(&'static str, App, Start); 6] = [
+            let wrk_runs: [(&'static str, App, Start); 8] = [
                 (HYPER_TOKIO_MT, App::Hyper, tokio_mt),
                 (HYPER_TOKIO_PER_CORE, App::Hyper, tokio_per_core),
                 (HYPER_HEARTH, App::Hyper, hearth_hyper_server),
+                (HYPER_HEARTH_EPOLL, App::Hyper, hearth_hyper_server_epoll),
                 (RAW_TOKIO_MT, App::Raw, tokio_mt),
                 (RAW_MONOIO, App::Raw, monoio_server),
                 (RAW_HEARTH, App::Raw, hearth_server),
+                (RAW_HEARTH_EPOLL, App::Raw, hearth_server_epoll),
             ];
             for (name, app, start) in wrk_runs.into_iter().filter(|r| selected(r.0)) {
                 let server = start(app);
@@ -671,9 +677,18 @@ async fn serve_hyper(stream: tokio::net::TcpStream) {
 /// hearth-hyper's server (`serve`: HTTP/1.1 and h2c, its default
 /// header-read timeout) on 2 workers; every `app` is served as `Hyper`.
 fn hearth_hyper_server(_app: App) -> Server {
+    hearth_hyper_server_on(hearth::runtime::IoDriver::Auto)
+}
+
+fn hearth_hyper_server_epoll(_app: App) -> Server {
+    hearth_hyper_server_on(hearth::runtime::IoDriver::Epoll)
+}
+
+fn hearth_hyper_server_on(driver: hearth::runtime::IoDriver) -> Server {
     let rt = hearth::Runtime::builder()
         .workers(WORKERS)
         .pin_to_cores(pin())
+        .io_driver(driver)
         .build()
         .unwrap();
     let serving = hearth_hyper::serve(
@@ -827,10 +842,19 @@ fn tokio_client_load(name: &'static str, addr: SocketAddr, h2: bool, time: Durat
 // ---- hearth: one Runtime, 2 workers, a SO_REUSEPORT listener on each ----
 
 fn hearth_server(app: App) -> Server {
+    hearth_server_on(app, hearth::runtime::IoDriver::Auto)
+}
+
+fn hearth_server_epoll(app: App) -> Server {
+    hearth_server_on(app, hearth::runtime::IoDriver::Epoll)
+}
+
+fn hearth_server_on(app: App, driver: hearth::runtime::IoDriver) -> Server {
     let (addr, ls) = listeners(WORKERS);
     let rt = hearth::Runtime::builder()
         .workers(WORKERS)
         .pin_to_cores(pin())
+        .io_driver(driver)
         .build()
         .unwrap();
     for (worker, l) in ls.into_iter().enumerate() {

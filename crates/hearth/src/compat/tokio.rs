@@ -13,7 +13,11 @@
 //!   thread's: hearth polls its tasks from inside a tokio poll;
 //! - hearth's own timers and sockets work too: the hosted executor waits on
 //!   tokio's reactor for hearth's epoll descriptor and on a tokio sleep for
-//!   hearth's next timer;
+//!   hearth's next timer. A hosted executor always uses the epoll driver
+//!   ([`IoDriver::Epoll`](crate::runtime::IoDriver), whatever `Auto` or
+//!   `HEARTH_DRIVER` would pick): an epoll descriptor turns readable as soon
+//!   as a registered socket is, while io_uring's polls take effect only at
+//!   hearth's next `io_uring_enter`, which a busy hosted turn does not make;
 //! - when hearth has nothing to run it returns `Pending` to tokio; a wake of a
 //!   hearth task (from this thread or any other) wakes the hosting tokio task.
 //!   While hearth has work it yields to tokio every 256 polls, so neither

@@ -112,6 +112,11 @@ impl Executor {
     /// waits on; from now on remote wakes signal its eventfd.
     pub(crate) fn host_reactor(&self) -> io::Result<std::rc::Rc<crate::net::reactor::Reactor>> {
         let core = &*self.core;
+        // epoll, whatever `Auto` would pick: the host's reactor watches our
+        // descriptor, and an epoll descriptor reports a socket's readiness
+        // as soon as it is registered, while a ring would first need an
+        // `io_uring_enter` to submit its polls (see `IoDriver`).
+        core.driver().use_epoll();
         let reactor = core.driver().reactor_or_init(&core.remote)?.clone();
         core.driver().set_hosted();
         Ok(reactor)

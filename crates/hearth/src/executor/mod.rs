@@ -98,7 +98,7 @@ use remote::Remote;
 use task::{Header, TaskRef, CANCELLED, COMPLETE, RUNNING, SCHEDULED};
 use trace::{Outcome, SpawnedAt, TaskSpan};
 
-use crate::driver::Driver;
+use crate::driver::{Driver, IoDriver};
 use crate::sync_shim::Arc;
 
 std::thread_local! {
@@ -466,14 +466,51 @@ pub struct Executor {
 
 impl Executor {
     /// Creates an executor for the calling thread.
+    ///
+    /// Its I/O reactor, created with its first socket, uses
+    /// [`IoDriver::Auto`](crate::runtime::IoDriver::Auto).
     pub fn new() -> Executor {
-        Executor::with_counters(std::sync::Arc::default())
+        Executor::with_counters(std::sync::Arc::default(), IoDriver::Auto)
+    }
+
+    /// Creates an executor for the calling thread whose I/O reactor uses
+    /// `driver` (`Auto` is resolved now; see
+    /// [`IoDriver`](crate::runtime::IoDriver)).
+    ///
+    /// # Errors
+    ///
+    /// As [`IoDriver::resolve`]: io_uring asked for where it is not
+    /// available, or a bad `HEARTH_DRIVER` value.
+    ///
+    /// ```
+    /// use hearth::runtime::IoDriver;
+    ///
+    /// let executor = hearth::Executor::with_io_driver(IoDriver::Epoll)?;
+    /// assert_eq!(executor.io_driver(), IoDriver::Epoll);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_io_driver(driver: IoDriver) -> std::io::Result<Executor> {
+        Ok(Executor::with_counters(
+            std::sync::Arc::default(),
+            driver.resolve()?,
+        ))
+    }
+
+    /// The I/O driver of this executor's reactor: `Epoll` or `IoUring` once
+    /// resolved (at [`with_io_driver`](Self::with_io_driver) or at the first
+    /// socket), `Auto` for an executor from [`new`](Self::new) that has not
+    /// opened one yet.
+    pub fn io_driver(&self) -> IoDriver {
+        self.core.driver().io_driver()
     }
 
     /// An executor that keeps its counts in `metrics` (a runtime's worker
     /// shares them with its `Handle`).
-    pub(crate) fn with_counters(metrics: std::sync::Arc<Counters>) -> Executor {
-        let driver = std::rc::Rc::new(Driver::new());
+    pub(crate) fn with_counters(
+        metrics: std::sync::Arc<Counters>,
+        io_driver: IoDriver,
+    ) -> Executor {
+        let driver = std::rc::Rc::new(Driver::new(io_driver));
         let executor = Executor {
             core: Arc::new(Core {
                 driver: NonNull::from(&*driver),

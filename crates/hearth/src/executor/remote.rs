@@ -10,10 +10,11 @@
 //!
 //! # Signalling the owner
 //!
-//! The owner sleeps in `epoll_wait` once it has an I/O reactor, and in a
-//! thread park before (see `crate::driver`). A remote wake pushes first, then
+//! The owner sleeps in `epoll_wait` (or `io_uring_enter`) once it has an
+//! I/O reactor, and in a thread park before (see `crate::driver`). A remote wake pushes first, then
 //! sets `NOTIFIED` with a read-modify-write; only the wake that finds it clear
-//! sends a signal: a write to the reactor's eventfd (`mio::Waker`) if
+//! sends a signal: a write to the reactor's eventfd (`mio::Waker`, or the
+//! eventfd an io_uring reactor polls) if
 //! `REACTOR` is set, `Thread::unpark` otherwise. The owner clears `NOTIFIED`
 //! (read-modify-write) right before it looks at the queue one last time and
 //! sleeps. Both are read-modify-writes of one location, so one comes first:
@@ -49,7 +50,7 @@ pub(crate) struct Remote {
     thread: Thread,
     /// The reactor's eventfd; set once, before `REACTOR`.
     #[cfg(not(loom))]
-    waker: std::sync::OnceLock<mio::Waker>,
+    waker: std::sync::OnceLock<crate::net::reactor::WakeSignal>,
 }
 
 /// A signal was sent since the owner last cleared this bit.
@@ -105,7 +106,7 @@ impl Remote {
     /// On the owner, once, when its reactor is created: signal through
     /// `waker` from now on.
     #[cfg(not(loom))]
-    pub(crate) fn use_reactor(&self, waker: mio::Waker) {
+    pub(crate) fn use_reactor(&self, waker: crate::net::reactor::WakeSignal) {
         if self.waker.set(waker).is_ok() {
             self.state.fetch_or(REACTOR, Ordering::Release);
         }

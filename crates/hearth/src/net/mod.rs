@@ -1,7 +1,10 @@
 //! Networking: TCP, UDP and Unix sockets on the executor's reactor.
 //!
-//! Each executor has one `mio` reactor (epoll), created with its first
-//! socket. A socket is registered with the reactor of the executor that
+//! Each executor has one reactor, created with its first socket: epoll
+//! (through `mio`) or io_uring, chosen by
+//! [`IoDriver`](crate::runtime::IoDriver) (io_uring where the kernel allows
+//! it, unless `HEARTH_DRIVER` or the runtime's builder says otherwise). Both
+//! report readiness the same way, so nothing below depends on the choice. A socket is registered with the reactor of the executor that
 //! creates it and stays there (sockets are `!Send`). Readiness events turn
 //! into *local* wakes of the waiting tasks (`LocalWaker`s in per-socket
 //! slots): no atomics, no locks on the I/O path.
@@ -78,6 +81,8 @@ mod stream;
 mod tcp;
 mod udp;
 pub mod unix;
+#[cfg(target_os = "linux")]
+pub(crate) mod uring;
 
 pub use addr::{lookup_host, ToSocketAddrs};
 pub use backoff::AcceptBackoff;

@@ -1,5 +1,8 @@
-//! The I/O reactor: one `mio::Poll` (epoll) per executor, created on the
-//! executor's first socket.
+//! The I/O reactor: one per executor, created on the executor's first
+//! socket, over one of two backends ([`IoDriver`]): a `mio::Poll` (epoll), or
+//! an io_uring instance used for readiness ([`super::uring`]). Both report
+//! the same edge-triggered readiness, so everything above this module is the
+//! same for both.
 //!
 //! Each registered socket gets a [`ScheduledIo`]: its readiness bits and one
 //! [`LocalWakerSlot`] per direction. `epoll_wait` runs only on the owner
@@ -15,11 +18,15 @@
 
 use core::cell::{Cell, RefCell};
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hearth_task::LocalWakerSlot;
 use mio::{Events, Interest, Poll, Token};
+
+use crate::driver::IoDriver;
 
 /// The token of the eventfd through which other threads wake the executor.
 const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -29,6 +36,10 @@ pub(crate) const WRITABLE: u8 = 2;
 pub(crate) const READ_CLOSED: u8 = 4;
 pub(crate) const WRITE_CLOSED: u8 = 8;
 pub(crate) const ERROR: u8 = 16;
+/// Every bit: what a failed registration reports (the task then tries its
+/// operation and gets the real error from it).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) const ALL: u8 = READABLE | WRITABLE | READ_CLOSED | WRITE_CLOSED | ERROR;
 
 /// The readiness bits that let a read (accept, recv) proceed.
 pub(crate) const READ: u8 = READABLE | READ_CLOSED | ERROR;
@@ -43,24 +54,8 @@ pub(crate) struct ScheduledIo {
 }
 
 impl ScheduledIo {
-    /// Records an event and wakes the tasks waiting for it.
-    fn set(&self, event: &mio::event::Event) {
-        let mut bits = 0;
-        if event.is_readable() {
-            bits |= READABLE;
-        }
-        if event.is_writable() {
-            bits |= WRITABLE;
-        }
-        if event.is_read_closed() {
-            bits |= READ_CLOSED;
-        }
-        if event.is_write_closed() {
-            bits |= WRITE_CLOSED;
-        }
-        if event.is_error() {
-            bits |= ERROR;
-        }
+    /// Records readiness and wakes the tasks waiting for it.
+    fn set(&self, bits: u8) {
         self.readiness.set(self.readiness.get() | bits);
         if bits & READ != 0 {
             self.reader.wake();
@@ -71,36 +66,113 @@ impl ScheduledIo {
     }
 }
 
+/// mio's event as readiness bits.
+fn epoll_bits(event: &mio::event::Event) -> u8 {
+    let mut bits = 0;
+    if event.is_readable() {
+        bits |= READABLE;
+    }
+    if event.is_writable() {
+        bits |= WRITABLE;
+    }
+    if event.is_read_closed() {
+        bits |= READ_CLOSED;
+    }
+    if event.is_write_closed() {
+        bits |= WRITE_CLOSED;
+    }
+    if event.is_error() {
+        bits |= ERROR;
+    }
+    bits
+}
+
+/// How other threads interrupt the reactor's wait (see
+/// [`Remote`](crate::executor::remote::Remote)).
+pub(crate) enum WakeSignal {
+    /// mio's eventfd waker, registered with the epoll instance.
+    Epoll(mio::Waker),
+    /// An eventfd the ring polls.
+    #[cfg(target_os = "linux")]
+    Uring(Arc<OwnedFd>),
+}
+
+impl WakeSignal {
+    /// Interrupts the wait (or makes the next one return at once).
+    pub(crate) fn wake(&self) -> io::Result<()> {
+        match self {
+            WakeSignal::Epoll(waker) => waker.wake(),
+            #[cfg(target_os = "linux")]
+            WakeSignal::Uring(fd) => super::uring::wake(fd),
+        }
+    }
+}
+
+enum Backend {
+    Epoll {
+        poll: RefCell<Poll>,
+        events: RefCell<Events>,
+    },
+    /// Boxed: a ring's state is several hundred bytes, and a reactor
+    /// reaches it once per wait or registration.
+    #[cfg(target_os = "linux")]
+    Uring(Box<super::uring::Ring>),
+}
+
 /// Owner thread only.
 pub(crate) struct Reactor {
-    poll: RefCell<Poll>,
-    events: RefCell<Events>,
+    backend: Backend,
     /// Registered sockets by token; a slab with a free list.
     ios: RefCell<Vec<Option<Rc<ScheduledIo>>>>,
     free: RefCell<Vec<usize>>,
 }
 
 impl Reactor {
-    /// A reactor and the waker other threads signal it with.
-    pub(crate) fn new() -> io::Result<(Reactor, mio::Waker)> {
-        let poll = Poll::new()?;
-        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+    /// A reactor on `driver` (`Epoll` or `IoUring`, already resolved) and
+    /// the signal other threads wake it with.
+    pub(crate) fn new(driver: IoDriver) -> io::Result<(Reactor, WakeSignal)> {
+        let (backend, signal) = match driver {
+            #[cfg(target_os = "linux")]
+            IoDriver::IoUring => {
+                let (ring, fd) = super::uring::Ring::new()?;
+                (Backend::Uring(Box::new(ring)), WakeSignal::Uring(fd))
+            }
+            _ => {
+                let poll = Poll::new()?;
+                let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
+                (
+                    Backend::Epoll {
+                        poll: RefCell::new(poll),
+                        events: RefCell::new(Events::with_capacity(1024)),
+                    },
+                    WakeSignal::Epoll(waker),
+                )
+            }
+        };
         Ok((
             Reactor {
-                poll: RefCell::new(poll),
-                events: RefCell::new(Events::with_capacity(1024)),
+                backend,
                 ios: RefCell::new(Vec::new()),
                 free: RefCell::new(Vec::new()),
             },
-            waker,
+            signal,
         ))
+    }
+
+    /// The backend in use: `Epoll` or `IoUring`.
+    pub(crate) fn driver(&self) -> IoDriver {
+        match self.backend {
+            Backend::Epoll { .. } => IoDriver::Epoll,
+            #[cfg(target_os = "linux")]
+            Backend::Uring(_) => IoDriver::IoUring,
+        }
     }
 
     /// Registers `source` for both directions; it starts out assumed ready
     /// (the first operation is tried at once; `WouldBlock` arms the wait).
     pub(crate) fn register(
         &self,
-        source: &mut impl mio::event::Source,
+        source: &mut (impl mio::event::Source + AsRawFd),
     ) -> io::Result<(usize, Rc<ScheduledIo>)> {
         let sched = Rc::new(ScheduledIo {
             readiness: Cell::new(READABLE | WRITABLE),
@@ -115,11 +187,15 @@ impl Reactor {
                 ios.len() - 1
             }
         };
-        let registered = self.poll.borrow().registry().register(
-            source,
-            Token(token),
-            Interest::READABLE | Interest::WRITABLE,
-        );
+        let registered = match &self.backend {
+            Backend::Epoll { poll, .. } => poll.borrow().registry().register(
+                source,
+                Token(token),
+                Interest::READABLE | Interest::WRITABLE,
+            ),
+            #[cfg(target_os = "linux")]
+            Backend::Uring(ring) => ring.add(token, source.as_raw_fd()),
+        };
         if let Err(e) = registered {
             self.free.borrow_mut().push(token);
             return Err(e);
@@ -130,43 +206,62 @@ impl Reactor {
 
     /// Deregisters `source` and frees its token.
     pub(crate) fn deregister(&self, source: &mut impl mio::event::Source, token: usize) {
-        // The fd is closed right after; a failure here changes nothing.
-        let _ = self.poll.borrow().registry().deregister(source);
+        match &self.backend {
+            // The fd is closed right after; a failure here changes nothing.
+            Backend::Epoll { poll, .. } => {
+                let _ = poll.borrow().registry().deregister(source);
+            }
+            #[cfg(target_os = "linux")]
+            Backend::Uring(ring) => ring.remove(token),
+        }
         let sched = self.ios.borrow_mut()[token].take();
         self.free.borrow_mut().push(token);
         drop(sched);
     }
 
-    /// The epoll file descriptor: readable while events are pending, so a
-    /// host runtime can wait on it (`compat::tokio`).
+    /// The epoll (or io_uring) file descriptor: readable while events are
+    /// pending, so a host runtime can wait on it (`compat::tokio`).
     #[cfg(feature = "tokio-host")]
     pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.poll.borrow().as_raw_fd()
+        match &self.backend {
+            Backend::Epoll { poll, .. } => poll.borrow().as_raw_fd(),
+            #[cfg(target_os = "linux")]
+            Backend::Uring(ring) => ring.as_raw_fd(),
+        }
     }
 
     /// Waits for events up to `timeout` (`None`: forever) and wakes the
     /// tasks they concern. Returns how many events there were (the remote
     /// wakes' eventfd included).
     pub(crate) fn poll(&self, timeout: Option<Duration>) -> usize {
-        let mut events = self.events.borrow_mut();
-        if let Err(e) = self.poll.borrow_mut().poll(&mut events, timeout) {
-            if e.kind() == io::ErrorKind::Interrupted {
-                return 0;
+        match &self.backend {
+            Backend::Epoll { poll, events } => {
+                let mut events = events.borrow_mut();
+                if let Err(e) = poll.borrow_mut().poll(&mut events, timeout) {
+                    if e.kind() == io::ErrorKind::Interrupted {
+                        return 0;
+                    }
+                    panic!("hearth: epoll_wait failed: {e}");
+                }
+                let mut n = 0;
+                for event in events.iter() {
+                    n += 1;
+                    if event.token() != WAKER_TOKEN {
+                        self.dispatch(event.token().0, epoll_bits(event));
+                    }
+                }
+                n
             }
-            panic!("hearth: epoll_wait failed: {e}");
+            #[cfg(target_os = "linux")]
+            Backend::Uring(ring) => ring.poll(timeout, |token, bits| self.dispatch(token, bits)),
         }
-        let mut n = 0;
-        for event in events.iter() {
-            n += 1;
-            if event.token() == WAKER_TOKEN {
-                continue;
-            }
-            let sched = self.ios.borrow().get(event.token().0).cloned().flatten();
-            if let Some(sched) = sched {
-                sched.set(event);
-            }
+    }
+
+    /// Hands `bits` to the socket registered under `token`, if any.
+    fn dispatch(&self, token: usize, bits: u8) {
+        let sched = self.ios.borrow().get(token).cloned().flatten();
+        if let Some(sched) = sched {
+            sched.set(bits);
         }
-        n
     }
 }

@@ -32,7 +32,7 @@ fn other_executor() -> io::Error {
     )
 }
 
-impl<S: mio::event::Source> IoSource<S> {
+impl<S: mio::event::Source + std::os::fd::AsRawFd> IoSource<S> {
     /// Registers `io` with the current executor's reactor (created on first
     /// use).
     pub(crate) fn new(mut io: S) -> io::Result<Self> {

@@ -16,7 +16,7 @@ use super::reactor::{READ, WRITE};
 use super::source::IoSource;
 
 /// A mio stream socket: what [`Stream`] needs beyond `Read`/`Write` on `&S`.
-pub(crate) trait StreamSocket: mio::event::Source {
+pub(crate) trait StreamSocket: mio::event::Source + std::os::fd::AsRawFd {
     fn shutdown(&self, how: Shutdown) -> io::Result<()>;
 }
 

@@ -189,7 +189,7 @@ impl core::fmt::Debug for ChildStdin {
     }
 }
 
-fn register<S: mio::event::Source>(pipe: S) -> io::Result<IoSource<S>> {
+fn register<S: mio::event::Source + std::os::fd::AsRawFd>(pipe: S) -> io::Result<IoSource<S>> {
     IoSource::new(pipe).map_err(|e| {
         io::Error::new(
             e.kind(),

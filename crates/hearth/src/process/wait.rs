@@ -98,6 +98,13 @@ impl PidFd {
 }
 
 #[cfg(target_os = "linux")]
+impl std::os::fd::AsRawFd for PidFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.0)
+    }
+}
+
+#[cfg(target_os = "linux")]
 impl mio::event::Source for PidFd {
     fn register(
         &mut self,

@@ -124,6 +124,7 @@ use std::time::{Duration, Instant};
 
 use hearth_sync::remote;
 
+pub use crate::driver::{IoDriver, DRIVER_ENV};
 pub use join::RemoteJoinHandle;
 pub use listen::{Server, ServerBuilder};
 pub use metrics::RuntimeMetrics;
@@ -425,6 +426,7 @@ pub struct Builder {
     slow_poll_threshold: Option<Duration>,
     /// Every executor of the runtime starts with its clock paused.
     start_paused: bool,
+    io_driver: IoDriver,
 }
 
 impl Builder {
@@ -443,6 +445,7 @@ impl Builder {
             blocking_keep_alive: Duration::from_secs(10),
             slow_poll_threshold: None,
             start_paused: false,
+            io_driver: IoDriver::Auto,
         }
     }
 
@@ -571,13 +574,32 @@ impl Builder {
         self
     }
 
+    /// The I/O driver of every worker's reactor (and of
+    /// [`Runtime::block_on`]'s executor). Default: [`IoDriver::Auto`]
+    /// (`HEARTH_DRIVER` if set, else io_uring where the kernel allows it,
+    /// else epoll). [`build`](Self::build) resolves it and fails if io_uring
+    /// is asked for where it is not available.
+    ///
+    /// ```
+    /// use hearth::runtime::IoDriver;
+    ///
+    /// let rt = hearth::Runtime::builder().workers(1).io_driver(IoDriver::Epoll).build()?;
+    /// assert_eq!(rt.io_driver(), IoDriver::Epoll);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn io_driver(&mut self, driver: IoDriver) -> &mut Builder {
+        self.io_driver = driver;
+        self
+    }
+
     /// Starts the runtime: one thread per worker, each serving its own
     /// executor (pinned first, if asked), and an empty blocking pool.
     ///
     /// # Errors
     ///
     /// `InvalidInput` for `workers(0)` or `max_blocking_threads(0)`; the
-    /// pinning errors of [`pin_to_cores`](Self::pin_to_cores); the error of a
+    /// errors of [`IoDriver::resolve`] for the [`io_driver`](Self::io_driver);
+    /// the pinning errors of [`pin_to_cores`](Self::pin_to_cores); the error of a
     /// thread that could not be spawned. Threads already started are stopped
     /// and joined before the error is returned.
     ///
@@ -604,6 +626,7 @@ impl Builder {
                  one thread",
             ));
         }
+        let io_driver = self.io_driver.resolve()?;
         let cores = if self.pin_to_cores {
             Some(affinity::cores_for(workers)?)
         } else {
@@ -621,6 +644,7 @@ impl Builder {
                 stopping: AtomicBool::new(false),
                 graceful: graceful::Tracker::new(workers),
                 start_paused: self.start_paused,
+                io_driver,
             }),
         };
         let mut runtime = Runtime {
@@ -645,7 +669,8 @@ impl Builder {
                     }
                     let _ = ready.send(Ok(()));
                     drop(ready);
-                    let cancelled = worker::run(index, handle.clone(), inbox, counters, slow_poll);
+                    let cancelled =
+                        worker::run(index, handle.clone(), inbox, counters, slow_poll, io_driver);
                     graceful::Tracker::worker_stopped(&handle.shared, cancelled);
                     cancelled
                 })?; // `runtime` drops here: the workers started so far stop.
@@ -687,6 +712,8 @@ struct Shared {
     graceful: graceful::Tracker,
     /// `Builder::start_paused`: executors start with their clock paused.
     start_paused: bool,
+    /// The workers' I/O driver (resolved: `Epoll` or `IoUring`).
+    io_driver: IoDriver,
 }
 
 /// A cheap, cloneable, `Send + Sync` reference to a [`Runtime`]: spawn on
@@ -1092,11 +1119,23 @@ impl Runtime {
              spawn the future (spawn_local or spawn_on) and await its handle instead"
         );
         let _context = worker::EnterContext::new(self.handle.clone(), None);
-        let executor = crate::Executor::new();
+        let executor = crate::Executor::with_counters(Arc::default(), self.handle.shared.io_driver);
         if self.handle.shared.start_paused {
             executor.pause_clock();
         }
         executor.run_until(future)
+    }
+
+    /// The I/O driver of this runtime's workers: `Epoll` or `IoUring` (what
+    /// [`Builder::io_driver`] resolved to).
+    ///
+    /// ```
+    /// let rt = hearth::Runtime::builder().workers(1).build()?;
+    /// println!("I/O through {}", rt.io_driver());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn io_driver(&self) -> IoDriver {
+        self.handle.shared.io_driver
     }
 
     /// Shuts the runtime down and joins its worker threads; see the

@@ -111,12 +111,13 @@ pub(crate) fn run(
     inbox: remote::Receiver<Message>,
     counters: Arc<Counters>,
     slow_poll: Option<Duration>,
+    io_driver: crate::runtime::IoDriver,
 ) -> usize {
     let handle_for_tasks = handle.clone();
     let start_paused = handle.starts_paused();
     let _context = EnterContext::new(handle, Some(index));
     SHUTDOWN.with(|s| *s.borrow_mut() = Some(watch::channel(false).0));
-    let executor = Executor::with_counters(counters);
+    let executor = Executor::with_counters(counters, io_driver);
     executor.set_slow_poll_threshold(slow_poll);
     executor.set_runtime(handle_for_tasks, Some(index));
     if start_paused {

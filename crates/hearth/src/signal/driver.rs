@@ -1,8 +1,10 @@
 //! Signal delivery through the reactor: one [`SignalDriver`] per executor
 //! that listens for signals.
 //!
-//! A driver owns a signal-hook self-pipe (`signal_hook_mio::v1_0::Signals`)
-//! registered with its executor's reactor. signal-hook's handler, which runs
+//! A driver owns a signal-hook self-pipe (signal-hook's `SignalDelivery`
+//! over a mio `UnixStream` pair, as `signal_hook_mio` builds it, kept here so
+//! the reactor sees the read end's descriptor) registered with its executor's
+//! reactor. signal-hook's handler, which runs
 //! in signal context, only records the signal and writes a byte to the pipe;
 //! everything else happens on the executor's thread:
 //!
@@ -35,7 +37,12 @@ use std::os::raw::c_int;
 use std::rc::{Rc, Weak};
 
 use hearth_task::{LocalWake, LocalWaker, LocalWakerSlot};
-use signal_hook_mio::v1_0::Signals;
+use signal_hook::iterator::backend::SignalDelivery;
+use signal_hook::iterator::exfiltrator::SignalOnly;
+
+/// signal-hook's self-pipe and pending set; the read end is what the reactor
+/// watches.
+type Signals = SignalDelivery<mio::net::UnixStream, SignalOnly>;
 
 use crate::executor::with_current;
 use crate::net::reactor::{Reactor, ScheduledIo};
@@ -124,8 +131,9 @@ impl SignalDriver {
     }
 
     fn new(reactor: &Rc<Reactor>) -> io::Result<Rc<SignalDriver>> {
-        let mut signals = Signals::new::<[c_int; 0], c_int>([])?;
-        let (token, sched) = reactor.register(&mut signals)?;
+        let (read, write) = mio::net::UnixStream::pair()?;
+        let mut signals = Signals::with_pipe(read, write, SignalOnly, [0 as c_int; 0])?;
+        let (token, sched) = reactor.register(signals.get_read_mut())?;
         let driver = Rc::new(SignalDriver {
             reactor: Rc::downgrade(reactor),
             token,
@@ -148,7 +156,7 @@ impl SignalDriver {
         if let Some((_, event)) = self.events.borrow().iter().find(|(s, _)| *s == signum) {
             return Ok(event.clone());
         }
-        self.signals.borrow().add_signal(signum)?;
+        self.signals.borrow().handle().add_signal(signum)?;
         let event = Rc::new(Event {
             delivered: Cell::new(0),
             listeners: RefCell::new(Vec::new()),
@@ -194,7 +202,7 @@ impl Drop for SignalDriver {
     fn drop(&mut self) {
         // Only while the reactor lives (it is what held us until now).
         if let Some(reactor) = self.reactor.upgrade() {
-            reactor.deregister(self.signals.get_mut(), self.token);
+            reactor.deregister(self.signals.get_mut().get_read_mut(), self.token);
         }
     }
 }

@@ -30,8 +30,14 @@ pub struct ChildTest {
 /// [`is_child`]), with its output uncaptured so its lines arrive as they are
 /// printed.
 pub fn spawn_self(test: &str) -> ChildTest {
+    spawn_self_with_env(test, &[])
+}
+
+/// [`spawn_self`] with extra environment variables for the child.
+pub fn spawn_self_with_env(test: &str, env: &[(&str, &str)]) -> ChildTest {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .envs(env.iter().copied())
         .env(CHILD_ENV, test)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
