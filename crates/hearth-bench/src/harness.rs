@@ -18,12 +18,23 @@
 //!
 //! Set `HEARTH_BENCH_RAW=1` to print every sample (ns/op, in the order taken)
 //! to stderr.
+//!
+//! Progress: while the main job has a [`SuiteProgress`] open, every
+//! [`Suite::run`] draws a bar of its own (cases × samples) under the suite's
+//! line on stderr, so a suite needs no code to report progress.
+//!
+//! Tables: [`SuiteReport::table`] is the Markdown of BENCHMARKS.md,
+//! [`SuiteReport::terminal_table`] the aligned text the main job prints at the
+//! end. Both read a row's unit from [`SuiteReport::unit`].
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use unicode_width::UnicodeWidthStr;
 
 /// How long and how often to sample.
 #[derive(Clone, Debug)]
@@ -35,10 +46,22 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// The main job's default run: every suite in about 2.5 minutes on 2 cores.
     fn default() -> Self {
         Config {
             samples: 21,
             sample_time: Duration::from_micros(7_500),
+        }
+    }
+}
+
+impl Config {
+    /// The `--full` run: more and longer samples where a suite takes them
+    /// from the config (some cap their own counts).
+    pub fn full() -> Self {
+        Config {
+            samples: 51,
+            sample_time: Duration::from_millis(10),
         }
     }
 }
@@ -95,15 +118,36 @@ impl Target {
         }
     }
 
+    /// The same target read as a rate (`1 / time`): a time ratio of at most
+    /// `x` is a rate ratio of at least `1 / x`.
+    fn describe_rate(self) -> String {
+        match self {
+            Target::RatioAtMost(max) => format!("≥ {:.2}×", 1.0 / max),
+            Target::RatioToFastestAtMost { max, label, .. } => {
+                format!("≥ {:.2}× {label}", 1.0 / max)
+            }
+            Target::All(parts) => {
+                let parts: Vec<String> = parts.iter().map(|t| t.describe_rate()).collect();
+                parts.join(" and ")
+            }
+            t => t.describe(),
+        }
+    }
+
     /// The target column: a mark and the description, per part for `All`.
-    fn cell(self, row: &Row, median_of: &dyn Fn(&str) -> Option<f64>) -> String {
+    fn cell(self, row: &Row, unit: Unit, median_of: &dyn Fn(&str) -> Option<f64>) -> String {
+        let describe = |t: Target| match unit {
+            Unit::PerSec(_) => t.describe_rate(),
+            _ => t.describe(),
+        };
         match self {
             Target::All(parts) => {
-                let parts: Vec<String> = parts.iter().map(|t| t.cell(row, median_of)).collect();
+                let parts: Vec<String> =
+                    parts.iter().map(|t| t.cell(row, unit, median_of)).collect();
                 parts.join(" · ")
             }
-            t if t.met(row, median_of) => format!("✅ {}", t.describe()),
-            t => format!("❌ {}", t.describe()),
+            t if t.met(row, median_of) => format!("✅ {}", describe(t)),
+            t => format!("❌ {}", describe(t)),
         }
     }
 }
@@ -198,11 +242,15 @@ impl<'a> Suite<'a> {
         let n = self.cases.len();
         let per_call = self.ops_per_call;
 
+        // One step per case for calibration and warm-up, one per sample.
+        let bar = case_bar((n * (config.samples + 1)) as u64);
+
         // 1 + 2: calibrate, then warm up while counting allocations.
         let mut iters = Vec::with_capacity(n);
         let mut allocs = Vec::with_capacity(n);
         let mut ops = vec![0u64; n];
         for (i, case) in self.cases.iter_mut().enumerate() {
+            bar.set_message(format!("{} (calibrating)", case.name));
             let (count, ran) = calibrate(&mut case.run, config.sample_time);
             ops[i] += ran * per_call;
             let before = alloc_count();
@@ -212,6 +260,7 @@ impl<'a> Suite<'a> {
             allocs.push((alloc_count() - before) as f64 / (count * per_call) as f64);
             ops[i] += count * per_call;
             iters.push(count);
+            bar.inc(1);
         }
 
         // 3: interleaved rounds.
@@ -219,11 +268,14 @@ impl<'a> Suite<'a> {
         for round in 0..config.samples {
             for k in 0..n {
                 let i = (round + k) % n;
+                bar.set_message(self.cases[i].name.clone());
                 let elapsed = (self.cases[i].run)(iters[i]);
                 ops[i] += iters[i] * per_call;
                 samples[i].push(elapsed.as_nanos() as f64 / (iters[i] * per_call) as f64);
+                bar.inc(1);
             }
         }
+        bar.finish_and_clear();
 
         if std::env::var_os("HEARTH_BENCH_RAW").is_some() {
             for (case, s) in self.cases.iter().zip(&samples) {
@@ -377,46 +429,162 @@ impl SuiteReport {
         (with.iter().filter(|&&m| m).count(), with.len())
     }
 
-    /// The Markdown table.
-    pub fn table(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "| case | ns/op (median) | IQR | min – max | allocs/op | vs {} | target |",
-            self.baseline
-        );
-        out.push_str("|---|--:|--:|--:|--:|--:|---|\n");
+    /// How `row`'s median reads. The harness measures ns per operation; the
+    /// `net` suites (suites/net.rs) store a throughput as ns per request
+    /// (1 / rate) and a p99 latency in ns, in rows named `… · p99 latency`.
+    pub fn unit(&self, row: &Row) -> Unit {
+        if !self.name.starts_with("net") {
+            Unit::NsPerOp
+        } else if row.name.ends_with("p99 latency") {
+            Unit::Latency
+        } else if row.name.starts_with("echo") {
+            Unit::PerSec("round trips/s")
+        } else {
+            Unit::PerSec("req/s")
+        }
+    }
+
+    /// The cells of a table: a header and one line per row. `wide` adds the
+    /// extremes (the Markdown keeps them; the terminal has no room).
+    fn grid(&self, wide: bool, baseline: &str) -> Vec<Vec<String>> {
+        let median_of = |name: &str| {
+            self.rows
+                .iter()
+                .find(|row| row.name == name)
+                .map(|row| row.stats.median)
+        };
+        let timed = self.rows.iter().all(|r| self.unit(r) == Unit::NsPerOp);
+        let mut header = vec!["case".to_owned()];
+        if timed {
+            header.push("ns/op (median)".into());
+            header.push("IQR".into());
+            if wide {
+                header.push("min – max".into());
+            }
+            header.push("allocs/op".into());
+        } else {
+            header.push("median".into());
+        }
+        header.push(format!("vs {baseline}"));
+        header.push("target".into());
+        let mut grid = vec![header];
         for r in &self.rows {
             let s = &r.stats;
-            let ratio = if r.is_baseline {
-                "1× (baseline)".to_owned()
+            let unit = self.unit(r);
+            let mut line = vec![r.name.clone()];
+            if timed {
+                line.push(fmt_num(s.median));
+                line.push(format!("{} – {}", fmt_num(s.p25), fmt_num(s.p75)));
+                if wide {
+                    line.push(format!("{} – {}", fmt_num(s.min), fmt_num(s.max)));
+                }
+                line.push(fmt_num(r.allocs_per_op));
             } else {
-                format!("{:.2}×", r.ratio)
+                line.push(unit.value(s.median));
+            }
+            // A rate's ratio is shown as a rate too: higher is better.
+            let ratio = match unit {
+                Unit::PerSec(_) => 1.0 / r.ratio,
+                _ => r.ratio,
             };
-            let target = match r.target {
+            line.push(if r.is_baseline {
+                "1× (baseline)".to_owned()
+            } else if ratio.is_finite() {
+                format!("{ratio:.2}×")
+            } else {
+                "—".to_owned()
+            });
+            line.push(match r.target {
                 None => String::new(),
-                Some((t, _)) => t.cell(r, &|name| {
-                    self.rows
-                        .iter()
-                        .find(|row| row.name == name)
-                        .map(|row| row.stats.median)
-                }),
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} – {} | {} – {} | {} | {} | {} |",
-                r.name,
-                fmt_num(s.median),
-                fmt_num(s.p25),
-                fmt_num(s.p75),
-                fmt_num(s.min),
-                fmt_num(s.max),
-                fmt_num(r.allocs_per_op),
-                ratio,
-                target
-            );
+                Some((t, _)) => t.cell(r, unit, &median_of),
+            });
+            grid.push(line);
+        }
+        grid
+    }
+
+    /// The Markdown table.
+    pub fn table(&self) -> String {
+        let grid = self.grid(true, &self.baseline);
+        let mut out = String::new();
+        for (i, line) in grid.iter().enumerate() {
+            let _ = writeln!(out, "| {} |", line.join(" | "));
+            if i == 0 {
+                let align: Vec<&str> = (0..line.len())
+                    .map(|c| {
+                        if c == 0 || c == line.len() - 1 {
+                            "---"
+                        } else {
+                            "--:"
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(out, "|{}|", align.join("|"));
+            }
         }
         out
+    }
+
+    /// The table for a terminal: a title line naming the baseline, then
+    /// columns aligned by display width (numbers to the right).
+    pub fn terminal_table(&self) -> String {
+        let grid = self.grid(false, "baseline");
+        let cols = grid[0].len();
+        let widths: Vec<usize> = (0..cols)
+            .map(|c| grid.iter().map(|l| l[c].width()).max().unwrap_or(0))
+            .collect();
+        let mut out = format!(
+            "{} — {} (baseline: {})\n",
+            self.name, self.title, self.baseline
+        );
+        for (i, line) in grid.iter().enumerate() {
+            let mut text = String::new();
+            for (c, cell) in line.iter().enumerate() {
+                let pad = " ".repeat(widths[c] - cell.width());
+                let numeric = c != 0 && c != cols - 1;
+                if c > 0 {
+                    text.push_str("  ");
+                }
+                if numeric {
+                    text.push_str(&pad);
+                    text.push_str(cell);
+                } else {
+                    text.push_str(cell);
+                    if c != cols - 1 {
+                        text.push_str(&pad);
+                    }
+                }
+            }
+            let _ = writeln!(out, "{}", text.trim_end());
+            if i == 0 {
+                let rule: usize = widths.iter().sum::<usize>() + 2 * (cols - 1);
+                let _ = writeln!(out, "{}", "─".repeat(rule));
+            }
+        }
+        out
+    }
+}
+
+/// How a row's median reads in a table (see [`SuiteReport::unit`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Unit {
+    /// Nanoseconds per operation: what [`Suite::run`] measures.
+    NsPerOp,
+    /// A rate of the named events: the median holds ns per event; shown as
+    /// events per second, its ratio inverted (higher is better).
+    PerSec(&'static str),
+    /// A latency: the median holds ns; shown in ms.
+    Latency,
+}
+
+impl Unit {
+    /// `median` (ns) in this unit, with the unit's name.
+    fn value(self, median: f64) -> String {
+        match self {
+            Unit::NsPerOp => format!("{} ns", fmt_num(median)),
+            Unit::PerSec(what) => format!("{} {what}", fmt_num(1e9 / median)),
+            Unit::Latency => format!("{} ms", fmt_num(median / 1e6)),
+        }
     }
 }
 
@@ -432,6 +600,73 @@ pub fn fmt_num(x: f64) -> String {
     } else {
         format!("{x:.0}")
     }
+}
+
+// ---- Progress ----
+
+std::thread_local! {
+    /// The progress display of the suite running on this thread, if the main
+    /// job opened one ([`SuiteProgress::start`]); [`Suite::run`] adds its bar
+    /// to it.
+    static PROGRESS: RefCell<Option<MultiProgress>> = const { RefCell::new(None) };
+}
+
+/// The bar of one [`Suite::run`]: under the open suite's line, or hidden.
+fn case_bar(steps: u64) -> ProgressBar {
+    let Some(multi) = PROGRESS.with(|p| p.borrow().clone()) else {
+        return ProgressBar::hidden();
+    };
+    let bar = multi.add(ProgressBar::new(steps));
+    bar.set_style(
+        ProgressStyle::with_template("    {bar:30.cyan/blue} {pos:>4}/{len:4} {wide_msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A suite's line on stderr (spinner, name, elapsed time) while it runs; the
+/// cases' bars appear under it. Ends when dropped.
+pub struct SuiteProgress {
+    bar: ProgressBar,
+    start: Instant,
+}
+
+impl SuiteProgress {
+    /// Opens the line of suite `name`, the `index`-th (from 1) of `total`.
+    pub fn start(multi: &MultiProgress, name: &str, index: usize, total: usize) -> SuiteProgress {
+        let bar = multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{prefix}] {msg} {elapsed}")
+                .expect("a valid template"),
+        );
+        bar.set_prefix(format!("{index}/{total}"));
+        bar.set_message(format!("suite {name}"));
+        bar.enable_steady_tick(Duration::from_millis(200));
+        PROGRESS.with(|p| *p.borrow_mut() = Some(multi.clone()));
+        SuiteProgress {
+            bar,
+            start: Instant::now(),
+        }
+    }
+
+    /// Time since [`SuiteProgress::start`].
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+impl Drop for SuiteProgress {
+    fn drop(&mut self) {
+        PROGRESS.with(|p| *p.borrow_mut() = None);
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The main job's progress display: on stderr when it is a terminal,
+/// hidden otherwise (indicatif checks).
+pub fn progress_display() -> MultiProgress {
+    MultiProgress::with_draw_target(ProgressDrawTarget::stderr())
 }
 
 // ---- Allocation counting ----
@@ -562,6 +797,141 @@ mod tests {
         assert!(table.contains("| vs a |"), "{table}");
         assert!(table.contains("❌ < 0 ns"), "{table}");
         assert_eq!(table.lines().count(), 5);
+    }
+
+    /// A report of flat rows, as the net suite builds them.
+    fn flat_report(name: &'static str, rows: &[(&str, f64, f64, Option<Target>)]) -> SuiteReport {
+        let rows = rows
+            .iter()
+            .enumerate()
+            .map(|(i, &(name, median, ratio, target))| {
+                let mut row = Row {
+                    name: name.to_owned(),
+                    is_baseline: i < 2,
+                    stats: Stats::of(&[median]),
+                    ratio,
+                    target: None,
+                    allocs_per_op: 0.0,
+                    ops_run: 0,
+                };
+                row.target = target.map(|t| (t, t.met(&row, &|_| None)));
+                row
+            })
+            .collect();
+        SuiteReport {
+            name,
+            title: "servers".into(),
+            baseline: "tokio".into(),
+            samples: 1,
+            sample_time: Duration::from_secs(1),
+            rows,
+            notes: Vec::new(),
+            sampling: None,
+        }
+    }
+
+    #[test]
+    fn net_rows_read_as_rates_and_milliseconds() {
+        let report = flat_report(
+            "net",
+            &[
+                ("raw · tokio", 10_000.0, 1.0, None),
+                ("raw · tokio · p99 latency", 2_500_000.0, 1.0, None),
+                (
+                    "raw · hearth",
+                    8_000.0,
+                    0.8,
+                    Some(Target::RatioAtMost(1.0 / 1.15)),
+                ),
+                (
+                    "raw · hearth · p99 latency",
+                    3_000_000.0,
+                    1.2,
+                    Some(Target::RatioAtMost(1.0)),
+                ),
+                ("echo · hearth", 20_000.0, f64::NAN, None),
+            ],
+        );
+        let md = report.table();
+        assert!(
+            md.starts_with("| case | median | vs tokio | target |\n|---|--:|--:|---|\n"),
+            "{md}"
+        );
+        assert!(!md.contains("ns/op"), "{md}");
+        assert!(
+            md.contains("| raw · tokio | 100000 req/s | 1× (baseline) |  |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| raw · tokio · p99 latency | 2.50 ms | 1× (baseline) |  |"),
+            "{md}"
+        );
+        // The rate's ratio and target read as rates: 1.25× the baseline's.
+        assert!(
+            md.contains("| raw · hearth | 125000 req/s | 1.25× | ✅ ≥ 1.15× |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| raw · hearth · p99 latency | 3.00 ms | 1.20× | ❌ ≤ 1.00× |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| echo · hearth | 50000 round trips/s | — |  |"),
+            "{md}"
+        );
+
+        let text = report.terminal_table();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "net — servers (baseline: tokio)");
+        assert!(lines[1].starts_with("case "), "{text}");
+        assert!(lines[2].chars().all(|c| c == '─'), "{text}");
+        // Numbers end in one column, whatever the width of the names and marks.
+        let end = |l: &str, cell: &str| {
+            let i = l.find(cell).expect(cell);
+            l[..i + cell.len()].width()
+        };
+        assert_eq!(end(lines[3], "100000 req/s"), end(lines[5], "125000 req/s"));
+        assert_eq!(end(lines[5], "1.25×"), end(lines[6], "1.20×"));
+        assert_eq!(lines.len(), 8, "{text}");
+    }
+
+    #[test]
+    fn terminal_table_aligns_timed_rows() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let config = Config {
+            samples: 3,
+            sample_time: Duration::from_micros(200),
+        };
+        let mut suite = Suite::new("t", "test", &config);
+        suite
+            .baseline("a", || {
+                black_box(1u8);
+            })
+            .case(
+                "a much longer case · ✅",
+                Some(Target::NsBelow(1e9)),
+                || {
+                    black_box(2u8);
+                },
+            );
+        let text = suite.run().terminal_table();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "t — test (baseline: a)");
+        assert!(
+            lines[1].contains("ns/op (median)") && lines[1].contains("allocs/op"),
+            "{text}"
+        );
+        assert!(lines[4].ends_with("✅ < 1000000000 ns"), "{text}");
+        // The ratio column ends at the same display width on every line.
+        let ratio_end = |l: &str, cell: &str| {
+            let i = l.find(cell).expect(cell);
+            l[..i + cell.len()].width()
+        };
+        assert_eq!(
+            ratio_end(lines[1], "vs baseline"),
+            ratio_end(lines[3], "1× (baseline)")
+        );
+        assert_eq!(lines.len(), 5, "{text}");
     }
 
     #[test]

@@ -1,15 +1,19 @@
 //! hearth-bench: side-by-side comparisons of hearth against its peers.
 //!
 //! ```text
-//! cargo run --release -p hearth-bench                 # every suite
+//! cargo run --release -p hearth-bench                 # every suite, ~2.5 min on 2 cores
 //! cargo run --release -p hearth-bench -- waker        # only the named suites
-//! cargo run --release -p hearth-bench -- --no-write   # print, keep BENCHMARKS.md
+//! cargo run --release -p hearth-bench -- --write      # also update BENCHMARKS.md
+//! cargo run --release -p hearth-bench -- --full       # more and longer samples
 //! cargo +nightly run --release -p hearth-bench --features nightly   # + std's nightly peers
 //! ```
 //!
-//! Each suite prints a Markdown table. A full run rewrites BENCHMARKS.md; a
-//! run with suite names replaces only their sections (between
-//! `<!-- suite:NAME -->` and `<!-- /suite:NAME -->`) and keeps the others.
+//! Progress goes to stderr (a bar per suite and per set of cases when stderr
+//! is a terminal, one line per suite otherwise); the tables go to stdout at
+//! the end, aligned for a terminal (`--markdown`: the Markdown sections).
+//! With `--write` the run replaces its suites' sections of BENCHMARKS.md
+//! (between `<!-- suite:NAME -->` and `<!-- /suite:NAME -->`) and keeps the
+//! others; without it the tree is left as it was.
 
 #![cfg_attr(feature = "nightly", feature(local_waker))]
 
@@ -17,11 +21,12 @@ mod harness;
 mod suites;
 
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use harness::{Config, SuiteReport};
+use harness::{Config, SuiteProgress, SuiteReport};
 
 #[global_allocator]
 static ALLOC: harness::CountingAlloc = harness::CountingAlloc;
@@ -30,23 +35,43 @@ const REPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../BENCHMARKS.md")
 
 fn usage() -> String {
     let mut s = String::from(
-        "usage: cargo run --release -p hearth-bench [--features nightly] -- [--no-write] [SUITE...]\n\n\
-         Runs the named suites (all without a name), prints their tables and updates their\n\
-         sections of BENCHMARKS.md (skipped with --no-write). HEARTH_BENCH_RAW=1 prints every\n\
-         sample to stderr.\n\nsuites:\n",
+        "usage: cargo run --release -p hearth-bench [--features nightly] -- [OPTIONS] [SUITE...]\n\n\
+         Runs the named suites (all without a name; about 2.5 minutes on 2 cores) and prints\n\
+         their tables. The net suite's HTTP rows need `wrk` on PATH.\n\n\
+         options:\n\
+         \x20 --write     update the suites' sections of BENCHMARKS.md\n\
+         \x20 --full      more and longer samples (51 of ~10 ms per case; net: 3 rounds)\n\
+         \x20 --markdown  print the Markdown sections instead of the terminal tables\n\n\
+         HEARTH_BENCH_RAW=1 prints every sample to stderr.\n\nsuites:\n",
     );
     for suite in suites::ALL {
-        let _ = writeln!(s, "  {:<10} {}", suite.name, suite.about);
+        let _ = writeln!(s, "  {:<12} {}", suite.name, suite.about);
     }
     s
 }
 
+/// What the command line asked for.
+struct Options {
+    write: bool,
+    full: bool,
+    markdown: bool,
+    filters: Vec<String>,
+}
+
 fn main() -> ExitCode {
-    let mut write = true;
-    let mut filters = Vec::new();
+    let mut opts = Options {
+        write: false,
+        full: false,
+        markdown: false,
+        filters: Vec::new(),
+    };
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
-            "--no-write" => write = false,
+            "--write" => opts.write = true,
+            // The default since `--write` exists; still accepted.
+            "--no-write" => opts.write = false,
+            "--full" => opts.full = true,
+            "--markdown" => opts.markdown = true,
             "-h" | "--help" => {
                 print!("{}", usage());
                 return ExitCode::SUCCESS;
@@ -55,10 +80,10 @@ fn main() -> ExitCode {
                 eprint!("unknown option {arg}\n\n{}", usage());
                 return ExitCode::from(2);
             }
-            _ => filters.push(arg),
+            _ => opts.filters.push(arg),
         }
     }
-    for f in &filters {
+    for f in &opts.filters {
         if !suites::ALL.iter().any(|s| s.name == f) {
             eprint!("unknown suite {f:?}\n\n{}", usage());
             return ExitCode::from(2);
@@ -66,31 +91,83 @@ fn main() -> ExitCode {
     }
     let selected: Vec<_> = suites::ALL
         .iter()
-        .filter(|s| filters.is_empty() || filters.contains(&s.name.to_owned()))
+        .filter(|s| opts.filters.is_empty() || opts.filters.contains(&s.name.to_owned()))
         .collect();
 
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build measures nothing useful; use `cargo run --release -p hearth-bench`");
     }
-    let machine = Machine::detect();
-    let command = command(&filters);
-    let config = Config::default();
-    let mut sections = Vec::new();
-    for suite in selected {
-        eprintln!("running suite {} ...", suite.name);
-        let start = Instant::now();
-        let report = (suite.run)(&config);
-        eprintln!(
-            "suite {} took {:.1} s",
-            suite.name,
-            start.elapsed().as_secs_f64()
-        );
-        let section = render_section(&report, &machine, &command);
-        println!("{section}");
-        sections.push((report.name, section));
+    if selected.iter().any(|s| s.name == "net") && !on_path("wrk") {
+        eprintln!("note: `wrk` is not on PATH, so the net suite skips its HTTP rows (install: apt-get install -y wrk)");
     }
+    let config = if opts.full {
+        // The net suite reads its rounds from the environment; the user's
+        // own setting wins. Set before any thread starts.
+        if std::env::var_os("HEARTH_BENCH_NET_ROUNDS").is_none() {
+            std::env::set_var("HEARTH_BENCH_NET_ROUNDS", "3");
+        }
+        Config::full()
+    } else {
+        Config::default()
+    };
+    let machine = Machine::detect();
+    let command = command(&opts);
+    let display = harness::progress_display();
+    let interactive = std::io::stderr().is_terminal();
+    let start = Instant::now();
+    let mut reports = Vec::new();
+    for (i, suite) in selected.iter().enumerate() {
+        if !interactive {
+            eprintln!(
+                "[{}/{}] running suite {} ...",
+                i + 1,
+                selected.len(),
+                suite.name
+            );
+        }
+        let progress = SuiteProgress::start(&display, suite.name, i + 1, selected.len());
+        let report = (suite.run)(&config);
+        let took = progress.elapsed().as_secs_f64();
+        drop(progress);
+        let (met, total) = report.targets();
+        let line = format!(
+            "[{}/{}] suite {} took {took:.1} s; targets met: {met}/{total}",
+            i + 1,
+            selected.len(),
+            suite.name
+        );
+        if interactive {
+            let _ = display.println(line);
+        } else {
+            eprintln!("{line}");
+        }
+        reports.push(report);
+    }
+    eprintln!(
+        "all {} suites in {:.1} s",
+        reports.len(),
+        start.elapsed().as_secs_f64()
+    );
 
-    if !write {
+    let sections: Vec<(&str, String)> = reports
+        .iter()
+        .map(|r| (r.name, render_section(r, &machine, &command)))
+        .collect();
+    println!();
+    for (report, (_, section)) in reports.iter().zip(&sections) {
+        if opts.markdown {
+            println!("{section}");
+        } else {
+            println!("{}", report.terminal_table());
+        }
+    }
+    if !opts.write {
+        if !opts.markdown {
+            println!(
+                "CPU: {} (nproc {}). Notes and the Markdown: --markdown; `-- --write` updates BENCHMARKS.md.",
+                machine.cpu, machine.nproc
+            );
+        }
         return ExitCode::SUCCESS;
     }
     if cfg!(debug_assertions) {
@@ -106,9 +183,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // A full run rewrites the file; a filtered one replaces only its sections.
-    let keep = if filters.is_empty() { "" } else { old.as_str() };
-    let new = splice(keep, &preamble(), &sections);
+    // Sections of suites not in this run (e.g. `net-unpinned`) are kept.
+    let new = splice(&old, &preamble(&config), &sections);
     if let Err(e) = std::fs::write(path, new) {
         eprintln!("cannot write {}: {e}", path.display());
         return ExitCode::FAILURE;
@@ -120,8 +196,14 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Whether an executable called `name` is in a directory of `PATH`.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+}
+
 /// The command line that reproduces this run.
-fn command(filters: &[String]) -> String {
+fn command(opts: &Options) -> String {
     // The settings a suite reads from the environment belong to the command.
     const SETTINGS: [&str; 4] = [
         "HEARTH_BENCH_NET_ONLY",
@@ -138,9 +220,12 @@ fn command(filters: &[String]) -> String {
     } else {
         "cargo run --release -p hearth-bench"
     });
-    if !filters.is_empty() {
+    if opts.full || !opts.filters.is_empty() {
         cmd.push_str(" --");
-        for f in filters {
+        if opts.full {
+            cmd.push_str(" --full");
+        }
+        for f in &opts.filters {
             cmd.push(' ');
             cmd.push_str(f);
         }
@@ -201,29 +286,40 @@ fn end_marker(name: &str) -> String {
     format!("<!-- /suite:{name} -->")
 }
 
-fn preamble() -> String {
-    let config = Config::default();
+fn preamble(config: &Config) -> String {
     format!(
         "# hearth benchmarks\n\
          \n\
          Written by `hearth-bench` (crates/hearth-bench); do not edit by hand. Reproduce every suite with\n\
          \n\
-         \x20   cargo run --release -p hearth-bench\n\
+         \x20   cargo run --release -p hearth-bench -- --write\n\
          \n\
-         or one suite with `cargo run --release -p hearth-bench -- NAME`, which replaces only that suite's\n\
-         section below. std's nightly peers join with\n\
-         `cargo +nightly run --release -p hearth-bench --features nightly`; `--no-write` prints without\n\
-         touching this file. Criterion versions of the same cases: `cargo bench -p hearth-bench`.\n\
+         (about 2.5 minutes of suites on 2 cores; the net suite's HTTP rows need `wrk`), or one suite\n\
+         with `cargo run --release -p hearth-bench -- --write NAME`, which replaces only that suite's\n\
+         section below. Without `--write` the run only prints its tables. `--full` takes more and\n\
+         longer samples. std's nightly peers join with\n\
+         `cargo +nightly run --release -p hearth-bench --features nightly`. Criterion versions of the\n\
+         same cases: `cargo bench -p hearth-bench`.\n\
          \n\
          How it measures: each case's operation runs in a calibrated loop so that one sample takes about\n\
-         {} ms; {} samples per case, taken round-robin across the cases of a suite (one sample of each\n\
-         case per round) so the noise of this shared machine hits all peers alike. `ns/op` is the median\n\
-         sample, then the interquartile range and the extremes; `vs` is the median over the baseline's\n\
-         median. Nothing is subtracted. `allocs/op` is counted in a warm-up sample. Compare ratios, not\n\
-         absolute nanoseconds.\n",
-        config.sample_time.as_secs_f64() * 1e3,
+         {} ms; {} samples per case (unless a suite says otherwise), taken round-robin across the cases\n\
+         of a suite (one sample of each case per round) so the noise of this shared machine hits all\n\
+         peers alike. `ns/op` is the median sample, then the interquartile range and the extremes; `vs`\n\
+         is the median over the baseline's median (for rates such as req/s: the rate over the baseline's,\n\
+         higher is better). Nothing is subtracted. `allocs/op` is counted in a warm-up sample. Compare\n\
+         ratios, not absolute nanoseconds.\n",
+        fmt_ms(config.sample_time.as_secs_f64() * 1e3),
         config.samples,
     )
+}
+
+/// Milliseconds without a needless fraction (7.5, 10).
+fn fmt_ms(ms: f64) -> String {
+    if ms.fract() == 0.0 {
+        format!("{ms:.0}")
+    } else {
+        format!("{ms}")
+    }
 }
 
 fn render_section(report: &SuiteReport, m: &Machine, command: &str) -> String {
@@ -340,7 +436,20 @@ mod tests {
         } else {
             "cargo run --release -p hearth-bench"
         };
-        assert_eq!(command(&[]), base);
-        assert_eq!(command(&["waker".to_owned()]), format!("{base} -- waker"));
+        let opts = |full, filters: &[&str]| Options {
+            write: false,
+            full,
+            markdown: false,
+            filters: filters.iter().map(|f| (*f).to_owned()).collect(),
+        };
+        assert_eq!(command(&opts(false, &[])), base);
+        assert_eq!(
+            command(&opts(false, &["waker"])),
+            format!("{base} -- waker")
+        );
+        assert_eq!(
+            command(&opts(true, &["net", "fs"])),
+            format!("{base} -- --full net fs")
+        );
     }
 }

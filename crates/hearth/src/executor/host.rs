@@ -174,6 +174,8 @@ impl Executor {
                 core.host_parked.set(false);
                 continue;
             }
+            // Idle, as in `Core::park`: give back task memory kept for a burst.
+            super::memory::trim();
             return Turn::Idle(core.driver().next_timeout());
         }
         host.wake_by_ref();

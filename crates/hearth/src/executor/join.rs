@@ -167,35 +167,34 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 /// Why a task did not produce its output.
 pub struct JoinError {
-    repr: Repr,
+    /// `None`: cancelled. One pointer, so that `Result<T, JoinError>` (which
+    /// every task holds until its output is taken) stays small; the extra
+    /// box costs only when a task panics.
+    panic: Option<Box<Payload>>,
 }
 
-enum Repr {
-    Cancelled,
-    Panic(Box<dyn Any + Send + 'static>),
-}
+/// A task's panic payload.
+struct Payload(Box<dyn Any + Send + 'static>);
 
 impl JoinError {
     pub(crate) fn cancelled() -> Self {
-        JoinError {
-            repr: Repr::Cancelled,
-        }
+        JoinError { panic: None }
     }
 
     pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> Self {
         JoinError {
-            repr: Repr::Panic(payload),
+            panic: Some(Box::new(Payload(payload))),
         }
     }
 
     /// Returns `true` if the task was aborted (or dropped with its executor).
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.repr, Repr::Cancelled)
+        self.panic.is_none()
     }
 
     /// Returns `true` if the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic(_))
+        self.panic.is_some()
     }
 
     /// The panic payload, if the task panicked; otherwise gives the error back.
@@ -208,9 +207,9 @@ impl JoinError {
     /// });
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
-        match self.repr {
-            Repr::Panic(payload) => Ok(payload),
-            Repr::Cancelled => Err(self),
+        match self.panic {
+            Some(payload) => Ok(payload.0),
+            None => Err(self),
         }
     }
 
@@ -226,32 +225,29 @@ impl JoinError {
     }
 
     fn panic_message(&self) -> Option<&str> {
-        match &self.repr {
-            Repr::Panic(p) => p
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
-            Repr::Cancelled => None,
-        }
+        let p = &self.panic.as_ref()?.0;
+        p.downcast_ref::<&str>()
+            .copied()
+            .or_else(|| p.downcast_ref::<String>().map(String::as_str))
     }
 }
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.repr, self.panic_message()) {
-            (Repr::Cancelled, _) => f.write_str("task was cancelled"),
-            (Repr::Panic(_), Some(msg)) => write!(f, "task panicked with message {msg:?}"),
-            (Repr::Panic(_), None) => f.write_str("task panicked"),
+        match (self.is_panic(), self.panic_message()) {
+            (false, _) => f.write_str("task was cancelled"),
+            (true, Some(msg)) => write!(f, "task panicked with message {msg:?}"),
+            (true, None) => f.write_str("task panicked"),
         }
     }
 }
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.repr, self.panic_message()) {
-            (Repr::Cancelled, _) => f.write_str("JoinError::Cancelled"),
-            (Repr::Panic(_), Some(msg)) => write!(f, "JoinError::Panic({msg:?})"),
-            (Repr::Panic(_), None) => f.write_str("JoinError::Panic(..)"),
+        match (self.is_panic(), self.panic_message()) {
+            (false, _) => f.write_str("JoinError::Cancelled"),
+            (true, Some(msg)) => write!(f, "JoinError::Panic({msg:?})"),
+            (true, None) => f.write_str("JoinError::Panic(..)"),
         }
     }
 }

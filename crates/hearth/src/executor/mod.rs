@@ -31,7 +31,8 @@
 //! remaining task's future on this thread (their `JoinHandle`s yield a
 //! cancelled [`JoinError`]), then empties the run queue. Task memory is freed
 //! when the last reference goes, which may be a `Waker` on another thread;
-//! nothing `!Send` is dropped there.
+//! nothing `!Send` is dropped there. Freed task memory goes to a per-thread
+//! cache for the next spawns ([`memory`]), trimmed when an executor parks.
 //!
 //! # Panic safety
 //!
@@ -67,6 +68,9 @@ pub(crate) mod coop;
 pub(crate) mod host;
 mod join;
 mod join_set;
+// Model checking never frees tasks (see `task::dealloc`): no cache there.
+#[cfg(not(loom))]
+mod memory;
 pub(crate) mod metrics;
 mod queue;
 pub(crate) mod remote;
@@ -192,6 +196,9 @@ impl Core {
     /// Sleeps until a timer, an I/O event or a remote wake.
     fn park(&self) {
         Counters::add(&self.metrics.parks, 1);
+        // Idle: task memory kept for a burst goes back to the allocator.
+        #[cfg(not(loom))]
+        memory::trim();
         self.driver().park(&self.remote);
     }
 
@@ -708,6 +715,8 @@ impl Drop for Executor {
         let finish = Finish(&self.core);
         finish.0.shut_down();
         core::mem::forget(finish);
+        #[cfg(not(loom))]
+        memory::trim();
     }
 }
 

@@ -37,6 +37,7 @@
 //! `core` is valid while `COMPLETE` is clear: the executor completes every
 //! task before its core goes away.
 
+use core::alloc::Layout;
 use core::cell::{Cell, UnsafeCell};
 use core::future::Future;
 use core::marker::PhantomData;
@@ -51,6 +52,8 @@ use hearth_task::raw::{DualCounts, DualHeader, DualVTable};
 use hearth_task::{ContextExt, LocalWaker, LocalWakerSlot};
 
 use super::join::JoinError;
+#[cfg(not(loom))]
+use super::memory;
 use super::trace::TaskSpan;
 use super::unwind::{drop_payload, quietly};
 use super::Core;
@@ -160,8 +163,9 @@ impl TaskRef {
         span: TaskSpan,
     ) -> TaskRef {
         let vtable = task_vtable::<F>();
-        let boxed = Box::<Task<F>>::new_uninit();
-        let p: *mut Task<F> = Box::into_raw(boxed).cast();
+        // One allocation per task, reused from this thread's cache when it
+        // has a block of the size class (see `memory`).
+        let p: *mut Task<F> = alloc_task::<F>().as_ptr().cast();
         // SAFETY: `TASK_LOCAL` is valid on this thread for as long as the
         // header lives (it checks `is_released`); `TASK_WAKER` is thread-safe.
         // The header is written to its final address right below.
@@ -188,7 +192,7 @@ impl TaskRef {
                 stage: UnsafeCell::new(Stage::Running(future)),
             });
         }
-        // SAFETY: `Box::into_raw` never returns null.
+        // SAFETY: `alloc_task` never returns null.
         let ptr = unsafe { NonNull::new_unchecked(p.cast::<Header>()) };
         TaskRef {
             ptr,
@@ -790,6 +794,22 @@ unsafe fn take_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
     }
 }
 
+/// The memory of a new `Task<F>` (uninitialised).
+#[cfg(not(loom))]
+fn alloc_task<F: Future>() -> NonNull<u8> {
+    memory::alloc(Layout::new::<Task<F>>())
+}
+
+/// The memory of a new `Task<F>`: model checking never frees tasks (see
+/// `dealloc`), so no cache.
+#[cfg(loom)]
+fn alloc_task<F: Future>() -> NonNull<u8> {
+    let layout = Layout::new::<Task<F>>();
+    // SAFETY: a task has a non-zero size (its header).
+    NonNull::new(unsafe { std::alloc::alloc(layout) })
+        .unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+}
+
 /// # Safety
 /// No reference of either kind is left; `ptr` is a `Task<F>` whose stage is
 /// `Consumed`.
@@ -800,9 +820,18 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
         (h.core, h.holds_core.load(Ordering::Acquire))
     };
     #[cfg(not(loom))]
-    // SAFETY: allocated by `Box` in `TaskRef::new`; the stage holds nothing
-    // and the header holds only `Send` data, so any thread may drop it.
-    drop(unsafe { Box::from_raw(ptr.cast::<Task<F>>().as_ptr()) });
+    {
+        let task = ptr.cast::<Task<F>>();
+        // SAFETY: the stage holds nothing and the header holds only `Send`
+        // data, so any thread may drop them; dropped once, then freed.
+        unsafe { ptr::drop_in_place(task.as_ptr()) };
+        // An executor running on this thread keeps the block for its next
+        // spawn; elsewhere the cache keeps only a few (see `memory`).
+        let busy = super::with_current(|_| ()).is_some();
+        // SAFETY: allocated by `alloc_task::<F>` (`TaskRef::new`) with this
+        // layout; nothing uses it any more.
+        unsafe { memory::dealloc(task.cast(), Layout::new::<Task<F>>(), busy) };
+    }
     #[cfg(loom)]
     {
         // SAFETY: as above; loom builds leak the memory and mark it freed.
@@ -827,8 +856,13 @@ mod tests {
     #[test]
     fn a_trivial_task_fits_the_128_byte_class() {
         assert_eq!(core::mem::size_of::<Header>(), 88);
+        // A thin `JoinError` keeps a finished stage small: one word beside
+        // the output and the tag (a two-word error made this 24 bytes).
+        assert_eq!(core::mem::size_of::<JoinError>(), 8);
+        assert_eq!(core::mem::size_of::<Result<u64, JoinError>>(), 16);
         let i = 7usize;
-        // glibc's fast bins end at 128-byte chunks (120 bytes of payload).
+        // glibc serves 120 bytes from a 128-byte chunk; the task-memory
+        // cache's classes follow the same steps (`memory`).
         assert!(
             task_size(&async move { i }) <= 120,
             "{}",
