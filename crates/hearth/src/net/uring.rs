@@ -254,7 +254,11 @@ impl Ring {
     /// registered token's readiness to `dispatch`.
     /// Returns how many events it handled (remote wakes included; the
     /// completions of removals are not events).
-    pub(crate) fn poll(&self, timeout: Option<Duration>, mut dispatch: impl FnMut(usize, u8)) -> usize {
+    pub(crate) fn poll(
+        &self,
+        timeout: Option<Duration>,
+        mut dispatch: impl FnMut(usize, u8),
+    ) -> usize {
         // Completions left by a waker that panicked: deliver them first.
         let timeout = if self.taken.borrow().is_empty() {
             timeout

@@ -99,8 +99,8 @@
 //! [`block_on`]: crate::block_on
 //! [`Executor::run_until`]: crate::Executor::run_until
 
-mod deadline;
 pub(crate) mod clock;
+mod deadline;
 pub(crate) mod driver;
 mod instant;
 mod wheel;
