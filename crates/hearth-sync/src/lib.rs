@@ -141,6 +141,7 @@ pub mod oneshot;
 pub mod remote;
 mod rwlock;
 mod semaphore;
+pub mod timer;
 mod unwind;
 mod wait_list;
 pub mod watch;

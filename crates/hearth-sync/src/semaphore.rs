@@ -250,7 +250,7 @@ impl Semaphore {
     }
 
     #[inline]
-    fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
+    pub(crate) fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
         if self.closed.get() {
             return Err(TryAcquireError::Closed);
         }

@@ -99,6 +99,7 @@ pub mod process;
 pub mod runtime;
 pub mod signal;
 mod sync_shim;
+mod sync_timer;
 pub mod time;
 
 pub use executor::{

@@ -441,6 +441,7 @@ impl Executor {
     /// An executor that keeps its counts in `metrics` (a runtime's worker
     /// shares them with its `Handle`).
     pub(crate) fn with_counters(metrics: std::sync::Arc<Counters>) -> Executor {
+        crate::sync_timer::install();
         let driver = std::rc::Rc::new(Driver::new());
         let executor = Executor {
             core: Arc::new(Core {
