@@ -45,14 +45,24 @@
 //!   the [crate docs](crate).
 //! - [`Permit::send`] after the receiver was *dropped* drops the value at
 //!   once (tokio keeps it until the channel is freed).
+//! - While a [`Sender::reserve_many`] waits for its whole batch, the slots
+//!   already free stay counted in [`Sender::capacity`] (tokio hands them to
+//!   the waiter piecemeal); as in tokio, nobody can take them meanwhile (see
+//!   the [`Semaphore`] docs).
+//!
+//! **Weak senders.** [`WeakSender`] and [`WeakUnboundedSender`] count apart
+//! from the senders: the receiver sees the end when the last strong sender
+//! goes, and from then on `upgrade` fails, as in tokio. The handles are
+//! `UnwindSafe` and `RefUnwindSafe` whatever `T` is, as tokio's: the channel
+//! stays consistent when user code panics.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -683,7 +693,11 @@ impl<T> Sender<T> {
     ///     assert_eq!(rx.recv().await, Some(1));
     /// });
     /// ```
-    pub async fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+    pub async fn send_timeout(
+        &self,
+        value: T,
+        timeout: Duration,
+    ) -> Result<(), SendTimeoutError<T>> {
         let mut reserve = Reserve::new(&self.chan, 1);
         let mut sleep = None;
         // One budgeted operation: with the budget spent, neither the channel

@@ -572,7 +572,10 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn blocking_recv(&mut self) -> Option<T> {
         let shared = &self.shared;
-        blocking::block_on("blocking_recv", std::future::poll_fn(|cx| shared.poll_recv(cx)))
+        blocking::block_on(
+            "blocking_recv",
+            std::future::poll_fn(|cx| shared.poll_recv(cx)),
+        )
     }
 
     /// Receives up to `limit` values into `buffer` from synchronous code,

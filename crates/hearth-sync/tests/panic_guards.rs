@@ -59,7 +59,9 @@ fn mutex_map_closure_panic_unlocks_once() {
         let mut w = Probe::new(m.lock());
         assert!(w.poll().is_pending());
         waiter = Some(w);
-        MutexGuard::map(guard, |_| -> &mut u8 { panic!("injected: a map closure panics") })
+        MutexGuard::map(guard, |_| -> &mut u8 {
+            panic!("injected: a map closure panics")
+        })
     });
     // The unwinding unlocked, which handed the lock to the queued waiter.
     let mut waiter = waiter.unwrap();
@@ -74,7 +76,9 @@ fn mutex_map_closure_panic_unlocks_once() {
     drop(g);
     panics(|| {
         let guard = m.try_lock().unwrap();
-        MutexGuard::try_map(guard, |_| -> Option<&mut u8> { panic!("injected: try_map") })
+        MutexGuard::try_map(guard, |_| -> Option<&mut u8> {
+            panic!("injected: try_map")
+        })
     });
     let g = m.try_lock().unwrap();
     assert!(m.try_lock().is_err());
@@ -123,7 +127,9 @@ fn rwlock_map_closure_panics_release_once() {
     panics(|| RwLockReadGuard::map(lock.try_read().unwrap(), |_| -> &u8 { panic!("injected") }));
     assert!(rwlock_is_free(&lock));
     panics(|| {
-        RwLockWriteGuard::map(lock.try_write().unwrap(), |_| -> &mut u8 { panic!("injected") })
+        RwLockWriteGuard::map(lock.try_write().unwrap(), |_| -> &mut u8 {
+            panic!("injected")
+        })
     });
     assert!(rwlock_is_free(&lock));
     panics(|| {
@@ -163,7 +169,10 @@ fn downgrade_whose_woken_reader_panics_keeps_the_count() {
     // The downgraded guard was dropped by the unwinding: its one read permit
     // came back. The reader holds the other, so the writer still waits.
     assert_eq!(writer.woken(), 0);
-    match reader.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match reader
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(guard) => drop(guard),
         Poll::Pending => panic!("the reader was granted its permit"),
     }

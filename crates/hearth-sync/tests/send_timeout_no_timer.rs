@@ -15,7 +15,9 @@ fn a_full_channel_without_a_timer_panics_clearly() {
     assert!(!hearth_sync::timer::is_set());
     let (tx, mut rx) = mpsc::channel(1);
     // With room, no timer is needed.
-    assert!(Probe::new(tx.send_timeout(1, Duration::ZERO)).poll().is_ready());
+    assert!(Probe::new(tx.send_timeout(1, Duration::ZERO))
+        .poll()
+        .is_ready());
     let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         Probe::new(tx.send_timeout(2, Duration::ZERO)).poll()
     }))

@@ -35,9 +35,9 @@ macro_rules! conformance {
 
             #[test]
             fn hearth() {
+                use hearth_sync as $m;
                 #[allow(unused_imports)]
                 use std::rc::Rc as Shared;
-                use hearth_sync as $m;
                 $body
             }
         }
@@ -163,8 +163,7 @@ conformance!(mpsc_owned_permits_know_their_channel, |m| {
 conformance!(mpsc_reserve_owned_fails_with_unit_error, |m| {
     let (tx, rx) = m::mpsc::channel::<()>(1);
     drop(rx);
-    let result: Result<_, m::mpsc::error::SendError<()>> =
-        Probe::new(tx.reserve_owned()).ready();
+    let result: Result<_, m::mpsc::error::SendError<()>> = Probe::new(tx.reserve_owned()).ready();
     assert!(result.is_err());
 });
 
@@ -308,8 +307,14 @@ conformance!(semaphore_close_fails_acquires_and_keeps_permits, |m| {
     sem.close();
     assert!(sem.is_closed());
     assert_eq!(waiting.woken(), 1);
-    assert!(matches!(waiting.poll(), Poll::Ready(Err(m::AcquireError { .. }))));
-    assert!(matches!(Probe::new(sem.acquire()).poll(), Poll::Ready(Err(_))));
+    assert!(matches!(
+        waiting.poll(),
+        Poll::Ready(Err(m::AcquireError { .. }))
+    ));
+    assert!(matches!(
+        Probe::new(sem.acquire()).poll(),
+        Poll::Ready(Err(_))
+    ));
     assert_eq!(sem.try_acquire().unwrap_err(), m::TryAcquireError::Closed);
     drop(held);
     assert_eq!(sem.available_permits(), 1);
@@ -480,7 +485,10 @@ conformance!(rwlock_owned_guards, |m| {
     assert!(lock.clone().try_read_owned().is_err());
     let mut second = m::OwnedRwLockWriteGuard::map(w, |v| &mut v[1]);
     *second = 5;
-    assert!(Shared::ptr_eq(m::OwnedRwLockMappedWriteGuard::rwlock(&second), &lock));
+    assert!(Shared::ptr_eq(
+        m::OwnedRwLockMappedWriteGuard::rwlock(&second),
+        &lock
+    ));
     drop(second);
     let w = lock.clone().try_write_owned().unwrap();
     let r = w.downgrade();
@@ -554,18 +562,21 @@ conformance!(notified_enabled_is_woken_after_its_first_poll, |m| {
     assert!(probe.poll().is_ready());
 });
 
-conformance!(notified_enabled_and_dropped_passes_the_notification_on, |m| {
-    let n = m::Notify::new();
-    let mut first = Box::pin(n.notified());
-    assert!(!first.as_mut().enable());
-    let mut second = Probe::new(n.notified());
-    assert!(second.poll().is_pending());
-    n.notify_one();
-    assert_eq!(second.woken(), 0);
-    drop(first);
-    assert_eq!(second.woken(), 1);
-    assert!(second.poll().is_ready());
-});
+conformance!(
+    notified_enabled_and_dropped_passes_the_notification_on,
+    |m| {
+        let n = m::Notify::new();
+        let mut first = Box::pin(n.notified());
+        assert!(!first.as_mut().enable());
+        let mut second = Probe::new(n.notified());
+        assert!(second.poll().is_pending());
+        n.notify_one();
+        assert_eq!(second.woken(), 0);
+        drop(first);
+        assert_eq!(second.woken(), 1);
+        assert!(second.poll().is_ready());
+    }
+);
 
 // --- watch ---
 
@@ -609,31 +620,34 @@ conformance!(watch_sender_new_and_subscribe, |m| {
     assert_eq!(*tx.borrow(), 4);
 });
 
-conformance!(watch_send_modify_panic_keeps_changes_and_notifies_nobody, |m| {
-    let (tx, mut rx) = m::watch::channel(vec![1]);
-    let mut changed = Probe::new(rx.changed());
-    assert!(changed.poll().is_pending());
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        tx.send_modify(|v| {
-            v.push(2);
-            panic!("injected: a send_modify closure panics");
-        })
-    }));
-    assert!(r.is_err());
-    assert_eq!(changed.woken(), 0);
-    drop(changed);
-    assert!(!rx.has_changed().unwrap());
-    assert_eq!(*rx.borrow(), [1, 2]);
-    // The channel still works.
-    tx.send_modify(|v| v.push(3));
-    assert!(rx.has_changed().unwrap());
-    assert_eq!(*rx.borrow_and_update(), [1, 2, 3]);
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        tx.send_if_modified(|_| panic!("injected: send_if_modified"))
-    }));
-    assert!(r.is_err());
-    assert!(!rx.has_changed().unwrap());
-});
+conformance!(
+    watch_send_modify_panic_keeps_changes_and_notifies_nobody,
+    |m| {
+        let (tx, mut rx) = m::watch::channel(vec![1]);
+        let mut changed = Probe::new(rx.changed());
+        assert!(changed.poll().is_pending());
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            tx.send_modify(|v| {
+                v.push(2);
+                panic!("injected: a send_modify closure panics");
+            })
+        }));
+        assert!(r.is_err());
+        assert_eq!(changed.woken(), 0);
+        drop(changed);
+        assert!(!rx.has_changed().unwrap());
+        assert_eq!(*rx.borrow(), [1, 2]);
+        // The channel still works.
+        tx.send_modify(|v| v.push(3));
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(*rx.borrow_and_update(), [1, 2, 3]);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            tx.send_if_modified(|_| panic!("injected: send_if_modified"))
+        }));
+        assert!(r.is_err());
+        assert!(!rx.has_changed().unwrap());
+    }
+);
 
 // --- oneshot ---
 

@@ -35,9 +35,15 @@ mod tests {
             let (tx, mut rx) = hearth_sync::mpsc::channel(1);
             tx.send(1).await.unwrap();
             let start = std::time::Instant::now();
-            let err = tx.send_timeout(2, Duration::from_millis(20)).await.unwrap_err();
+            let err = tx
+                .send_timeout(2, Duration::from_millis(20))
+                .await
+                .unwrap_err();
             assert!(start.elapsed() >= Duration::from_millis(20));
-            assert!(matches!(err, hearth_sync::mpsc::error::SendTimeoutError::Timeout(2)));
+            assert!(matches!(
+                err,
+                hearth_sync::mpsc::error::SendTimeoutError::Timeout(2)
+            ));
             assert_eq!(rx.recv().await, Some(1));
             tx.send_timeout(3, Duration::from_millis(20)).await.unwrap();
             assert_eq!(rx.recv().await, Some(3));
