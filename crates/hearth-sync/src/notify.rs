@@ -29,7 +29,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use hearth_task::{ContextExt, LocalWaker};
+use hearth_task::ContextExt;
 
 use crate::budget::budgeted;
 use crate::wait_list::{wake_all, WaitList};
@@ -178,7 +178,7 @@ impl Future for Notified<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        budgeted(cx, |cx| this.poll_with(Some(ContextExt::local_waker(cx))))
+        budgeted(cx, |cx| this.poll_with(Some(cx)))
     }
 }
 
@@ -208,8 +208,9 @@ impl Notified<'_> {
         self.get_mut().poll_with(None).is_ready()
     }
 
-    /// Polls with `waker`, or only queues when it is `None` (`enable`).
-    fn poll_with(&mut self, waker: Option<&LocalWaker>) -> Poll<()> {
+    /// Polls with the task's local waker, or only queues when `cx` is `None`
+    /// (`enable`).
+    fn poll_with(&mut self, cx: Option<&mut Context<'_>>) -> Poll<()> {
         if self.done {
             return Poll::Ready(());
         }
@@ -221,18 +222,18 @@ impl Notified<'_> {
                     self.done = true;
                     return Poll::Ready(());
                 }
-                self.key = Some(match waker {
-                    Some(waker) => waiters.push_back(waker, Outcome::Waiting),
+                self.key = Some(match cx {
+                    Some(cx) => waiters.push_back(ContextExt::local_waker(cx), Outcome::Waiting),
                     None => waiters.push_back_unregistered(Outcome::Waiting),
                 });
                 Poll::Pending
             }
             Some(key) => {
                 if waiters.is_linked(key) {
-                    let Some(waker) = waker else {
+                    let Some(cx) = cx else {
                         return Poll::Pending;
                     };
-                    let old = waiters.register(key, waker);
+                    let old = waiters.register(key, ContextExt::local_waker(cx));
                     drop(waiters);
                     drop(old);
                     return Poll::Pending;
