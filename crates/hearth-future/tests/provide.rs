@@ -3,6 +3,7 @@
 //! and local.
 
 #![allow(unstable_name_collisions)]
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 mod common;
 

@@ -24,6 +24,10 @@
 //!
 //! Names and semantics follow `tokio::sync`; each module lists where it
 //! differs. Every waiting operation documents whether it is cancel safe.
+//! The methods tokio has only to be `Send` (`blocking_*` on the local
+//! primitives, `Arc`-based owned guards) are left out or take an `Rc`;
+//! [`mpsc::Sender::send_timeout`] sleeps through the [`timer`] hook, which
+//! hearth's executor fills.
 //!
 //! # Guarantees
 //!
@@ -64,20 +68,24 @@
 //! Operations that spend budget:
 //!
 //! - [`mpsc`] channels: `Receiver::recv`, `recv_many`, `poll_recv` (both
-//!   receivers); `Sender::send`, `reserve`, `reserve_owned`;
+//!   receivers); `Sender::send`, `reserve`, `reserve_many`, `reserve_owned`,
+//!   `send_timeout`;
 //!   `Sender::closed` and `UnboundedSender::closed`.
 //! - [`oneshot`] channels: awaiting the `Receiver`; `Sender::closed`,
 //!   `poll_closed`.
 //! - [`watch`] channels: `Receiver::changed`, `wait_for`; `Sender::closed`.
 //! - [`Semaphore::acquire`], `acquire_many`, `acquire_owned`,
 //!   `acquire_many_owned`.
-//! - [`Mutex::lock`], `lock_owned`; [`RwLock::read`], `write`.
+//! - [`Mutex::lock`], `lock_owned`; [`RwLock::read`], `write`, `read_owned`,
+//!   `write_owned`.
 //! - [`Notify::notified`] (it completes at once on a stored permit or an
 //!   earlier `notify_waiters`).
 //! - [`Barrier::wait`].
 //! - [`remote`] channels: `Receiver::recv`, `poll_recv`; `Sender::send`.
 //!
-//! Operations that do not: every `try_*` method, the synchronous sends
+//! Operations that do not: every `try_*` method, `Notified::enable`, the
+//! `blocking_*` methods of [`remote`] (they refuse to run on an executor's
+//! thread), the synchronous sends
 //! (`UnboundedSender::send`, `Permit::send`, `oneshot::Sender::send`,
 //! `watch::Sender::send*`) and everything that does not return a future.
 //! tokio does not budget `Notify::notified`, `Barrier::wait` or
@@ -149,14 +157,20 @@ pub mod oneshot;
 pub mod remote;
 mod rwlock;
 mod semaphore;
+pub mod timer;
 mod unwind;
 mod wait_list;
 pub mod watch;
 
 pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
-pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use mutex::{
+    MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard, TryLockError,
+};
 pub use notify::{Notified, Notify};
-pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use rwlock::{
+    OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock,
+    RwLockMappedWriteGuard, RwLockReadGuard, RwLockWriteGuard,
+};
 pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,

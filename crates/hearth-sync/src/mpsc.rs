@@ -30,20 +30,41 @@
 //! # Differences from `tokio::sync::mpsc`
 //!
 //! - `!Send`/`!Sync`: for tasks on one thread ([`remote`](crate::remote) is
-//!   the cross-thread channel). No `blocking_*` methods, no `WeakSender`.
+//!   the cross-thread channel, and has `blocking_send`/`blocking_recv`). No
+//!   `blocking_*` methods here: a thread that blocks on a channel whose other
+//!   end lives on the same thread would wait forever.
+//! - [`Sender::send_timeout`] needs a timer, which this crate (below the
+//!   runtime) does not have: it sleeps through the hook of
+//!   [`timer`](crate::timer), which hearth's executor installs. Without a
+//!   hook (a foreign executor and no [`timer::set_sleep`](crate::timer::set_sleep))
+//!   it panics with a message saying so, as tokio's panics outside a runtime
+//!   with a timer. The sleep is only made if the channel is full on the first
+//!   poll.
 //! - `channel(0)` panics, as in tokio.
 //! - [`Sender::closed`] spends the cooperative budget (tokio's does not), see
 //!   the [crate docs](crate).
 //! - [`Permit::send`] after the receiver was *dropped* drops the value at
 //!   once (tokio keeps it until the channel is freed).
+//! - While a [`Sender::reserve_many`] waits for its whole batch, the slots
+//!   already free stay counted in [`Sender::capacity`] (tokio hands them to
+//!   the waiter piecemeal); as in tokio, nobody can take them meanwhile (see
+//!   the [`Semaphore`] docs).
+//!
+//! **Weak senders.** [`WeakSender`] and [`WeakUnboundedSender`] count apart
+//! from the senders: the receiver sees the end when the last strong sender
+//! goes, and from then on `upgrade` fails, as in tokio. The handles are
+//! `UnwindSafe` and `RefUnwindSafe` whatever `T` is, as tokio's: the channel
+//! stays consistent when user code panics.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use hearth_task::ContextExt;
 
@@ -118,6 +139,44 @@ pub mod error {
         }
     }
 
+    /// The error of `Sender::send_timeout`; gives the value back.
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    pub enum SendTimeoutError<T> {
+        /// The channel stayed full until the timeout elapsed.
+        Timeout(T),
+        /// The receiver closed or is gone.
+        Closed(T),
+    }
+
+    impl<T> SendTimeoutError<T> {
+        /// The value that was not sent.
+        pub fn into_inner(self) -> T {
+            match self {
+                SendTimeoutError::Timeout(v) | SendTimeoutError::Closed(v) => v,
+            }
+        }
+    }
+
+    impl<T> fmt::Debug for SendTimeoutError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                SendTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+                SendTimeoutError::Closed(_) => f.write_str("Closed(..)"),
+            }
+        }
+    }
+
+    impl<T> fmt::Display for SendTimeoutError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                SendTimeoutError::Timeout(_) => f.write_str("timed out waiting on send operation"),
+                SendTimeoutError::Closed(_) => f.write_str("channel closed"),
+            }
+        }
+    }
+
+    impl<T> std::error::Error for SendTimeoutError<T> {}
+
     /// The error of `try_recv`.
     #[derive(Debug, PartialEq, Eq, Clone, Copy)]
     pub enum TryRecvError {
@@ -139,7 +198,7 @@ pub mod error {
     impl std::error::Error for TryRecvError {}
 }
 
-use error::{SendError, TryRecvError, TrySendError};
+use error::{SendError, SendTimeoutError, TryRecvError, TrySendError};
 
 /// The shared state of a channel.
 struct Chan<T> {
@@ -148,7 +207,10 @@ struct Chan<T> {
     /// The receiver's task while it waits.
     rx_waker: ParkSlot,
     /// Live senders (`Sender`, `UnboundedSender`; permits borrow or own one).
+    /// Once 0 it stays 0: a weak sender cannot upgrade any more.
     senders: Cell<usize>,
+    /// Live weak senders (`WeakSender`, `WeakUnboundedSender`).
+    weak_senders: Cell<usize>,
     /// Set by `Receiver::close` and the receiver's drop.
     rx_closed: Cell<bool>,
     /// Set by the receiver's drop: values sent later are dropped at once.
@@ -161,12 +223,20 @@ struct Chan<T> {
     closed_event: Event,
 }
 
+// As tokio's channel: a panic (in a waker or a value's drop) leaves the
+// channel consistent (see the crate's panic-safety guarantees), so a handle
+// used again after `catch_unwind` behaves. `T` is not required to be unwind
+// safe: a value is only moved through, never observed half-updated.
+impl<T> UnwindSafe for Chan<T> {}
+impl<T> RefUnwindSafe for Chan<T> {}
+
 impl<T> Chan<T> {
     fn new(bound: Option<usize>) -> Rc<Self> {
         Rc::new(Chan {
             queue: RefCell::new(VecDeque::new()),
             rx_waker: ParkSlot::new(),
             senders: Cell::new(1),
+            weak_senders: Cell::new(0),
             rx_closed: Cell::new(false),
             rx_gone: Cell::new(false),
             sem: Semaphore::new(bound.unwrap_or(0)),
@@ -295,6 +365,24 @@ impl<T> Chan<T> {
         self.senders.set(self.senders.get() + 1);
     }
 
+    /// A new strong sender from a weak one, unless every sender is gone.
+    fn upgrade(&self) -> bool {
+        let n = self.senders.get();
+        if n == 0 {
+            return false;
+        }
+        self.senders.set(n + 1);
+        true
+    }
+
+    fn add_weak(&self) {
+        self.weak_senders.set(self.weak_senders.get() + 1);
+    }
+
+    fn drop_weak(&self) {
+        self.weak_senders.set(self.weak_senders.get() - 1);
+    }
+
     fn drop_sender(&self) {
         let n = self.senders.get() - 1;
         self.senders.set(n);
@@ -326,7 +414,12 @@ impl<T> Chan<T> {
 
     /// A permit was given back unused.
     fn return_permit(&self) {
-        then_anyway(|| self.sem.release(1), || self.wake_rx_if_closed());
+        self.return_permits(1);
+    }
+
+    /// `n` permits were given back unused.
+    fn return_permits(&self, n: usize) {
+        then_anyway(|| self.sem.release(n), || self.wake_rx_if_closed());
     }
 
     /// After a slot came back: once closed, the receiver may be waiting for
@@ -437,31 +530,232 @@ impl<T> Sender<T> {
     /// Cancel safe: a dropped `reserve` leaves the queue, and a slot handed
     /// to it passes to the next waiter.
     pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
-        match Reserve::new(&self.chan).await {
+        match Reserve::new(&self.chan, 1).await {
             Ok(()) => Ok(Permit { chan: &self.chan }),
+            Err(()) => Err(SendError(())),
+        }
+    }
+
+    /// Waits for room for `n` values and reserves it, all at once.
+    ///
+    /// The slots come as a [`PermitIterator`] that yields `n` [`Permit`]s;
+    /// the ones not taken go back to the channel when it is dropped. Fails
+    /// if the channel is closed, or at once if `n` exceeds the channel's
+    /// [`max_capacity`](Self::max_capacity) (it could never fit). `n == 0`
+    /// succeeds at once with an empty iterator (unless closed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`reserve`](Self::reserve): a dropped call loses its
+    /// place in the queue and holds no slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::mpsc;
+    ///
+    /// futures::executor::block_on(async {
+    ///     let (tx, mut rx) = mpsc::channel(2);
+    ///     let mut permits = tx.reserve_many(2).await.unwrap();
+    ///     assert!(tx.try_send(0).is_err()); // both slots are reserved
+    ///     permits.next().unwrap().send(1);
+    ///     permits.next().unwrap().send(2);
+    ///     assert!(permits.next().is_none());
+    ///     assert_eq!(rx.recv().await, Some(1));
+    ///     assert_eq!(rx.recv().await, Some(2));
+    /// });
+    /// ```
+    pub async fn reserve_many(&self, n: usize) -> Result<PermitIterator<'_, T>, SendError<()>> {
+        if n > self.max_capacity() {
+            return Err(SendError(()));
+        }
+        match Reserve::new(&self.chan, n).await {
+            Ok(()) => Ok(PermitIterator {
+                chan: &self.chan,
+                n,
+            }),
             Err(()) => Err(SendError(())),
         }
     }
 
     /// Reserves room if there is some now.
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
-        match self.chan.sem.try_acquire() {
-            Ok(permit) => {
-                permit.forget();
-                Ok(Permit { chan: &self.chan })
-            }
+        self.try_take(1)?;
+        Ok(Permit { chan: &self.chan })
+    }
+
+    /// Reserves room for `n` values if there is that much now (and no
+    /// sender is queued before). `Full` if `n` exceeds the capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::channel(3);
+    /// let permits = tx.try_reserve_many(2).unwrap();
+    /// assert!(tx.try_reserve_many(2).is_err()); // one slot left
+    /// for (i, permit) in permits.enumerate() {
+    ///     permit.send(i);
+    /// }
+    /// assert_eq!(rx.try_recv(), Ok(0));
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn try_reserve_many(&self, n: usize) -> Result<PermitIterator<'_, T>, TrySendError<()>> {
+        if n > self.max_capacity() {
+            return Err(TrySendError::Full(()));
+        }
+        self.try_take(n)?;
+        Ok(PermitIterator {
+            chan: &self.chan,
+            n,
+        })
+    }
+
+    fn try_take(&self, n: usize) -> Result<(), TrySendError<()>> {
+        match self.chan.sem.try_take(n) {
+            Ok(()) => Ok(()),
             Err(TryAcquireError::NoPermits) => Err(TrySendError::Full(())),
             Err(TryAcquireError::Closed) => Err(TrySendError::Closed(())),
         }
     }
 
-    /// As [`reserve`](Self::reserve), with a permit that owns the sender.
-    /// Gives the sender back on failure. Cancel safe.
-    pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<Self>> {
-        match Reserve::new(&self.chan).await {
+    /// As [`reserve`](Self::reserve), with a permit that owns the sender
+    /// (clone it first to keep one). On failure the sender is dropped, as
+    /// tokio's. Cancel safe.
+    pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
+        match Reserve::new(&self.chan, 1).await {
             Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
-            Err(()) => Err(SendError(self)),
+            Err(()) => Err(SendError(())),
         }
+    }
+
+    /// As [`try_reserve`](Self::try_reserve), with a permit that owns the
+    /// sender. Gives the sender back in the error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::mpsc::{self, error::TrySendError};
+    ///
+    /// let (tx, mut rx) = mpsc::channel(1);
+    /// let permit = tx.clone().try_reserve_owned().unwrap();
+    /// let tx = match tx.try_reserve_owned() {
+    ///     Err(TrySendError::Full(tx)) => tx, // the sender comes back
+    ///     _ => unreachable!(),
+    /// };
+    /// permit.send(7);
+    /// assert_eq!(rx.try_recv(), Ok(7));
+    /// drop(tx);
+    /// ```
+    pub fn try_reserve_owned(self) -> Result<OwnedPermit<T>, TrySendError<Self>> {
+        match self.try_take(1) {
+            Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
+            Err(TrySendError::Full(())) => Err(TrySendError::Full(self)),
+            Err(TrySendError::Closed(())) => Err(TrySendError::Closed(self)),
+        }
+    }
+
+    /// Sends `value`, waiting at most `timeout` for room.
+    ///
+    /// Fails with [`SendTimeoutError::Timeout`] if the channel stayed full
+    /// that long, with [`SendTimeoutError::Closed`] if the receiver closed or
+    /// is gone; both give the value back. The channel is tried before the
+    /// timer, so a zero timeout still sends into a channel with room.
+    ///
+    /// The timer is the one installed in [`timer`](crate::timer) (hearth's
+    /// executor installs its own); it is only started if the channel is full
+    /// on the first poll.
+    ///
+    /// # Panics
+    ///
+    /// If the channel is full on the first poll and no timer is installed.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Self::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hearth_sync::mpsc::{self, error::SendTimeoutError};
+    ///
+    /// // A timer that fires at once, for the example; hearth installs its own.
+    /// let _ = hearth_sync::timer::set_sleep(|_| Box::pin(async {}));
+    /// futures::executor::block_on(async {
+    ///     let (tx, mut rx) = mpsc::channel(1);
+    ///     tx.send_timeout(1, Duration::from_millis(10)).await.unwrap();
+    ///     match tx.send_timeout(2, Duration::from_millis(10)).await {
+    ///         Err(SendTimeoutError::Timeout(v)) => assert_eq!(v, 2),
+    ///         other => panic!("{other:?}"),
+    ///     }
+    ///     assert_eq!(rx.recv().await, Some(1));
+    /// });
+    /// ```
+    pub async fn send_timeout(
+        &self,
+        value: T,
+        timeout: Duration,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let mut reserve = Reserve::new(&self.chan, 1);
+        let mut sleep = None;
+        // One budgeted operation: with the budget spent, neither the channel
+        // nor the timer is touched.
+        let reserved = std::future::poll_fn(|cx| {
+            budgeted(cx, |cx| {
+                if let Poll::Ready(r) = reserve.chan.poll_reserve(&mut reserve.waiter, cx) {
+                    return Poll::Ready(Some(r));
+                }
+                let sleep = sleep.get_or_insert_with(|| crate::timer::sleep(timeout));
+                sleep.as_mut().poll(cx).map(|()| None)
+            })
+        })
+        .await;
+        match reserved {
+            Some(Ok(())) => {
+                Permit { chan: &*self.chan }.send(value);
+                Ok(())
+            }
+            Some(Err(())) => Err(SendTimeoutError::Closed(value)),
+            None => Err(SendTimeoutError::Timeout(value)),
+        }
+    }
+
+    /// A [`WeakSender`]: it does not keep the channel open. Once every
+    /// `Sender` is gone, the receiver sees the end although weak senders
+    /// remain, and they no longer [`upgrade`](WeakSender::upgrade).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::mpsc;
+    ///
+    /// let (tx, mut rx) = mpsc::channel::<u8>(1);
+    /// let weak = tx.downgrade();
+    /// assert_eq!((tx.strong_count(), tx.weak_count()), (1, 1));
+    /// weak.upgrade().unwrap().try_send(1).unwrap();
+    /// drop(tx);
+    /// assert!(weak.upgrade().is_none());
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert!(rx.try_recv().is_err()); // disconnected
+    /// ```
+    #[must_use = "downgrade makes a WeakSender and leaves this sender as it is"]
+    pub fn downgrade(&self) -> WeakSender<T> {
+        self.chan.add_weak();
+        WeakSender {
+            chan: self.chan.clone(),
+        }
+    }
+
+    /// The number of [`Sender`]s of the channel.
+    pub fn strong_count(&self) -> usize {
+        self.chan.senders.get()
+    }
+
+    /// The number of [`WeakSender`]s of the channel.
+    pub fn weak_count(&self) -> usize {
+        self.chan.weak_senders.get()
     }
 
     /// Waits until the receiver closes or is dropped.
@@ -577,17 +871,18 @@ impl<T> fmt::Debug for Send<'_, T> {
     }
 }
 
-/// Waits for a slot: the future inside `reserve` and `reserve_owned`.
+/// Waits for `n` slots: the future inside the `reserve*` methods and
+/// `send_timeout`.
 struct Reserve<'a, T> {
     chan: &'a Chan<T>,
     waiter: Waiter,
 }
 
 impl<'a, T> Reserve<'a, T> {
-    fn new(chan: &'a Chan<T>) -> Self {
+    fn new(chan: &'a Chan<T>, n: usize) -> Self {
         Reserve {
             chan,
-            waiter: Waiter::new(1),
+            waiter: Waiter::new(n),
         }
     }
 }
@@ -634,6 +929,50 @@ impl<T> fmt::Debug for Permit<'_, T> {
     }
 }
 
+/// Slots reserved by [`Sender::reserve_many`] or
+/// [`Sender::try_reserve_many`]: yields one [`Permit`] per slot; the slots
+/// not taken go back to the channel when it is dropped.
+pub struct PermitIterator<'a, T> {
+    chan: &'a Chan<T>,
+    /// Slots not yet handed out as a `Permit`.
+    n: usize,
+}
+
+impl<'a, T> Iterator for PermitIterator<'a, T> {
+    type Item = Permit<'a, T>;
+
+    fn next(&mut self) -> Option<Permit<'a, T>> {
+        if self.n == 0 {
+            return None;
+        }
+        self.n -= 1;
+        Some(Permit { chan: self.chan })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.n, Some(self.n))
+    }
+}
+
+impl<T> ExactSizeIterator for PermitIterator<'_, T> {}
+impl<T> std::iter::FusedIterator for PermitIterator<'_, T> {}
+
+impl<T> Drop for PermitIterator<'_, T> {
+    fn drop(&mut self) {
+        if self.n > 0 {
+            self.chan.return_permits(std::mem::take(&mut self.n));
+        }
+    }
+}
+
+impl<T> fmt::Debug for PermitIterator<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PermitIterator")
+            .field("n", &self.n)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A reserved slot that owns its [`Sender`]; returned if dropped unused.
 pub struct OwnedPermit<T> {
     /// Always `Some` until `send` or drop.
@@ -660,7 +999,79 @@ impl<T> OwnedPermit<T> {
         sender.chan.return_permit();
         sender
     }
+
+    /// Whether both permits belong to one channel.
+    pub fn same_channel(&self, other: &Self) -> bool {
+        match (&self.sender, &other.sender) {
+            (Some(a), Some(b)) => a.same_channel(b),
+            _ => false,
+        }
+    }
+
+    /// Whether this permit belongs to `sender`'s channel.
+    pub fn same_channel_as_sender(&self, sender: &Sender<T>) -> bool {
+        self.sender.as_ref().is_some_and(|s| s.same_channel(sender))
+    }
 }
+
+/// The weak handles: they do not keep the channel open.
+macro_rules! weak_sender {
+    ($weak:ident, $strong:ident, $what:literal) => {
+        #[doc = concat!("A ", $what, " that does not keep the channel open; made by `", stringify!($strong), "::downgrade`.")]
+        ///
+        /// It counts in neither the channel's senders nor its end: once every
+        /// strong sender is gone the receiver sees the end, and
+        /// [`upgrade`](Self::upgrade) returns `None` from then on.
+        pub struct $weak<T> {
+            chan: Rc<Chan<T>>,
+        }
+
+        impl<T> $weak<T> {
+            #[doc = concat!("A strong `", stringify!($strong), "`, unless every one is gone.")]
+            pub fn upgrade(&self) -> Option<$strong<T>> {
+                self.chan.upgrade().then(|| $strong {
+                    chan: self.chan.clone(),
+                })
+            }
+
+            /// The number of strong senders of the channel.
+            pub fn strong_count(&self) -> usize {
+                self.chan.senders.get()
+            }
+
+            /// The number of weak senders of the channel.
+            pub fn weak_count(&self) -> usize {
+                self.chan.weak_senders.get()
+            }
+        }
+
+        impl<T> Clone for $weak<T> {
+            fn clone(&self) -> Self {
+                self.chan.add_weak();
+                $weak {
+                    chan: self.chan.clone(),
+                }
+            }
+        }
+
+        impl<T> Drop for $weak<T> {
+            fn drop(&mut self) {
+                self.chan.drop_weak();
+            }
+        }
+
+        impl<T> fmt::Debug for $weak<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($weak))
+                    .field("strong_count", &self.strong_count())
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+weak_sender!(WeakSender, Sender, "[`Sender`]");
+weak_sender!(WeakUnboundedSender, UnboundedSender, "[`UnboundedSender`]");
 
 impl<T> Drop for OwnedPermit<T> {
     fn drop(&mut self) {
@@ -742,6 +1153,22 @@ macro_rules! receiver_methods {
         /// The number of live senders.
         pub fn sender_strong_count(&self) -> usize {
             self.chan.senders.get()
+        }
+
+        /// The number of live weak senders.
+        pub fn sender_weak_count(&self) -> usize {
+            self.chan.weak_senders.get()
+        }
+
+        /// Polls for up to `limit` values into `buffer`, as
+        /// [`recv_many`](Self::recv_many); registers the task's local waker.
+        pub fn poll_recv_many(
+            &mut self,
+            cx: &mut Context<'_>,
+            buffer: &mut Vec<T>,
+            limit: usize,
+        ) -> Poll<usize> {
+            self.chan.poll_recv_many(cx, buffer, limit)
         }
     };
 }
@@ -825,6 +1252,25 @@ impl<T> UnboundedSender<T> {
     /// Whether both senders belong to one channel.
     pub fn same_channel(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.chan, &other.chan)
+    }
+
+    /// A [`WeakUnboundedSender`]: it does not keep the channel open.
+    #[must_use = "downgrade makes a WeakUnboundedSender and leaves this sender as it is"]
+    pub fn downgrade(&self) -> WeakUnboundedSender<T> {
+        self.chan.add_weak();
+        WeakUnboundedSender {
+            chan: self.chan.clone(),
+        }
+    }
+
+    /// The number of [`UnboundedSender`]s of the channel.
+    pub fn strong_count(&self) -> usize {
+        self.chan.senders.get()
+    }
+
+    /// The number of [`WeakUnboundedSender`]s of the channel.
+    pub fn weak_count(&self) -> usize {
+        self.chan.weak_senders.get()
     }
 }
 

@@ -11,13 +11,21 @@
 //! - A `Notified` woken by `notify_one` and dropped before it observed the
 //!   notification hands it on (to the next waiter, or back as the permit).
 //!
-//! Differences: `!Send`/`!Sync`; no `notify_last` and no `Notified::enable`
-//! (a `Notified` enters the queue on its first poll); `notified` spends the
-//! cooperative budget (tokio's does not), see the [crate docs](crate).
+//! - [`notify_last`](Notify::notify_last) is `notify_one` for the most
+//!   recent waiter.
+//! - [`Notified::enable`] queues a future without polling it, so that a
+//!   `notify_one` between the check of a condition and the first poll is not
+//!   lost.
+//!
+//! Differences: `!Send`/`!Sync` (so `Notify` needs no `Arc`, and there is no
+//! `notified_owned`: borrow the `Notify`, or hold an `Rc` next to the
+//! future); `notified` spends the cooperative budget (tokio's does not), see
+//! the [crate docs](crate).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -97,6 +105,36 @@ impl Notify {
         }
     }
 
+    /// Wakes the most recently queued `Notified`, or stores a permit if none
+    /// waits (a permit is taken by whichever `Notified` comes first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::Notify;
+    /// use std::pin::pin;
+    ///
+    /// let notify = Notify::new();
+    /// let mut first = pin!(notify.notified());
+    /// let mut last = pin!(notify.notified());
+    /// first.as_mut().enable();
+    /// last.as_mut().enable();
+    /// notify.notify_last();
+    /// assert!(last.as_mut().enable()); // notified
+    /// assert!(!first.as_mut().enable()); // still waiting
+    /// ```
+    pub fn notify_last(&self) {
+        let waker = self.waiters.borrow_mut().pop_back(|o| *o = Outcome::One);
+        match waker {
+            Some(waker) => {
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            None => self.permit.set(true),
+        }
+    }
+
     /// Wakes every `Notified` that exists now. Stores no permit.
     pub fn notify_waiters(&self) {
         self.generation.set(self.generation.get() + 1);
@@ -104,6 +142,11 @@ impl Notify {
         wake_all(wakers);
     }
 }
+
+// As tokio's: a panicking waker leaves the wait list consistent (see the
+// crate's panic-safety guarantees).
+impl UnwindSafe for Notify {}
+impl RefUnwindSafe for Notify {}
 
 impl Default for Notify {
     fn default() -> Self {
@@ -135,12 +178,39 @@ impl Future for Notified<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        budgeted(cx, |cx| this.poll_unbudgeted(cx))
+        budgeted(cx, |cx| this.poll_with(Some(cx)))
     }
 }
 
 impl Notified<'_> {
-    fn poll_unbudgeted(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Queues this future for notifications without polling it; returns
+    /// whether it is notified already (its next poll is then `Ready`).
+    ///
+    /// As tokio's: a first `enable` (or poll) consumes a stored permit, or
+    /// sees a `notify_waiters` made since the future was created; later it
+    /// reports whether a `notify_one`, `notify_last` or `notify_waiters`
+    /// reached the queued future. No waker is registered: the task is woken
+    /// only once it has polled the future. Spends no budget.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::Notify;
+    /// use std::pin::pin;
+    ///
+    /// let notify = Notify::new();
+    /// let mut notified = pin!(notify.notified());
+    /// assert!(!notified.as_mut().enable()); // queued
+    /// notify.notify_one(); // reaches the queued future, stores no permit
+    /// assert!(notified.as_mut().enable());
+    /// ```
+    pub fn enable(self: Pin<&mut Self>) -> bool {
+        self.get_mut().poll_with(None).is_ready()
+    }
+
+    /// Polls with the task's local waker, or only queues when `cx` is `None`
+    /// (`enable`).
+    fn poll_with(&mut self, cx: Option<&mut Context<'_>>) -> Poll<()> {
         if self.done {
             return Poll::Ready(());
         }
@@ -152,11 +222,17 @@ impl Notified<'_> {
                     self.done = true;
                     return Poll::Ready(());
                 }
-                self.key = Some(waiters.push_back(ContextExt::local_waker(cx), Outcome::Waiting));
+                self.key = Some(match cx {
+                    Some(cx) => waiters.push_back(ContextExt::local_waker(cx), Outcome::Waiting),
+                    None => waiters.push_back_unregistered(Outcome::Waiting),
+                });
                 Poll::Pending
             }
             Some(key) => {
                 if waiters.is_linked(key) {
+                    let Some(cx) = cx else {
+                        return Poll::Pending;
+                    };
                     let old = waiters.register(key, ContextExt::local_waker(cx));
                     drop(waiters);
                     drop(old);

@@ -72,7 +72,10 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         Sender {
             inner: inner.clone(),
         },
-        Receiver { inner },
+        Receiver {
+            inner,
+            terminated: false,
+        },
     )
 }
 
@@ -89,6 +92,9 @@ pub struct Sender<T> {
 /// is dropping the receiver: the value, if sent, is dropped with it.
 pub struct Receiver<T> {
     inner: Rc<Inner<T>>,
+    /// Completed: awaiting it yielded `Ready`, or `try_recv` returned
+    /// something other than `Empty`.
+    terminated: bool,
 }
 
 /// The errors of a oneshot channel.
@@ -184,11 +190,35 @@ impl<T> Receiver<T> {
     /// `Err(Closed)` once no value can come: the sender is gone, the value
     /// was taken, or [`close`](Self::close) was called before a send.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        match self.inner.value.take() {
+        let result = match self.inner.value.take() {
             Some(value) => Ok(value),
             None if self.inner.is_finished() => Err(TryRecvError::Closed),
-            None => Err(TryRecvError::Empty),
-        }
+            None => return Err(TryRecvError::Empty),
+        };
+        self.terminated = true;
+        result
+    }
+
+    /// Whether this receiver completed: awaiting it yielded a result, or
+    /// [`try_recv`](Self::try_recv) returned a value or `Closed` (as tokio).
+    /// A value sent but not yet received does not terminate it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::oneshot;
+    ///
+    /// futures::executor::block_on(async {
+    ///     let (tx, mut rx) = oneshot::channel();
+    ///     assert!(!rx.is_terminated());
+    ///     tx.send(1).unwrap();
+    ///     assert!(!rx.is_terminated()); // sent, not yet received
+    ///     assert_eq!((&mut rx).await, Ok(1));
+    ///     assert!(rx.is_terminated());
+    /// });
+    /// ```
+    pub fn is_terminated(&self) -> bool {
+        self.terminated
     }
 
     /// Refuses the value from now on: the sender's `send` fails and awaiting
@@ -211,8 +241,9 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = &self.inner;
-        budgeted(cx, |cx| {
+        let this = self.get_mut();
+        let inner = &this.inner;
+        let out = budgeted(cx, |cx| {
             if let Some(value) = inner.value.take() {
                 return Poll::Ready(Ok(value));
             }
@@ -221,7 +252,11 @@ impl<T> Future for Receiver<T> {
             }
             inner.rx_waker.register(ContextExt::local_waker(cx));
             Poll::Pending
-        })
+        });
+        if out.is_ready() {
+            this.terminated = true;
+        }
+        out
     }
 }
 

@@ -29,9 +29,20 @@
 //! sender, whose send fails with the value given back; the receiver's drop
 //! drops the queued values, once.
 //!
+//! **Blocking.** [`Sender::blocking_send`] and [`Receiver::blocking_recv`]
+//! serve plain threads (a `spawn_blocking` job, a thread outside the
+//! runtime): they poll the same futures with a `Waker` that unparks the
+//! calling thread, so the wake protocol above is unchanged. Called on a
+//! thread that is running a hearth executor they panic (as tokio's do inside
+//! a runtime): blocking there would stall every task of the thread, possibly
+//! the one that would unblock it.
+//!
 //! Differences from `tokio::sync::mpsc` (the closest peer): senders parked on
 //! a full channel are woken in FIFO order, but a woken sender that lost the
-//! race for the free slot queues again at the back.
+//! race for the free slot queues again at the back. The blocking methods
+//! detect an executor by its cooperative budget
+//! ([`hearth_task::coop::is_limited`]): a foreign executor (or hearth's
+//! `unconstrained`) sets none, so there they block instead of panicking.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -287,6 +298,39 @@ impl<T> Sender<T> {
     pub fn is_closed(&self) -> bool {
         self.shared.queue.is_closed()
     }
+
+    /// Sends `value` from synchronous code, blocking the thread while the
+    /// channel is full. Fails, giving the value back, if the receiver closed
+    /// or is gone (also while blocked).
+    ///
+    /// # Panics
+    ///
+    /// If called on a thread that is running a hearth executor (see the
+    /// [module docs](self)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::remote;
+    ///
+    /// let (tx, mut rx) = remote::channel(1);
+    /// let producer = std::thread::spawn(move || {
+    ///     for i in 0..3 {
+    ///         tx.blocking_send(i).unwrap();
+    ///     }
+    /// });
+    /// let mut got = Vec::new();
+    /// while let Some(i) = rx.blocking_recv() {
+    ///     got.push(i);
+    /// }
+    /// producer.join().unwrap();
+    /// assert_eq!(got, [0, 1, 2]);
+    /// ```
+    #[cfg(not(loom))]
+    #[track_caller]
+    pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        blocking::block_on("blocking_send", self.send(value))
+    }
 }
 
 impl<T> Clone for Sender<T> {
@@ -506,6 +550,62 @@ impl<T> Receiver<T> {
         self.shared.poll_recv(cx)
     }
 
+    /// Receives the next value from synchronous code, blocking the thread
+    /// until one comes; `None` once the channel is closed and empty.
+    ///
+    /// # Panics
+    ///
+    /// If called on a thread that is running a hearth executor (see the
+    /// [module docs](self)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::remote;
+    ///
+    /// let (tx, mut rx) = remote::unbounded_channel();
+    /// std::thread::spawn(move || tx.send("hi").unwrap());
+    /// assert_eq!(rx.blocking_recv(), Some("hi"));
+    /// assert_eq!(rx.blocking_recv(), None); // the sender is gone
+    /// ```
+    #[cfg(not(loom))]
+    #[track_caller]
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        let shared = &self.shared;
+        blocking::block_on(
+            "blocking_recv",
+            std::future::poll_fn(|cx| shared.poll_recv(cx)),
+        )
+    }
+
+    /// Receives up to `limit` values into `buffer` from synchronous code,
+    /// blocking until at least one comes; returns how many. Returns 0 if
+    /// `limit` is 0 or the channel is closed and empty.
+    ///
+    /// # Panics
+    ///
+    /// As [`blocking_recv`](Self::blocking_recv).
+    #[cfg(not(loom))]
+    #[track_caller]
+    pub fn blocking_recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+        if limit == 0 {
+            return 0;
+        }
+        let Some(first) = self.blocking_recv() else {
+            return 0;
+        };
+        buffer.push(first);
+        let mut n = 1;
+        while n < limit {
+            match self.shared.try_pop() {
+                Ok(value) => buffer.push(value),
+                Err(_) => break,
+            }
+            n += 1;
+        }
+        n
+    }
+
     /// Receives a value if one is queued.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         match self.shared.try_pop() {
@@ -548,5 +648,49 @@ impl<T> fmt::Debug for Receiver<T> {
         f.debug_struct("remote::Receiver")
             .field("len", &self.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// Polling a future to completion on a plain thread.
+#[cfg(not(loom))]
+mod blocking {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    use std::thread::{self, Thread};
+
+    struct Unpark(Thread);
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// Runs `future` on this thread, parking it while the future waits.
+    #[track_caller]
+    pub(super) fn block_on<F: Future>(what: &str, future: F) -> F::Output {
+        assert!(
+            !hearth_task::coop::is_limited(),
+            "hearth_sync::remote: {what} was called on a thread that is running an async \
+             executor; blocking here would stall every task of the thread. Await the async \
+             method instead, or call {what} from a thread that runs no executor (a \
+             spawn_blocking job)"
+        );
+        let waker = Waker::from(Arc::new(Unpark(thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+            // A wake between the poll and here leaves the token set, so the
+            // park returns at once; spurious returns just poll again.
+            thread::park();
+        }
     }
 }

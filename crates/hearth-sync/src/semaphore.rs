@@ -25,6 +25,8 @@
 //!   counts permits that a partly satisfied waiter would hold in tokio.
 //!   [`try_acquire`](Semaphore::try_acquire) fails while anyone is queued, so
 //!   it cannot overtake a waiter either way.
+//! - No `blocking_acquire*`: blocking the thread that runs the permit holders
+//!   would never return.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -127,6 +129,11 @@ impl Semaphore {
             waiters: RefCell::new(WaitList::new()),
             queued: Cell::new(false),
         }
+    }
+
+    /// As [`new`](Self::new) (tokio's name for its `const` constructor).
+    pub const fn const_new(permits: usize) -> Self {
+        Semaphore::new(permits)
     }
 
     /// The number of free permits.
@@ -250,7 +257,7 @@ impl Semaphore {
     }
 
     #[inline]
-    fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
+    pub(crate) fn try_take(&self, n: usize) -> Result<(), TryAcquireError> {
         if self.closed.get() {
             return Err(TryAcquireError::Closed);
         }
@@ -524,6 +531,40 @@ impl SemaphorePermit<'_> {
     }
 }
 
+impl<'a> SemaphorePermit<'a> {
+    /// Splits `n` permits off into a new permit of the same semaphore;
+    /// `None` (and nothing changes) if this one holds fewer than `n`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(3);
+    /// let mut permit = sem.try_acquire_many(3).unwrap();
+    /// let one = permit.split(1).unwrap();
+    /// assert_eq!((permit.num_permits(), one.num_permits()), (2, 1));
+    /// assert!(permit.split(3).is_none());
+    /// drop(one);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        if n > self.permits {
+            return None;
+        }
+        self.permits -= n;
+        Some(SemaphorePermit {
+            sem: self.sem,
+            permits: n,
+        })
+    }
+
+    /// The semaphore the permits belong to.
+    pub fn semaphore(&self) -> &'a Semaphore {
+        self.sem
+    }
+}
+
 impl Drop for SemaphorePermit<'_> {
     #[inline]
     fn drop(&mut self) {
@@ -575,6 +616,20 @@ impl OwnedSemaphorePermit {
             "merging permits of different semaphores"
         );
         self.permits += std::mem::take(&mut other.permits);
+    }
+}
+
+impl OwnedSemaphorePermit {
+    /// As [`SemaphorePermit::split`].
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        if n > self.permits {
+            return None;
+        }
+        self.permits -= n;
+        Some(OwnedSemaphorePermit {
+            sem: self.sem.clone(),
+            permits: n,
+        })
     }
 }
 

@@ -71,11 +71,19 @@ impl<T> WaitList<T> {
 
     /// Links a new waiter at the back and returns its key.
     pub(crate) fn push_back(&mut self, waker: &LocalWaker, data: T) -> usize {
+        let key = self.push_back_unregistered(data);
+        self.nodes[key].waker = Some(waker.clone());
+        key
+    }
+
+    /// Links a new waiter at the back without a waker (it gets one at its
+    /// first [`register`](Self::register)); a wake finds nobody to wake.
+    pub(crate) fn push_back_unregistered(&mut self, data: T) -> usize {
         let key = self.nodes.insert(Node {
             prev: self.tail,
             next: NIL,
             linked: true,
-            waker: Some(waker.clone()),
+            waker: None,
             data,
         });
         match self.tail {
@@ -121,6 +129,19 @@ impl<T> WaitList<T> {
             head => {
                 self.unlink(head);
                 let node = &mut self.nodes[head];
+                outcome(&mut node.data);
+                Some(node.waker.take())
+            }
+        }
+    }
+
+    /// As [`pop_front`](Self::pop_front), for the last waiter.
+    pub(crate) fn pop_back(&mut self, outcome: impl FnOnce(&mut T)) -> Option<Option<LocalWaker>> {
+        match self.tail {
+            NIL => None,
+            tail => {
+                self.unlink(tail);
+                let node = &mut self.nodes[tail];
                 outcome(&mut node.data);
                 Some(node.waker.take())
             }

@@ -6,10 +6,14 @@
 //! the version it saw last; a send bumps the version and wakes the waiting
 //! receivers (all of them can proceed, so this is no wake storm).
 //!
-//! Differences from `tokio::sync::watch`: `!Send`/`!Sync`; one `Sender`
-//! (not `Clone`); a [`Ref`] is a `RefCell` borrow, so sending while a
-//! receiver holds one panics (tokio would deadlock) — don't hold a `Ref`
-//! across an `.await`.
+//! The `Sender` is cloneable, as tokio's: the channel closes (receivers see
+//! the end) when the last sender is dropped. A `send_modify` or
+//! `send_if_modified` closure that panics leaves its changes in the value but
+//! notifies nobody (as tokio documents); the value stays usable.
+//!
+//! Differences from `tokio::sync::watch`: `!Send`/`!Sync`; a [`Ref`] is a
+//! `RefCell` borrow, so sending while a receiver holds one panics (tokio
+//! would deadlock) — don't hold a `Ref` across an `.await`.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -41,7 +45,7 @@ pub mod error {
 
     impl<T> std::error::Error for SendError<T> {}
 
-    /// The sender is gone.
+    /// Every sender is gone.
     #[derive(Debug, PartialEq, Eq, Clone, Copy)]
     pub struct RecvError(pub(super) ());
 
@@ -60,8 +64,9 @@ struct Shared<T> {
     value: RefCell<T>,
     /// Bumped by every send.
     version: Cell<u64>,
-    /// The sender is gone.
+    /// Every sender is gone.
     closed: Cell<bool>,
+    senders: Cell<usize>,
     receivers: Cell<usize>,
     /// Receivers waiting for a new version or the close.
     changed: Event,
@@ -86,20 +91,9 @@ struct Shared<T> {
 /// });
 /// ```
 pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
-    let shared = Rc::new(Shared {
-        value: RefCell::new(init),
-        version: Cell::new(0),
-        closed: Cell::new(false),
-        receivers: Cell::new(1),
-        changed: Event::new(),
-        rx_gone: Event::new(),
-    });
-    (
-        Sender {
-            shared: shared.clone(),
-        },
-        Receiver { shared, version: 0 },
-    )
+    let tx = Sender::new(init);
+    let rx = tx.subscribe();
+    (tx, rx)
 }
 
 /// A borrow of the value.
@@ -134,6 +128,35 @@ pub struct Sender<T> {
 }
 
 impl<T> Sender<T> {
+    /// A sender without receivers yet (make them with
+    /// [`subscribe`](Self::subscribe)); [`send`](Self::send) fails until
+    /// there is one, [`send_replace`](Self::send_replace) works.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::watch;
+    ///
+    /// let tx = watch::Sender::new(0);
+    /// assert!(tx.send(1).is_err()); // nobody listens
+    /// let rx = tx.subscribe();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(*rx.borrow(), 2);
+    /// ```
+    pub fn new(init: T) -> Self {
+        Sender {
+            shared: Rc::new(Shared {
+                value: RefCell::new(init),
+                version: Cell::new(0),
+                closed: Cell::new(false),
+                senders: Cell::new(1),
+                receivers: Cell::new(0),
+                changed: Event::new(),
+                rx_gone: Event::new(),
+            }),
+        }
+    }
+
     /// Replaces the value and notifies the receivers. Fails, giving the value
     /// back, if there are no receivers.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
@@ -152,7 +175,12 @@ impl<T> Sender<T> {
         old
     }
 
-    /// Modifies the value in place and notifies the receivers.
+    /// Modifies the value in place and notifies the receivers (even
+    /// without receivers).
+    ///
+    /// # Panics
+    ///
+    /// If `modify` panics: the changes it made stay, and nobody is notified.
     pub fn send_modify(&self, modify: impl FnOnce(&mut T)) {
         self.send_if_modified(|v| {
             modify(v);
@@ -160,7 +188,24 @@ impl<T> Sender<T> {
         });
     }
 
-    /// Modifies the value in place; notifies only if `modify` returns `true`.
+    /// Modifies the value in place; notifies only if `modify` returns `true`,
+    /// and returns that.
+    ///
+    /// # Panics
+    ///
+    /// If `modify` panics: the changes it made stay, and nobody is notified.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hearth_sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(1);
+    /// assert!(!tx.send_if_modified(|v| if *v % 2 == 0 { *v += 1; true } else { false }));
+    /// assert!(!rx.has_changed().unwrap());
+    /// assert!(tx.send_if_modified(|v| { *v += 1; true }));
+    /// assert!(rx.has_changed().unwrap());
+    /// ```
     pub fn send_if_modified(&self, modify: impl FnOnce(&mut T) -> bool) -> bool {
         let modified = modify(&mut self.shared.value.borrow_mut());
         if modified {
@@ -196,6 +241,16 @@ impl<T> Sender<T> {
         self.shared.receivers.get()
     }
 
+    /// The number of senders.
+    pub fn sender_count(&self) -> usize {
+        self.shared.senders.get()
+    }
+
+    /// Whether both senders belong to one channel.
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// Whether every receiver is gone.
     pub fn is_closed(&self) -> bool {
         self.shared.receivers.get() == 0
@@ -212,10 +267,36 @@ impl<T> Sender<T> {
     }
 }
 
+impl<T> Clone for Sender<T> {
+    /// Another sender of the same channel.
+    ///
+    /// ```
+    /// use hearth_sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(0);
+    /// let tx2 = tx.clone();
+    /// drop(tx);
+    /// assert!(!rx.is_closed()); // one sender is left
+    /// tx2.send(1).unwrap();
+    /// drop(tx2);
+    /// assert!(rx.is_closed());
+    /// ```
+    fn clone(&self) -> Self {
+        self.shared.senders.set(self.shared.senders.get() + 1);
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        self.shared.closed.set(true);
-        self.shared.changed.notify_all();
+        let n = self.shared.senders.get() - 1;
+        self.shared.senders.set(n);
+        if n == 0 {
+            self.shared.closed.set(true);
+            self.shared.changed.notify_all();
+        }
     }
 }
 
@@ -258,7 +339,7 @@ impl<T> Receiver<T> {
     /// Whether a value unseen by this receiver was sent, without marking it
     /// seen.
     ///
-    /// Fails if and only if the sender is gone, even if an unseen value
+    /// Fails if and only if every sender is gone, even if an unseen value
     /// remains (as tokio): [`borrow`](Self::borrow) still reads it, and
     /// [`changed`](Self::changed) still reports it once.
     pub fn has_changed(&self) -> Result<bool, RecvError> {
@@ -268,7 +349,7 @@ impl<T> Receiver<T> {
         Ok(self.shared.version.get() != self.version)
     }
 
-    /// Whether the sender is gone.
+    /// Whether every sender is gone.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.get()
     }
@@ -284,7 +365,7 @@ impl<T> Receiver<T> {
     }
 
     /// Waits for a value this receiver has not seen, and marks it seen.
-    /// Fails once the sender is gone and nothing unseen remains.
+    /// Fails once every sender is gone and nothing unseen remains.
     ///
     /// # Cancel safety
     ///
@@ -309,7 +390,7 @@ impl<T> Receiver<T> {
     }
 
     /// Waits until `f` accepts the value (checking the current one first),
-    /// marks it seen and returns a borrow of it. Fails if the sender goes
+    /// marks it seen and returns a borrow of it. Fails if the senders go
     /// first.
     ///
     /// # Cancel safety

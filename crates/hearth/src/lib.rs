@@ -110,6 +110,7 @@ pub mod process;
 pub mod runtime;
 pub mod signal;
 mod sync_shim;
+mod sync_timer;
 pub mod task;
 pub mod time;
 

@@ -517,6 +517,7 @@ impl Executor {
         metrics: std::sync::Arc<Counters>,
         io_driver: IoDriver,
     ) -> Executor {
+        crate::sync_timer::install();
         let driver = std::rc::Rc::new(Driver::new(io_driver));
         let executor = Executor {
             core: Arc::new(Core {
