@@ -34,7 +34,7 @@
 //!
 //! wrk must be on `PATH` (`apt-get install -y wrk`); without it the hyper and
 //! raw rows are skipped with a message, and the rest of the run goes on.
-//! `HEARTH_BENCH_NET_SECS` overrides the 8 s per wrk run (and scales the echo
+//! `HEARTH_BENCH_NET_SECS` overrides the 6 s per wrk run (and scales the echo
 //! runs) for quick trials; `HEARTH_BENCH_NET_ONLY=hearth` runs only the
 //! configurations whose name contains that text (e.g. to profile one).
 
@@ -88,7 +88,9 @@ fn pin_thread(i: usize) {
 }
 const WRK_THREADS: usize = 2;
 const WRK_CONNECTIONS: usize = 256;
-const WRK_SECS: u64 = 8;
+/// 6 s per wrk run keeps the main job under three minutes with the eight
+/// wrk configurations (`--full` takes three rounds of each).
+const WRK_SECS: u64 = 6;
 const ECHO_CONNECTIONS: usize = 100;
 const ECHO_CLIENT_THREADS: usize = 2;
 const ECHO_MSG: usize = 1024;
@@ -399,9 +401,9 @@ fn report(
         ),
     );
     notes.push(format!(
-        "Rows above: ns/op is 1 / throughput (ns per request or round trip), and the `p99 latency` rows \
-         hold the p99 in ns; ratios are against tokio multi-thread on the same workload, lower is better; \
-         allocs/op is not measured here (0). Servers: {WORKERS} worker threads each, {}; monoio on {}; in this process. Load: {} for hyper and raw ({}s per run); our echo client: \
+        "Rows above: requests (echo: round trips) per second, higher is better, and the `p99 latency` \
+         rows in ms, lower is better; ratios are against tokio multi-thread on the same workload. \
+         Servers: {WORKERS} worker threads each, {}; monoio on {}; in this process. Load: {} for hyper and raw ({}s per run); our echo client: \
          {ECHO_CLIENT_THREADS} threads × {} connections, {echo_secs:.1} s per run; client and h2c: \
          the clients themselves, {CLIENT_CONCURRENCY} requests in flight on {CLIENT_THREADS} threads, {echo_secs:.1} s per run. **The load generator \
          shares the 2 cores with the server**, so every number is server + client work; a faster \

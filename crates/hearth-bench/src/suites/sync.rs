@@ -31,15 +31,16 @@ use hearth_task::dual::{DualRc, DualWake};
 use crate::harness::{Config, Suite, SuiteReport, Target};
 
 /// Operations per run of every workload (hops, messages, acquire-releases).
-pub const MESSAGES: u64 = 5_000_000;
+pub const MESSAGES: u64 = 3_000_000;
 /// Tasks of the contention workload.
 pub const TASKS: u64 = 1_000;
 /// Capacity of the bounded channels.
 pub const CAPACITY: usize = 1024;
 /// Samples per case (each sample is one run of [`MESSAGES`] operations).
-/// Three runs of 5,000,000 keep the whole `cargo run --release -p hearth-bench`
-/// under three minutes next to the `net` suite's wrk runs (with 10,000,000 it
-/// took 3 min 45 s once the hosted rows were added).
+/// Three runs of 3,000,000 keep the whole `cargo run --release -p hearth-bench`
+/// under three minutes next to the `net` suite's wrk runs (with 5,000,000 the
+/// suites took 202 s once the context suite and the net suite's client, h2c
+/// and epoll rows were added; with 10,000,000, 3 min 45 s before that).
 const SAMPLES: usize = 3;
 
 // ---- the executor every peer runs on ----
