@@ -400,10 +400,11 @@ pub(crate) const fn link(mut vtable: DualVTable, parent: ParentFn) -> DualVTable
     vtable
 }
 
-// SAFETY: `layer_provide` hands out references the layer borrows for longer
-// than the layer lives; a layer's `Waker` is only ever borrowed from the
-// layer (clones are clones of `inner`).
+// The vtable of layers: `layer_provide` hands out references the layer
+// borrows for longer than the layer lives; a layer's `Waker` is only ever
+// borrowed from the layer (clones are clones of `inner`).
 static LAYER: DualVTable = link(
+    // SAFETY: the hooks keep `DualVTable::new`'s contract (see above).
     unsafe {
         DualVTable::new(
             layer_clone,
@@ -445,10 +446,11 @@ unsafe fn layer_drop(_: *const DualHeader) {}
 /// # Safety
 /// `h` is the header of a live `Layer`, on its owner thread.
 unsafe fn layer_provide(h: *const DualHeader, request: &mut Request<'_>) {
-    // SAFETY: per the contract; the provider is borrowed for longer than the
-    // layer, and the request's lifetime is within the layer's `Waker` borrow.
-    // (`request_ref_where` reads layers in place; this hook serves only a
-    // look-up that starts from the raw vtable.)
+    // `request_ref_where` reads layers in place; this hook serves only a
+    // look-up that starts from the raw vtable. The provider is borrowed for
+    // longer than the layer, and the request's lifetime is within the
+    // layer's `Waker` borrow.
+    // SAFETY: per the contract, `h` is a live layer's header.
     if let LayerValue::Dyn(provider) = unsafe { layer(h) }.value {
         provider.provide(request);
     }

@@ -193,6 +193,7 @@ fn layer_keeps_the_local_twin() {
     let twin: *const LocalWaker = ContextExt::local_waker(&cx);
     provide::with_value(&cx, &A(1), |cx| {
         let lw = ContextExt::local_waker(cx);
+        // SAFETY: `twin` is the local waker of `waker`, alive for the test.
         assert!(lw.will_wake(unsafe { &*twin }));
         lw.wake_by_ref();
     });
@@ -325,6 +326,8 @@ unsafe fn t_clone(h: *const DualHeader) -> RawWaker {
 unsafe fn t_noop(_: *const DualHeader) {}
 
 static TASK: DualVTable =
+    // SAFETY: the test's task outlives every `Waker` of it; the hooks count
+    // nothing, and `task_provide` only reads the task.
     unsafe { DualVTable::new(t_clone, t_noop, t_noop, t_noop).provider(task_provide) };
 
 #[test]

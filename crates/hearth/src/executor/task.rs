@@ -582,10 +582,11 @@ unsafe fn local_drop(p: *const ()) {
 
 // ---- The `Waker` face (any thread) ----
 
-// SAFETY: `task_provide` hands out the header's address as the task's
-// identity (the header lives as long as any `Waker` of it) and the executor's runtime context (set once, before any
-// task runs, and kept until the `Core` goes, which outlives the task's
-// `Waker` borrows: see `task_provide`).
+// `task_provide` hands out the header's address as the task's identity (the
+// header lives as long as any `Waker` of it) and the executor's runtime
+// context (set once, before any task runs, and kept until the `Core` goes,
+// which outlives the task's `Waker` borrows: see `task_provide`).
+// SAFETY: the hooks keep `DualVTable::new`'s contract (see above).
 static TASK_WAKER: DualVTable = unsafe {
     DualVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop).provider(task_provide)
 };

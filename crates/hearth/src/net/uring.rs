@@ -176,13 +176,14 @@ impl Ring {
     fn push(&self, entry: squeue::Entry) -> io::Result<()> {
         let mut ring = self.ring.borrow_mut();
         loop {
-            // SAFETY: the entries this module makes are polls and
-            // cancellations: they carry a descriptor, an event mask and a
-            // `user_data`, no pointer into memory the kernel could use after
-            // it is freed. A queued poll always reaches the kernel before its
-            // descriptor is closed (`remove` submits the queue, poll
-            // included, before returning to the socket's drop, which closes
-            // it), so it never attaches to a reused descriptor number.
+            // The entries this module makes are polls and cancellations:
+            // they carry a descriptor, an event mask and a `user_data`, no
+            // pointer into memory the kernel could use after it is freed. A
+            // queued poll always reaches the kernel before its descriptor is
+            // closed (`remove` submits the queue, poll included, before
+            // returning to the socket's drop, which closes it), so it never
+            // attaches to a reused descriptor number.
+            // SAFETY: by the above, no entry points at memory.
             if unsafe { ring.submission().push(&entry) }.is_ok() {
                 return Ok(());
             }
