@@ -163,6 +163,13 @@ struct Inner {
     parent_ident: Cell<(*const (), *const RawWakerVTable)>,
     /// The parent's thread-safe waker. Any thread.
     remote_parent: AtomicWaker,
+    /// During a pass: the parent's `Waker` (as borrowed by the parent's
+    /// `Context`), where look-ups from a child's context continue
+    /// (`slot_parent`). Null outside passes. Owner only.
+    link: Cell<*const Waker>,
+    /// During a child's poll: the address of the `Waker` lent to it. Null
+    /// otherwise. Owner only.
+    lent: Cell<*const Waker>,
     /// Number of slots; immutable.
     n: usize,
     /// Bit mode: ready flags. Owner only.
@@ -607,6 +614,14 @@ impl WakeSet {
             .expect("wake state used before its first poll")
             .as_ptr();
         let inner = self.inner();
+        // Children's look-ups continue in the parent's `Waker` while the
+        // pass runs (`slot_parent`); the links are cut when it ends, also by
+        // unwinding.
+        inner.link.set(cx.waker());
+        let _unlink = OnDrop(|| {
+            inner.link.set(ptr::null());
+            inner.lent.set(ptr::null());
+        });
         let rearm = OnDrop(|| inner.armed.set(true));
         let progress = pass(inner, p, cx, f);
         core::mem::forget(rearm);
@@ -622,10 +637,6 @@ fn pass(
     cx: &mut Context<'_>,
     mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
 ) -> Progress {
-    // Children see the parent's providers (hearth_task::provide) through a
-    // link to its context; without any, a child's context is its own waker.
-    let link = hearth_task::provide::has_provider(cx.waker());
-    let parent: &Context<'_> = cx;
     // During the pass local wakes only mark.
     inner.armed.set(false);
     inner.drain_remote();
@@ -640,7 +651,7 @@ fn pass(
             let i = (batch.trailing_zeros() + start) as usize & 63;
             batch &= batch - 1;
             inner.bits.set(inner.bits.get() & !(1u64 << i));
-            if poll_child(inner, i, link, parent, &mut f).is_break() {
+            if poll_child(inner, i, &mut f).is_break() {
                 return Progress::Break;
             }
         }
@@ -660,13 +671,13 @@ fn pass(
                 unsafe { init_slot(p, i) };
             }
             inner.swept.set(i + 1);
-            if poll_child(inner, i, link, parent, &mut f).is_break() {
+            if poll_child(inner, i, &mut f).is_break() {
                 return Progress::Break;
             }
         }
         for _ in 0..due {
             let Some(i) = inner.pop() else { break };
-            if poll_child(inner, i, link, parent, &mut f).is_break() {
+            if poll_child(inner, i, &mut f).is_break() {
                 return Progress::Break;
             }
         }
@@ -698,12 +709,15 @@ fn pass(
 }
 
 /// Polls child `i` with a context whose waker is slot `i`.
+///
+/// The child's look-ups (`hearth_task::provide`) reach the parent's
+/// providers through the slot's `linked` hook, not through a different
+/// `Waker`: the child sees the same `Waker` on every poll, so a child that
+/// keeps its waker while it `will_wake` never re-clones it.
 #[inline(always)]
 fn poll_child(
     inner: &Inner,
     i: usize,
-    link: bool,
-    parent: &Context<'_>,
     f: &mut impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     // The slot pointer keeps the allocation's provenance (a pointer made
@@ -713,12 +727,12 @@ fn poll_child(
     // SAFETY: the `Waker` is borrowed for the child's poll only and never
     // dropped; the allocation outlives it.
     let waker = ManuallyDrop::new(unsafe { Waker::from_raw(DualHeader::raw_waker(slot.cast())) });
-    if link {
-        hearth_task::provide::with_waker(&waker, parent, |ccx| f(i, ccx))
-    } else {
-        // On nightly this also sets std's local-waker field to the twin.
-        f(i, &mut hearth_task::context_from_waker(&waker))
-    }
+    inner.lent.set(&*waker);
+    // On nightly this also sets std's local-waker field to the twin.
+    let flow = f(i, &mut hearth_task::context_from_waker(&waker));
+    // (If `f` unwinds, `WakeSet::poll`'s guard clears it.)
+    inner.lent.set(ptr::null());
+    flow
 }
 
 impl Drop for WakeSet {
@@ -822,6 +836,8 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             parent: Cell::new(None),
             parent_ident: Cell::new((ptr::null(), ptr::null())),
             remote_parent: AtomicWaker::new(),
+            link: Cell::new(ptr::null()),
+            lent: Cell::new(ptr::null()),
             n,
             // Bit mode: every child is due for its first poll.
             bits: Cell::new(if n == 0 {
@@ -1011,7 +1027,29 @@ unsafe fn twin_drop(s: *const ()) {
 
 // ---- The `Waker` face (any thread) ----
 
-static FACE: DualVTable = DualVTable::new(face_clone_h, face_wake, face_wake_by_ref, face_drop);
+// `slot_parent` returns the parent's `Waker` only for the `Waker` lent to
+// the child being polled (never for a clone), and only during the pass,
+// whose parent `Context` borrows that `Waker` for longer than the child's
+// poll: `DualVTable::linked`'s contract.
+// SAFETY: as above.
+static FACE: DualVTable = unsafe {
+    DualVTable::new(face_clone_h, face_wake, face_wake_by_ref, face_drop).linked(slot_parent)
+};
+
+/// Where a look-up from a child's context continues: the parent's `Waker`,
+/// if `via` is the `Waker` lent to the child being polled.
+///
+/// # Safety
+/// `h` is the header of a live slot, on its owner thread.
+unsafe fn slot_parent(h: *const DualHeader, via: *const Waker) -> *const Waker {
+    // SAFETY: per the contract: a live slot's allocation is alive.
+    let (_, inner) = unsafe { slot_inner(h.cast()) };
+    if !via.is_null() && ptr::eq(via, inner.lent.get()) {
+        inner.link.get()
+    } else {
+        ptr::null()
+    }
+}
 
 /// # Safety
 /// `s` points at a slot whose allocation is alive.

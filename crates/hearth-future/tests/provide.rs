@@ -190,3 +190,53 @@ fn none_under_tokio_and_futures_without_a_layer() {
     }));
     assert_eq!(out, (Some(3), Some(3)));
 }
+
+/// A child that parks `cx.waker()` and keeps it while it `will_wake`: under
+/// a provider, its context is still its own slot's `Waker` (the link to the
+/// parent is the slot's hook, not a different `Waker`), so it clones once.
+#[test]
+fn linked_children_keep_their_waker() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::task::Waker;
+
+    let clones = Rc::new(Cell::new(0));
+    let c = clones.clone();
+    let mut parked: Option<Waker> = None;
+    let mut polls = 0;
+    let child = poll_fn(move |cx: &mut Context<'_>| {
+        assert_eq!(cx.request_ref::<Tag>().map(|t| t.0), Some(7));
+        match &parked {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => {
+                c.set(c.get() + 1);
+                parked = Some(cx.waker().clone());
+            }
+        }
+        polls += 1;
+        if polls == 5 {
+            return Poll::Ready(());
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    });
+    run(join_all([child]));
+    assert_eq!(clones.get(), 1, "the child re-cloned its waker");
+}
+
+/// A clone of a child's `Waker` does not reach the parent's values: a clone
+/// may be leaked and borrowed for `'static`, which must not hand out a
+/// reference to a layer that lives for one poll.
+#[test]
+fn a_clone_of_a_child_waker_does_not_reach_the_parent() {
+    let out = run(join_all([poll_fn(|cx: &mut Context<'_>| {
+        // (A leaked one, `&'static`, is the case that matters; a clone at
+        // any other address than the lent `Waker` is treated alike.)
+        let clone = Box::new(cx.waker().clone());
+        let through_clone = Context::from_waker(&clone).request_ref::<Tag>().is_some();
+        // The lent `Waker`, rebuilt into a new context, still does.
+        let rebuilt = Context::from_waker(cx.waker()).request_ref::<Tag>().is_some();
+        Poll::Ready((through_clone, rebuilt))
+    })]));
+    assert_eq!(out, vec![(false, true)]);
+}

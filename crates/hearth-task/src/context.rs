@@ -496,27 +496,26 @@ mod builder {
     // `built_provide` hands out references borrowed for the builder's `'a`,
     // which the header (inside the builder) and every borrow of its `Waker`
     // (through the built `Context`) are within.
-    static FORWARD_LINK: DualVTable = crate::provide::link(
-        // SAFETY: as above.
-        unsafe {
-            DualVTable::new(
-                forward_clone,
-                forward_wake_by_ref,
-                forward_wake_by_ref,
-                no_op,
-            )
+    // The parent is borrowed for the builder's `'a` too, and the built
+    // `Waker` is only ever borrowed from the builder (clones are clones of
+    // the inner `Waker`): `DualVTable::linked`'s contract.
+    // SAFETY: as above.
+    static FORWARD_LINK: DualVTable = unsafe {
+        DualVTable::new(
+            forward_clone,
+            forward_wake_by_ref,
+            forward_wake_by_ref,
+            no_op,
+        )
+        .provider(built_provide)
+        .linked(built_parent)
+    };
+    // SAFETY: as for `FORWARD_LINK`.
+    static LOCAL_ONLY_LINK: DualVTable = unsafe {
+        DualVTable::new(local_only_clone, local_only_wake, local_only_wake, no_op)
             .provider(built_provide)
-        },
-        built_parent,
-    );
-    static LOCAL_ONLY_LINK: DualVTable = crate::provide::link(
-        // SAFETY: as for `FORWARD_LINK`.
-        unsafe {
-            DualVTable::new(local_only_clone, local_only_wake, local_only_wake, no_op)
-                .provider(built_provide)
-        },
-        built_parent,
-    );
+            .linked(built_parent)
+    };
 
     /// # Safety
     /// `h` is the header of a live `BuiltHeader`, on its owner thread.
@@ -529,7 +528,7 @@ mod builder {
 
     /// # Safety
     /// `h` is the header of a live `BuiltHeader`.
-    unsafe fn built_parent(h: *const DualHeader) -> *const Waker {
+    unsafe fn built_parent(h: *const DualHeader, _via: *const Waker) -> *const Waker {
         // SAFETY: the header is the first field of `BuiltHeader`.
         unsafe { (*h.cast::<BuiltHeader>()).parent }
     }

@@ -17,8 +17,11 @@
 //!
 //! What carries it: `Context::from_waker(cx.waker())` (same `Waker`),
 //! [`ContextBuilder::from`](crate::ContextBuilder::from) (also after
-//! `.waker(..)`), hearth-future's children (each child's context is linked
-//! to its parent's with [`with_waker`]). What ends it, correctly: a foreign
+//! `.waker(..)`), hearth-future's children (each child's own `Waker` is
+//! linked to the parent's context while the combinator polls it, through
+//! [`DualVTable::linked`](crate::raw::DualVTable::linked)), and a
+//! combinator that wraps its children's contexts with [`with_waker`]. What
+//! ends it, correctly: a foreign
 //! executor's `Waker`, a combinator that makes its own wakers without
 //! linking (`futures::FuturesUnordered`), and any other thread than the one
 //! that made the header (the owner check of the twin look-up).
@@ -116,9 +119,39 @@ use crate::{ContextExt, LocalWaker};
 /// [`DualVTable::provider`](crate::raw::DualVTable::provider).
 pub type ProvideFn = unsafe fn(*const DualHeader, &mut Request<'_>);
 
-/// A layer's link to the context it wraps: the `Waker` a look-up continues
-/// with (null: none).
-pub(crate) type ParentFn = unsafe fn(*const DualHeader) -> *const Waker;
+/// A header's link to an outer context: given the header and the address of
+/// the `Waker` a look-up came through, the `Waker` the look-up continues with
+/// (null: none). Attach it with
+/// [`DualVTable::linked`](crate::raw::DualVTable::linked), whose `# Safety`
+/// says when a pointer may be returned.
+pub type ParentFn = unsafe fn(*const DualHeader, *const Waker) -> *const Waker;
+
+/// A value a runtime's header offers at a fixed offset from itself, read in
+/// place by a look-up: see
+/// [`DualVTable::fields`](crate::raw::DualVTable::fields).
+#[derive(Clone, Copy)]
+pub struct Field {
+    type_id: TypeId,
+    offset: usize,
+}
+
+impl Field {
+    /// A `T` at `offset` bytes from the header.
+    pub const fn new<T: 'static>(offset: usize) -> Field {
+        Field {
+            type_id: TypeId::of::<T>(),
+            offset,
+        }
+    }
+}
+
+impl fmt::Debug for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Field")
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A typed request for a reference, filled by the first provider that has a
 /// value of the requested type.
@@ -261,20 +294,70 @@ pub fn request_ref<T: ?Sized + 'static>(waker: &Waker) -> Option<&T> {
 ///
 /// For values keyed by more than their type: task-locals of the same type
 /// under different keys each find their own.
-#[inline]
+#[inline(always)]
 pub fn request_ref_where<T: ?Sized + 'static>(
     waker: &Waker,
     accept: impl Fn(&T) -> bool,
 ) -> Option<&T> {
-    let mut out: Option<&T> = None;
+    // The hot paths make no call: a field of the first header (a task's
+    // identity) and the single value of a first layer (a task-local scope).
+    // The rest of the chain, and providers behind a hook or a
+    // `dyn Provider`, are out of line.
     if !raw::is_dual(waker) {
         return None;
     }
     let token = crate::thread::current();
+    let h = waker.data().cast::<DualHeader>();
+    // SAFETY: invariant 1 of `raw`: a dual `Waker` points at a live header,
+    // which outlives the borrow of the `Waker`.
+    let header = unsafe { &*h };
+    if !header.is_owned_by(token) {
+        return None;
+    }
+    let vtable = header.vtable();
+    for field in vtable.fields {
+        if field.type_id == TypeId::of::<T>() {
+            // SAFETY: as in `walk`.
+            let found = unsafe {
+                let at = h.cast::<u8>().add(field.offset);
+                *ptr::addr_of!(at).cast::<&T>()
+            };
+            if accept(found) {
+                return Some(found);
+            }
+        }
+    }
+    if ptr::eq(vtable, &LAYER) {
+        // SAFETY: as in `walk`.
+        let layer = unsafe { &*h.cast::<Layer<'_>>() };
+        if let LayerValue::Single(type_id, value) = layer.value {
+            if type_id == TypeId::of::<T>() {
+                // SAFETY: as in `walk`.
+                let found = unsafe { *ptr::addr_of!(value).cast::<&T>() };
+                if accept(found) {
+                    return Some(found);
+                }
+            }
+        }
+    }
+    walk(waker, token, &accept)
+}
+
+/// The whole look-up chain, innermost first (out of line: the inline part of
+/// [`request_ref_where`] tried the first header's fields and single value).
+///
+/// `waker` is a dual `Waker`; `token` the calling thread's.
+#[inline(never)]
+fn walk<'w, T: ?Sized + 'static>(
+    waker: &'w Waker,
+    token: usize,
+    accept: &impl Fn(&T) -> bool,
+) -> Option<&'w T> {
     let mut waker = waker;
     loop {
         // The raw pointer keeps the provenance of the whole allocation the
-        // header starts (a layer, a task), which the hooks read beyond it.
+        // header starts (a layer, a task), which fields and hooks read
+        // beyond it.
         let h = waker.data().cast::<DualHeader>();
         // SAFETY: invariant 1 of `raw`: a dual `Waker` points at a live
         // header, which outlives the borrow of the `Waker`.
@@ -283,6 +366,22 @@ pub fn request_ref_where<T: ?Sized + 'static>(
             return None;
         }
         let vtable = header.vtable();
+        for field in vtable.fields {
+            if field.type_id == TypeId::of::<T>() {
+                // SAFETY: the field's `T` (a `Sized` type, whose `TypeId`
+                // `T` has, so `&T` is a thin pointer) lives at `offset` in
+                // the header's allocation for as long as the header
+                // (`DualVTable::fields`), which outlives the `Waker` borrow;
+                // owner thread (checked above).
+                let found = unsafe {
+                    let at = h.cast::<u8>().add(field.offset);
+                    *ptr::addr_of!(at).cast::<&T>()
+                };
+                if accept(found) {
+                    return Some(found);
+                }
+            }
+        }
         if ptr::eq(vtable, &LAYER) {
             // Layers are read in place: no call for a link or a single value.
             // SAFETY: a `LAYER` header is the first field of a live `Layer`,
@@ -301,13 +400,8 @@ pub fn request_ref_where<T: ?Sized + 'static>(
                     }
                 }
                 LayerValue::Dyn(provider) => {
-                    let mut request = Request::new::<T>(&mut out);
-                    provider.provide(&mut request);
-                    if request.filled {
-                        if out.is_some_and(&accept) {
-                            return out;
-                        }
-                        out = None;
+                    if let Some(found) = ask_dyn(provider, accept) {
+                        return Some(found);
                     }
                 }
                 _ => {}
@@ -323,25 +417,23 @@ pub fn request_ref_where<T: ?Sized + 'static>(
             continue;
         }
         if let Some(provide) = vtable.provide {
-            let mut request = Request::new::<T>(&mut out);
             // SAFETY: owner thread, header alive and not released (checked
             // above); the hook's references outlive the header (its
             // `# Safety`), and the header outlives the `Waker` borrow.
-            unsafe { provide(h, &mut request) };
-            if request.filled {
-                if out.is_some_and(&accept) {
-                    return out;
-                }
-                out = None;
+            if let Some(found) = unsafe { ask_hook(provide, h, accept) } {
+                return Some(found);
             }
         }
         let parent = vtable.parent?;
-        // SAFETY: only layers have a parent hook; a layer's parent `Waker` is
-        // borrowed for longer than the layer, which outlives this borrow.
-        let next = unsafe { parent(h) };
+        // SAFETY: owner thread (checked above); `waker` is a `Waker` whose
+        // data is `h`, borrowed for this look-up. A non-null result is a
+        // `Waker` that outlives every borrow of `waker` (the `# Safety` of
+        // `DualVTable::linked`; layers: their parent is borrowed for longer
+        // than the layer).
+        let next = unsafe { parent(h, waker) };
         if next.is_null()
             || !raw::is_dual(
-                // SAFETY: non-null parents are live borrows (above).
+                // SAFETY: non-null parents are live (above).
                 unsafe { &*next },
             )
         {
@@ -352,11 +444,41 @@ pub fn request_ref_where<T: ?Sized + 'static>(
     }
 }
 
+/// Asks a layer's provider for a `T` that `accept` takes.
+#[inline(never)]
+fn ask_dyn<'p, T: ?Sized + 'static>(
+    provider: &'p dyn Provider,
+    accept: &impl Fn(&T) -> bool,
+) -> Option<&'p T> {
+    let mut out: Option<&T> = None;
+    let mut request = Request::new::<T>(&mut out);
+    provider.provide(&mut request);
+    out.filter(|v| accept(v))
+}
+
+/// Asks a runtime's provider hook for a `T` that `accept` takes.
+///
+/// # Safety
+/// `h` is a live header with `provide` in its vtable, on its owner thread;
+/// the result lives as long as the header (the hook's contract).
+#[inline(never)]
+unsafe fn ask_hook<'h, T: ?Sized + 'static>(
+    provide: ProvideFn,
+    h: *const DualHeader,
+    accept: &impl Fn(&T) -> bool,
+) -> Option<&'h T> {
+    let mut out: Option<&T> = None;
+    let mut request = Request::new::<T>(&mut out);
+    // SAFETY: per the contract.
+    unsafe { provide(h, &mut request) };
+    out.filter(|v| accept(v))
+}
+
 /// Returns `true` if a look-up through `waker` may find something: it is a
 /// dual `Waker` owned by this thread with a provider or a layer.
 ///
-/// Combinators use it to skip linking their children's contexts when there
-/// is nothing to inherit.
+/// [`with_waker`] uses it to skip its layer when there is nothing to
+/// inherit.
 #[inline]
 pub fn has_provider(waker: &Waker) -> bool {
     if !raw::is_dual(waker) {
@@ -365,7 +487,8 @@ pub fn has_provider(waker: &Waker) -> bool {
     // SAFETY: invariant 1 of `raw`.
     let header = unsafe { &*waker.data().cast::<DualHeader>() };
     let vtable = header.vtable();
-    (vtable.provide.is_some() || vtable.parent.is_some()) && header.is_local()
+    (vtable.provide.is_some() || vtable.parent.is_some() || !vtable.fields.is_empty())
+        && header.is_local()
 }
 
 /// A layer: the header of a `Context` that adds values to (or only links
@@ -394,28 +517,22 @@ enum LayerValue<'a> {
     Dyn(&'a dyn Provider),
 }
 
-/// `vtable` with a parent hook: look-ups continue in the `Waker` it returns.
-pub(crate) const fn link(mut vtable: DualVTable, parent: ParentFn) -> DualVTable {
-    vtable.parent = Some(parent);
-    vtable
-}
-
 // The vtable of layers: `layer_provide` hands out references the layer
 // borrows for longer than the layer lives; a layer's `Waker` is only ever
 // borrowed from the layer (clones are clones of `inner`).
-static LAYER: DualVTable = link(
-    // SAFETY: the hooks keep `DualVTable::new`'s contract (see above).
-    unsafe {
-        DualVTable::new(
-            layer_clone,
-            layer_wake_by_ref,
-            layer_wake_by_ref,
-            layer_drop,
-        )
-        .provider(layer_provide)
-    },
-    layer_parent,
-);
+// SAFETY: the hooks keep `DualVTable::new`'s contract (see above); a layer's
+// parent is borrowed for longer than the layer, whose `Waker` is only ever
+// borrowed from the layer (`DualVTable::linked`).
+static LAYER: DualVTable = unsafe {
+    DualVTable::new(
+        layer_clone,
+        layer_wake_by_ref,
+        layer_wake_by_ref,
+        layer_drop,
+    )
+    .provider(layer_provide)
+    .linked(layer_parent)
+};
 
 /// # Safety
 /// `h` is the header of a live `Layer`.
@@ -458,7 +575,7 @@ unsafe fn layer_provide(h: *const DualHeader, request: &mut Request<'_>) {
 
 /// # Safety
 /// `h` is the header of a live `Layer`.
-unsafe fn layer_parent(h: *const DualHeader) -> *const Waker {
+unsafe fn layer_parent(h: *const DualHeader, _via: *const Waker) -> *const Waker {
     // SAFETY: per the contract.
     unsafe { layer(h) }.parent
 }
@@ -578,6 +695,13 @@ pub fn with_value<T: 'static, R>(
 /// `Context::from_waker(waker)` and costs nothing more. Otherwise the child's
 /// context gets a small layer on the stack: its `Waker` forwards to `waker`
 /// (clones are clones of `waker`), its local waker is `waker`'s.
+///
+/// The layer's `Waker` is not `waker`, so a child that keeps its waker while
+/// it [`will_wake`](Waker::will_wake)s clones it again on every poll. A
+/// combinator whose children's wakers are dual headers of its own does
+/// better with [`DualVTable::linked`](crate::raw::DualVTable::linked), as
+/// hearth-future's do: the child sees its own `Waker`, and look-ups hop to
+/// the parent through the header.
 ///
 /// # Examples
 ///

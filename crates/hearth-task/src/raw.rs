@@ -61,8 +61,12 @@ pub struct DualVTable {
     /// Values this header provides to [`request_ref`](crate::ContextExt::request_ref);
     /// see [`provider`](Self::provider).
     pub(crate) provide: Option<crate::provide::ProvideFn>,
-    /// Where a look-up continues when `provide` has nothing (layers only).
+    /// Where a look-up continues when this header has nothing (layers and
+    /// linked children); see [`linked`](Self::linked).
     pub(crate) parent: Option<crate::provide::ParentFn>,
+    /// Values at fixed offsets from the header, read in place by a look-up
+    /// (no call); see [`fields`](Self::fields).
+    pub(crate) fields: &'static [crate::provide::Field],
 }
 
 impl DualVTable {
@@ -85,6 +89,7 @@ impl DualVTable {
             drop,
             provide: None,
             parent: None,
+            fields: &[],
         }
     }
 
@@ -105,6 +110,51 @@ impl DualVTable {
     /// borrow of a `Context` built from such a `Waker`, not to any poll.
     pub const unsafe fn provider(mut self, provide: crate::provide::ProvideFn) -> Self {
         self.provide = Some(provide);
+        self
+    }
+
+    /// Offers values that live at fixed offsets from the header: a look-up
+    /// of one of their types reads it in place, without calling
+    /// [`provider`](Self::provider)'s hook (the fast path of a runtime's
+    /// per-task values, such as its identity). Fields are tried before the
+    /// hook.
+    ///
+    /// # Safety
+    ///
+    /// For each [`Field`](crate::provide::Field) made with
+    /// `Field::new::<T>(offset)`, the bytes at `offset` from the header's
+    /// address are a valid `T` in the same allocation as the header, for
+    /// as long as the header is alive, and unchanged except through
+    /// interior mutability `T` allows on its owner thread (the look-up hands
+    /// out `&T` on the owner thread only, tied to a `Waker` borrow, as for
+    /// [`provider`](Self::provider)).
+    pub const unsafe fn fields(mut self, fields: &'static [crate::provide::Field]) -> Self {
+        self.fields = fields;
+        self
+    }
+
+    /// Links the header to an outer context: a look-up that finds nothing
+    /// in this header continues in the `Waker` that `parent` returns (null:
+    /// nowhere). This is how a combinator lets its children see the values
+    /// provided above it without giving them a different `Waker` (which
+    /// would make `will_wake` fail and every child re-clone its waker).
+    ///
+    /// `parent(h, via)` is called on the header's owner thread, with `h` the
+    /// header and `via` the address of the `Waker` the look-up came
+    /// through (a `Waker` whose data is `h`, borrowed for the look-up).
+    ///
+    /// # Safety
+    ///
+    /// A non-null pointer `parent` returns must point at a `Waker` that
+    /// stays alive, unmoved, for as long as the `Waker` at `via` can still
+    /// be borrowed from where the look-up got it. The usual way: return
+    /// non-null only while `via` is the address of the very `Waker` the
+    /// combinator lent to the child it is polling (a borrow of it cannot
+    /// outlive that poll), and only while the parent's `Waker` is borrowed
+    /// for the whole poll; never for clones (a clone may be leaked and
+    /// borrowed for `'static`).
+    pub const unsafe fn linked(mut self, parent: crate::provide::ParentFn) -> Self {
+        self.parent = Some(parent);
         self
     }
 }

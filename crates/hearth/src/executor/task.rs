@@ -586,9 +586,15 @@ unsafe fn local_drop(p: *const ()) {
 // header lives as long as any `Waker` of it) and the executor's runtime
 // context (set once, before any task runs, and kept until the `Core` goes,
 // which outlives the task's `Waker` borrows: see `task_provide`).
-// SAFETY: the hooks keep `DualVTable::new`'s contract (see above).
+// The identity is also a field: the `Anchor` at offset 0 is the first byte
+// of the header itself (`Anchor::of`), so `task::Id` look-ups read it in
+// place, without a call.
+// SAFETY: the hooks keep `DualVTable::new`'s contract (see above); the field
+// is the header's first byte, immutable while the header lives.
 static TASK_WAKER: DualVTable = unsafe {
-    DualVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop).provider(task_provide)
+    DualVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop)
+        .provider(task_provide)
+        .fields(&[hearth_task::provide::Field::new::<crate::task::Anchor>(0)])
 };
 
 /// What every hearth task provides to its context
@@ -602,7 +608,7 @@ static TASK_WAKER: DualVTable = unsafe {
 unsafe fn task_provide(h: *const DualHeader, request: &mut hearth_task::provide::Request<'_>) {
     // SAFETY: per the contract; the header is the start of `Header`.
     let header = unsafe { &*h.cast::<Header>() };
-    request.provide_ref(crate::task::Anchor::of(&header.dual));
+    // (The identity is a field of `TASK_WAKER`, read without this call.)
     if request.would_be_satisfied_by_ref_of::<super::RuntimeContext>()
         && header.state.get() & COMPLETE == 0
     {

@@ -59,14 +59,6 @@ impl Anchor {
     pub(crate) fn new() -> Anchor {
         Anchor(0)
     }
-
-    /// The anchor at the first byte of `value`.
-    pub(crate) fn of(value: &hearth_task::raw::DualHeader) -> &Anchor {
-        // SAFETY: `Anchor` is one byte, and the first byte of a `DualHeader`
-        // (a `LocalWaker`'s data pointer) is initialised, immutable and
-        // outside any `UnsafeCell`; the reference lives as long as `value`'s.
-        unsafe { &*(value as *const hearth_task::raw::DualHeader).cast::<Anchor>() }
-    }
 }
 
 impl Id {
