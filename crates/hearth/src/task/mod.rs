@@ -27,8 +27,14 @@
 
 pub use hearth_task::*;
 
+mod cancel;
+pub(crate) mod expiry;
 mod local;
 
+pub use cancel::{
+    cancelled, current_token, CancelScope, CancellationToken, Cancelled, DropGuard, DropGuardRef,
+    WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 pub use local::{AccessError, LocalKey, TaskLocalFuture};
 
 // tokio's `task` module: `JoinSet`, `spawn_local` and its handles, cooperative
