@@ -122,7 +122,11 @@ fn a_new_waker_replaces_the_old_one_and_drop_releases_it() {
     assert!(poll_with(&mut fut, &b).is_pending());
     assert_eq!(Arc::strong_count(&a), 1, "replaced: released");
     drop(fut);
-    assert_eq!(Arc::strong_count(&b), 1, "a dropped wait leaves no waker behind");
+    assert_eq!(
+        Arc::strong_count(&b),
+        1,
+        "a dropped wait leaves no waker behind"
+    );
     token.cancel();
     assert_eq!((a.wakes(), b.wakes()), (0, 0));
 }
@@ -322,7 +326,6 @@ fn a_waker_may_use_the_token_while_it_is_woken() {
     let mut fut = token.cancelled();
     let mut builder = task::ContextBuilder::from_waker(Waker::noop()).local_waker(&local);
     assert!(Pin::new(&mut fut).poll(&mut builder.build()).is_pending());
-    drop(builder);
     drop(local);
     token.cancel();
     assert_eq!(woken.get(), 1);
@@ -459,10 +462,9 @@ fn scopes_work_under_a_foreign_executor() {
     // A layer makes its context's `Waker` a dual one, whoever polls it.
     let token = CancellationToken::new();
     let out = futures::executor::block_on(token.scope(async {
-        let (a, b) = hearth::join!(sees_cancel(), async {
+        let (a, ()) = hearth::join!(sees_cancel(), async {
             task::current_token().await.unwrap().cancel();
         });
-        let _ = b;
         a
     }));
     assert_eq!(out, Ok(true));
@@ -484,7 +486,10 @@ fn nested_scopes_see_the_cancellation_of_either() {
             })
             .await;
         assert_eq!(out, Ok((Ok(true), true)));
-        assert!(!inner.is_cancelled(), "the caller's inner token is not cancelled");
+        assert!(
+            !inner.is_cancelled(),
+            "the caller's inner token is not cancelled"
+        );
 
         // The inner token is cancelled: only the inner scope ends.
         let outer = CancellationToken::new();
@@ -569,7 +574,9 @@ fn socket_reads_fail_with_cancelled_through_combinators() {
         assert!(e.to_string().contains("cancel"), "{e}");
         // Outside the scope, the sockets work again.
         let (mut c, s) = quiet_pair().await;
-        futures::AsyncWriteExt::write_all(&mut c, b"x").await.unwrap();
+        futures::AsyncWriteExt::write_all(&mut c, b"x")
+            .await
+            .unwrap();
         let mut b = [0u8; 1];
         assert_eq!(s.read(&mut b).await.unwrap(), 1);
     });

@@ -32,7 +32,7 @@
 //! # Cancel scopes: cancellation through the context
 //!
 //! [`token.scope(fut)`](CancellationToken::scope) polls `fut` with the token
-//! in scope, provided through the context ([`provide`](super::provide)) to
+//! in scope, provided through the context ([`provide`]) to
 //! everything polled inside, however deep and through any combinator that
 //! links its children (all of hearth-future's: `join!`, `join_all`,
 //! `select!`, `race`, `FuturesSet`, `merge`) and through contexts rebuilt
@@ -92,7 +92,7 @@
 //! ```
 //!
 //! A cancel scope is a deadline that never passes on time: it provides the
-//! same expiry signal ([`provide::Deadline`](super::provide::Deadline)) that
+//! same expiry signal ([`provide::Deadline`]) that
 //! waits register with. Scopes and deadlines nest in any order, and a wait
 //! inside fails when any of them ends, with the error of the one that ended.
 //! In nested cancel scopes the inner one sees the cancellation of either:
