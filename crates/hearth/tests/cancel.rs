@@ -584,6 +584,24 @@ fn socket_reads_fail_with_cancelled_through_combinators() {
 
 #[test]
 #[cfg_attr(miri, ignore)]
+fn a_write_all_stops_at_the_cancel_instead_of_retrying() {
+    hearth::block_on(async {
+        // The peer never reads: the write fills the socket buffers, waits,
+        // and fails at the cancel. `write_all` retries `Interrupted`; it
+        // returns `Other` at once.
+        let (mut c, _s) = quiet_pair().await;
+        let big = vec![0u8; 64 << 20];
+        let token = cancel_after(20);
+        let out = token
+            .scope(futures::AsyncWriteExt::write_all(&mut c, &big))
+            .await;
+        let err = out.unwrap().unwrap_err();
+        assert!(Cancelled::is_cause_of(&err), "{err:?}");
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore)]
 fn accept_fails_through_a_rebuilt_context_and_a_cancelled_scope_fails_at_once() {
     hearth::block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
