@@ -170,17 +170,31 @@ fn a_dropped_middle_token_still_passes_the_cancel_on() {
 }
 
 #[test]
-fn dropped_children_leave_the_tree() {
+fn dropped_children_leave_the_tree_and_their_slots_are_reused() {
+    // Children leave their parent's list when dropped and new ones reuse
+    // the slots: a dropped child must remove its own entry only, or a live
+    // child would miss the cancel.
     let root = CancellationToken::new();
-    for _ in 0..10_000 {
-        let c = root.child_token();
-        drop(c.child_token());
+    let mut live: Vec<_> = (0..100).map(|_| root.child_token()).collect();
+    let mut i = 0;
+    live.retain(|_| {
+        i += 1;
+        i % 2 == 0
+    });
+    live.extend((0..60).map(|_| root.child_token()));
+    live.drain(10..30);
+    for _ in 0..1000 {
+        drop(root.child_token().child_token());
     }
-    // Cancelling walks only live children; the dropped ones are gone (a leak
-    // would show under Miri as well).
-    let kept = root.child_token();
+    live.extend((0..20).map(|_| root.child_token()));
+    let wakers: Vec<_> = live.iter().map(|_| Counter::new(false)).collect();
+    let mut waits: Vec<_> = live.iter().map(|t| t.clone().cancelled_owned()).collect();
+    for (w, c) in waits.iter_mut().zip(&wakers) {
+        assert!(poll_with(w, c).is_pending());
+    }
     root.cancel();
-    assert!(kept.is_cancelled());
+    assert!(live.iter().all(|t| t.is_cancelled()));
+    assert!(wakers.iter().all(|c| c.wakes() == 1));
 }
 
 #[test]
