@@ -470,10 +470,11 @@ fn wake_all(wakers: Vec<LocalWaker>) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
             if first.is_none() {
                 first = Some(payload);
-            } else {
-                // Dropping a second payload could panic again (a payload's
-                // drop is user code) with nothing left to catch it.
-                mem::forget(payload);
+            } else if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                // A later payload's drop panicked (it is user code): that
+                // panic's payload is forgotten, not dropped, as dropping it
+                // could panic again.
+                mem::forget(again);
             }
         }
     }
