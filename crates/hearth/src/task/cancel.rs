@@ -114,9 +114,26 @@
 //! A token is `!Send` and `!Sync` (an `Rc` tree with `Cell` flags; no atomic
 //! operation, no lock): hearth runs a task on the thread that spawned it, so
 //! a token and everything waiting on it live on one thread. To cancel from
-//! another thread, send the request to a task on the token's thread (a
-//! `hearth::sync::oneshot`, or a `Notify`) that calls
-//! [`cancel`](CancellationToken::cancel).
+//! another thread, send the request through hearth's cross-thread channel
+//! ([`sync::remote`](crate::sync::remote)) to a task on the token's thread
+//! that calls [`cancel`](CancellationToken::cancel):
+//!
+//! ```
+//! use hearth::task::CancellationToken;
+//!
+//! hearth::block_on(async {
+//!     let token = CancellationToken::new();
+//!     let (tx, mut rx) = hearth::sync::remote::channel::<()>(1);
+//!     let t = token.clone();
+//!     hearth::spawn_local(async move {
+//!         if rx.recv().await.is_some() {
+//!             t.cancel();
+//!         }
+//!     });
+//!     std::thread::spawn(move || tx.blocking_send(()).unwrap());
+//!     token.cancelled().await;
+//! });
+//! ```
 //!
 //! # Differences from tokio-util
 //!
