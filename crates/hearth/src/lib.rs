@@ -48,6 +48,7 @@
 //! | [`future`] | [`join!`], [`try_join!`], [`select!`], `join_all`, `race`, `FuturesSet` | `tokio::{join, try_join, select}`, `futures::future` |
 //! | [`sync`] | `!Send` channels and locks (`mpsc`, `oneshot`, `watch`, `Mutex`, `Semaphore`, ...) | `tokio::sync` |
 //! | [`task`] | [`task::JoinSet`], `spawn_local` and its handles; local wakers: `LocalWaker`, `ContextExt::local_waker`, dual wakers | `tokio::task` |
+//! | [`task::CancellationToken`] | cancellation tokens, and cancel scopes that carry one through the context to every socket and wait inside | `tokio_util::sync::CancellationToken` |
 //!
 //! ```
 //! use hearth::sync::{mpsc, Mutex};

@@ -60,11 +60,12 @@ impl<S: mio::event::Source + std::os::fd::AsRawFd> IoSource<S> {
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         let progress = core::task::ready!(coop::poll_proceed(cx));
-        // A deadline in scope (hearth::time::deadline) fails the operation
-        // once it passed, and wakes it when it passes.
+        // A deadline or cancel scope in scope (hearth::time::deadline,
+        // CancellationToken::scope) fails the operation once it ended, and
+        // wakes it when it ends.
         let deadline = hearth_task::provide::current_deadline(cx);
-        if deadline.is_some_and(|d| d.is_expired()) {
-            return Poll::Ready(Err(crate::time::timed_out()));
+        if let Some(ended) = deadline.filter(|d| d.is_expired()) {
+            return Poll::Ready(Err(crate::task::expiry::io_error(cx, ended)));
         }
         loop {
             let readiness = self.sched.readiness.get();

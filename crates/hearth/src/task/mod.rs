@@ -8,6 +8,13 @@
 //! through hearth-future's combinators, so a leaf future finds them however
 //! deep it is polled.
 //!
+//! A [`CancellationToken`] (tokio-util's API, `!Send`) travels the same
+//! way: [`token.scope(fut)`](CancellationToken::scope) makes every socket
+//! operation inside fail and every other wait end once it is cancelled, and
+//! code inside waits for it with [`cancelled()`](cancelled) without being
+//! passed it (see the [`cancel`] module for the details and the
+//! differences from tokio-util).
+//!
 //! ```
 //! use std::future::poll_fn;
 //! use std::task::Poll;
@@ -27,8 +34,14 @@
 
 pub use hearth_task::*;
 
+pub mod cancel;
+pub(crate) mod expiry;
 mod local;
 
+pub use cancel::{
+    cancelled, current_token, CancelScope, CancellationToken, Cancelled, DropGuard, DropGuardRef,
+    WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 pub use local::{AccessError, LocalKey, TaskLocalFuture};
 
 // tokio's `task` module: `JoinSet`, `spawn_local` and its handles, cooperative

@@ -29,6 +29,11 @@
 //! to bound it. Awaiting a `JoinHandle` inside a deadline is bounded like
 //! any other wait.
 //!
+//! Deadlines and [cancel scopes](crate::task::CancellationToken::scope)
+//! nest in either order: the waits inside fail when either ends, with
+//! `TimedOut` for the deadline and the error of
+//! [`Cancelled`](crate::task::Cancelled) for a cancellation.
+//!
 //! A deadline is provided through the context, so it works wherever the
 //! context reaches: a foreign combinator that makes its own wakers
 //! (`futures::FuturesUnordered`) hides it from its children, whose waits are
@@ -40,8 +45,10 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::time::Duration;
 
-use hearth_task::provide::{self, Deadline, Provider, Request};
+use hearth_task::provide::{self, Provider, Request};
 use hearth_task::ContextExt;
+
+use crate::task::expiry::{Cause, Expiry};
 
 use super::{after, sleep_until, Elapsed, Instant, Sleep};
 
@@ -71,18 +78,18 @@ pub(crate) fn deadline_at(cx: &Context<'_>) -> Option<Instant> {
     cx.request_ref::<DeadlineAt>().map(|d| d.0)
 }
 
-/// What a [`WithDeadline`] provides.
+/// What a [`WithDeadline`] provides: the expiry signal (shared with cancel
+/// scopes, see `crate::task::expiry`) and the instant.
 struct Layer {
-    state: Deadline,
+    state: Expiry,
     at: DeadlineAt,
 }
 
 impl Provider for Layer {
     #[inline]
     fn provide<'a>(&'a self, request: &mut Request<'a>) {
-        request
-            .provide_ref::<Deadline>(&self.state)
-            .provide_ref::<DeadlineAt>(&self.at);
+        self.state.provide(request);
+        request.provide_ref::<DeadlineAt>(&self.at);
     }
 }
 
@@ -152,10 +159,11 @@ pub fn deadline<F: Future>(when: impl Into<When>, future: F) -> WithDeadline<F> 
     WithDeadline {
         future,
         layer: Layer {
-            state: Deadline::new(),
+            state: Expiry::new(),
             at: DeadlineAt(at),
         },
         sleep: None,
+        passed: false,
     }
 }
 
@@ -168,6 +176,8 @@ pub struct WithDeadline<F> {
     /// The timer, at the earlier of this deadline and the outer one; made on
     /// the first poll (the outer one is known then).
     sleep: Option<Sleep>,
+    /// The timer fired (or the outer deadline passed): the future is cut.
+    passed: bool,
 }
 
 impl<F> WithDeadline<F> {
@@ -195,16 +205,24 @@ impl<F: Future> Future for WithDeadline<F> {
             }
             sleep_until(this.layer.at.0)
         });
-        if !this.layer.state.is_expired() && Pin::new(sleep).poll(cx).is_ready() {
+        if !this.passed && Pin::new(sleep).poll(cx).is_ready() {
+            this.passed = true;
             // Wakes the waits that registered, so the poll below reaches
             // them (they are due in their combinators now) and they fail.
-            this.layer.state.expire();
+            this.layer.state.expire(Cause::Deadline);
+        }
+        // An outer layer's signal (a cancel scope's, or a foreign one) fires
+        // this one too: waits inside fail with its cause. Only a deadline
+        // cuts this future; a cancellation is cut by its own scope.
+        this.layer.state.follow(cx);
+        if this.layer.state.cause() == Some(Cause::Deadline) {
+            this.passed = true;
         }
         // SAFETY: see above.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
         match provide::with(cx, &this.layer, |cx| future.poll(cx)) {
             Poll::Ready(v) => Poll::Ready(Ok(v)),
-            Poll::Pending if this.layer.state.is_expired() => Poll::Ready(Err(Elapsed(()))),
+            Poll::Pending if this.passed => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
         }
     }
