@@ -882,15 +882,30 @@ impl Deadline {
 
     /// Marks the deadline expired and wakes every registered waker, once.
     ///
-    /// If a wake panics, the deadline stays expired and the wakers not yet
-    /// woken are dropped (the panic goes on unwinding).
+    /// If a wake panics, the deadline stays expired, every other waker is
+    /// still woken, and then the first panic goes on unwinding (later
+    /// panics' payloads are dropped).
     pub fn expire(&self) {
+        use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
         if self.expired.replace(true) {
             return;
         }
         let waiters = core::mem::take(&mut *self.waiters.borrow_mut());
+        let mut first = None;
         for waker in waiters {
-            waker.wake();
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                if first.is_none() {
+                    first = Some(payload);
+                } else if let Err(nested) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+                    // A payload whose drop panics: its own payload is
+                    // leaked rather than risk a panic in a drop again.
+                    core::mem::forget(nested);
+                }
+            }
+        }
+        if let Some(payload) = first {
+            resume_unwind(payload);
         }
     }
 

@@ -363,3 +363,29 @@ fn runtime_provider_on_the_header() {
     assert!(cx.request_ref::<u64>().is_none());
     let _ = &task.counts;
 }
+
+/// A panicking wake during `Deadline::expire` does not cost the other
+/// waiters their wake-up, and the panic still reaches the caller.
+#[test]
+fn deadline_expire_wakes_everyone_when_a_wake_panics() {
+    use hearth_task::local_waker_fn;
+    use hearth_task::provide::Deadline;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    let woken = Rc::new(Cell::new(0));
+    let deadline = Deadline::new();
+    let (a, b) = (woken.clone(), woken.clone());
+    deadline.register(&local_waker_fn(move || a.set(a.get() + 1)));
+    deadline.register(&local_waker_fn(|| panic!("a waiter's wake panicked")));
+    deadline.register(&local_waker_fn(move || b.set(b.get() + 1)));
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deadline.expire()));
+    std::panic::set_hook(hook);
+    let payload = out.expect_err("the wake's panic reaches the caller");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"a waiter's wake panicked"));
+    assert_eq!(woken.get(), 2, "a waiter was not woken");
+    assert!(deadline.is_expired());
+    assert_eq!(deadline.waiters(), 0);
+}
