@@ -235,7 +235,9 @@ fn a_clone_of_a_child_waker_does_not_reach_the_parent() {
         let clone = Box::new(cx.waker().clone());
         let through_clone = Context::from_waker(&clone).request_ref::<Tag>().is_some();
         // The lent `Waker`, rebuilt into a new context, still does.
-        let rebuilt = Context::from_waker(cx.waker()).request_ref::<Tag>().is_some();
+        let rebuilt = Context::from_waker(cx.waker())
+            .request_ref::<Tag>()
+            .is_some();
         Poll::Ready((through_clone, rebuilt))
     })]));
     assert_eq!(out, vec![(false, true)]);

@@ -384,7 +384,10 @@ fn deadline_expire_wakes_everyone_when_a_wake_panics() {
     let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deadline.expire()));
     std::panic::set_hook(hook);
     let payload = out.expect_err("the wake's panic reaches the caller");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"a waiter's wake panicked"));
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"a waiter's wake panicked")
+    );
     assert_eq!(woken.get(), 2, "a waiter was not woken");
     assert!(deadline.is_expired());
     assert_eq!(deadline.waiters(), 0);

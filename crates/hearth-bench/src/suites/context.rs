@@ -151,11 +151,7 @@ pub fn run(config: &Config) -> SuiteReport {
 /// `hearth_future::join_all`s (one child each) polled with a context built
 /// from `cx`'s `Waker` (the same `Waker`, so its providers are seen), or
 /// with `cx` itself for `depth == 0`.
-fn under_combinators<R>(
-    depth: usize,
-    cx: &Context<'_>,
-    f: &mut dyn FnMut(&Context<'_>) -> R,
-) -> R {
+fn under_combinators<R>(depth: usize, cx: &Context<'_>, f: &mut dyn FnMut(&Context<'_>) -> R) -> R {
     if depth == 0 {
         return f(cx);
     }
