@@ -83,6 +83,11 @@ impl<S: mio::event::Source + std::os::fd::AsRawFd> IoSource<S> {
         buf: &mut [u8],
         mut direct: impl FnMut(&S, &mut [u8]) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
+        // An empty buffer reads nothing at once, as documented (on epoll it
+        // used to wait for readiness first), on both drivers alike.
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         #[cfg(target_os = "linux")]
         if self.ring_recv {
             return self.poll_ring_recv(cx, buf, direct);
@@ -103,10 +108,6 @@ impl<S: mio::event::Source + std::os::fd::AsRawFd> IoSource<S> {
         let deadline = hearth_task::provide::current_deadline(cx);
         if deadline.is_some_and(|d| d.is_expired()) {
             return Poll::Ready(Err(crate::time::timed_out()));
-        }
-        if buf.is_empty() {
-            progress.made_progress();
-            return Poll::Ready(Ok(0));
         }
         let Some(ring) = self.reactor.uring() else {
             return Poll::Ready(Err(other_executor()));
