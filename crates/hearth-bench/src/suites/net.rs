@@ -36,7 +36,8 @@
 //! raw rows are skipped with a message, and the rest of the run goes on.
 //! `HEARTH_BENCH_NET_SECS` overrides the 6 s per wrk run (and scales the echo
 //! runs) for quick trials; `HEARTH_BENCH_NET_ONLY=hearth` runs only the
-//! configurations whose name contains that text (e.g. to profile one).
+//! configurations whose name contains that text (e.g. to profile one;
+//! `=name` selects exactly that one).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -145,7 +146,11 @@ pub fn run(_config: &Config) -> SuiteReport {
         .unwrap_or(1);
     let echo_secs = ECHO_SECS * wrk_secs as f64 / WRK_SECS as f64;
     let only = std::env::var("HEARTH_BENCH_NET_ONLY").unwrap_or_default();
-    let selected = |name: &str| name.contains(only.as_str());
+    // `=name`: that configuration alone.
+    let selected = |name: &str| match only.strip_prefix('=') {
+        Some(exact) => name == exact,
+        None => name.contains(only.as_str()),
+    };
     // Every round runs every configuration once, in the same order; the
     // report takes each configuration's median over the rounds.
     let mut runs: Vec<Vec<Measured>> = Vec::new();

@@ -1,4 +1,5 @@
-//! The io_uring backend of the reactor: readiness through multishot polls.
+//! The io_uring backend of the reactor: readiness through multishot polls,
+//! and stream reads through multishot receives into provided buffers.
 //!
 //! Each registered descriptor gets one `IORING_OP_POLL_ADD` with
 //! `IORING_POLL_ADD_MULTI`: the kernel posts a completion (CQE) every time
@@ -8,6 +9,37 @@
 //! [`Reactor`](super::reactor::Reactor)): the sockets' code is the same for
 //! both.
 //!
+//! # Receive mode (connected streams)
+//!
+//! On Linux 6.0 and later (multishot `IORING_OP_RECV`; set
+//! `HEARTH_URING_RECV=0` to turn it off) a TCP or Unix stream's reads do not
+//! call `read(2)` after readiness. The ring owns [`BUF_COUNT`] buffers of
+//! [`BUF_SIZE`] bytes, registered as a provided-buffer ring (buffer group
+//! [`BUF_GROUP`]). A stream's first read that finds nothing queued reads
+//! the socket directly; on `WouldBlock` it queues one multishot receive with
+//! buffer selection, which from then on posts one completion per chunk of
+//! incoming data, each in a buffer the kernel took from the ring. The
+//! completions go, in order, into the stream's slot ([`RecvState`]); a read
+//! copies out of them (across several, as much as fits), keeps the offset
+//! into a buffer it did not finish, and gives each emptied buffer back to
+//! the ring. End of file and errors are queued behind the data before them.
+//! The stream's poll then asks only for `POLLOUT` (and errors, hang-ups):
+//! incoming data makes one completion, not two.
+//!
+//! When the ring has no free buffer the receive ends with `ENOBUFS`; the
+//! data stays in the socket. The reader drains its queue, then reads the
+//! socket directly (no receive is in the kernel then, so nothing can be
+//! reordered) and arms a new receive on the next `WouldBlock`. A receive
+//! that ends for another reason (end of file, an error, the kernel's
+//! choice) is re-armed the same way when the reader needs one.
+//!
+//! Writes still go out with `write(2)` after readiness: handing them to the
+//! ring would save one more system call per response, but needs a copy into
+//! memory the ring owns until the send completes, `poll_flush`/`shutdown`
+//! that wait for (or queue behind) sends in flight, and a close that does
+//! not lose queued sends; see DESIGN.md for the measurement that kept the
+//! direct write.
+//!
 //! # What it saves
 //!
 //! - Registrations and removals are submission queue entries, not
@@ -15,6 +47,9 @@
 //!   which is also the wait (submit and wait in one call, the time to the
 //!   next timer as its timeout through `IORING_ENTER_EXT_ARG`). Only a
 //!   removal submits at once (see below).
+//! - Receives: one `io_uring_enter` per executor park (or maintenance look)
+//!   collects the data of every stream that received something, and arms
+//!   every receive queued since; no `read(2)` per request.
 //! - A look at I/O without waiting (a busy executor's maintenance, every 61
 //!   polls) reads the completion queue in shared memory and makes no system
 //!   call unless there is something to submit or the kernel flags pending
@@ -22,21 +57,42 @@
 //!
 //! # Invariants
 //!
-//! - `user_data` of a poll is `generation << 32 | token`. A slot's
-//!   generation changes with every registration, so a completion of a poll
-//!   that was removed (the kernel may post one after the removal was queued)
-//!   never reaches the socket that took the token next. Two values are
-//!   reserved: [`WAKE_DATA`] (the eventfd's poll) and [`REMOVE_DATA`] (the
-//!   completions of removals, which carry nothing).
-//! - A poll request holds a reference to its file until it completes, so
-//!   [`Ring::remove`] submits its cancellation right away: the caller closes the
-//!   descriptor next and expects the socket (and, for a listener, its port)
-//!   to be released as with epoll.
+//! - `user_data` of a poll is `generation << 32 | token`, of a receive the
+//!   same with [`RECV_BIT`]. A slot's generation (31 bits) changes with
+//!   every registration, so a completion of a request that was removed (the
+//!   kernel may post one after the removal was queued) never reaches the
+//!   socket that took the token next. Two values are reserved: [`WAKE_DATA`]
+//!   (the eventfd's poll) and [`REMOVE_DATA`] (the completions of removals,
+//!   which carry nothing).
+//! - A poll or receive request holds a reference to its file until it
+//!   completes, so [`Ring::remove`] submits its cancellations right away: the
+//!   caller closes the descriptor next and expects the socket (and, for a
+//!   listener, its port) to be released as with epoll. A request queued and
+//!   not yet submitted names a descriptor *number*: the same submission
+//!   takes it to the kernel before the number is closed and reused.
 //! - A multishot poll may end on its own (a completion without
 //!   `IORING_CQE_F_MORE`, e.g. when the completion queue overflowed): it is
 //!   armed again while the slot still holds the same registration.
-//! - No buffer is handed to the kernel: a poll carries only a descriptor and
-//!   an event mask, so nothing has to outlive a cancelled operation.
+//! - Buffer ownership. Every provided buffer is in exactly one place: in the
+//!   ring (the kernel may write into it at any time), or in one live
+//!   stream's receive queue (the kernel filled it and does not touch it),
+//!   from the completion that names it until the read that empties it, or
+//!   the stream's removal, gives it back ([`BufRing::give_back`]). A
+//!   completion that names a buffer for a slot that is gone gives it back at
+//!   once. So the ring never holds two entries for one buffer, and its entry
+//!   at the tail is free to write. Reads copy out (`&[u8]` views of a queued
+//!   buffer only, never of one in the ring).
+//! - Buffer lifetime. The buffers and the entry ring are one allocation
+//!   each, owned by the [`Ring`], which lives as long as the reactor. They
+//!   are freed only when no receive request is in the kernel
+//!   (`recvs_in_flight`: +1 when one is queued, -1 on its completion without
+//!   `IORING_CQE_F_MORE`) and the buffer ring is unregistered: the ring's
+//!   drop cancels every armed receive and waits (5 s at most) for them to
+//!   end; if they do not, or unregistering fails, the memory is leaked,
+//!   never freed under the kernel. Dropping a stream with a receive in
+//!   flight cancels it; the buffers stay the ring's.
+//! - Polls and cancellations carry no pointer into memory; receives carry
+//!   none either (they name the buffer group).
 //!
 //! Owner thread only, like the reactor around it.
 
@@ -258,6 +314,29 @@ impl BufRing {
     /// Allocates the buffers, puts all of them in the ring and registers it
     /// with `ring`.
     fn new(ring: &IoUring) -> io::Result<BufRing> {
+        let bufs = BufRing::alloc()?;
+        // SAFETY: `entries` holds `BUF_COUNT` entries, page aligned; it and
+        // the buffers it points to live until `Ring`'s drop, which frees
+        // them only once no receive request is in the kernel and the ring is
+        // unregistered (or leaks them).
+        let registered = unsafe {
+            ring.submitter().register_buf_ring(
+                bufs.entries.as_ptr().expose_provenance() as u64,
+                BUF_COUNT,
+                BUF_GROUP,
+            )
+        };
+        if let Err(e) = registered {
+            // SAFETY: never registered: the kernel does not know the memory.
+            unsafe { bufs.free() };
+            return Err(e);
+        }
+        Ok(bufs)
+    }
+
+    /// Allocates the buffers and puts all of them in the (unregistered)
+    /// ring.
+    fn alloc() -> io::Result<BufRing> {
         let oom = || io::Error::from(io::ErrorKind::OutOfMemory);
         // SAFETY: the layout's size is not zero.
         let entries = NonNull::new(unsafe { alloc::alloc_zeroed(Self::entries_layout()) })
@@ -276,22 +355,6 @@ impl BufRing {
         };
         for bid in 0..BUF_COUNT {
             bufs.give_back(bid);
-        }
-        // SAFETY: `entries` holds `BUF_COUNT` entries, page aligned; it and
-        // the buffers it points to live until `Ring`'s drop, which frees
-        // them only once no receive request is in the kernel and the ring is
-        // unregistered (or leaks them).
-        let registered = unsafe {
-            ring.submitter().register_buf_ring(
-                entries.as_ptr().expose_provenance() as u64,
-                BUF_COUNT,
-                BUF_GROUP,
-            )
-        };
-        if let Err(e) = registered {
-            // SAFETY: never registered: the kernel does not know the memory.
-            unsafe { bufs.free() };
-            return Err(e);
         }
         Ok(bufs)
     }
@@ -939,5 +1002,46 @@ pub(crate) fn wake(fd: &OwnedFd) -> io::Result<()> {
             }
             _ => return Err(err),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The entry ring as the kernel reads it: every buffer once, at its own
+    /// address, the tail published in entry 0's last two bytes; buffers
+    /// given back land at the tail, wrapping around. (No kernel here: this
+    /// runs under Miri too.)
+    #[test]
+    fn buffers_go_back_at_the_tail() {
+        let bufs = BufRing::alloc().unwrap();
+        let entry = |i: usize| {
+            // SAFETY: `i < BUF_COUNT`; nothing else uses the entries.
+            unsafe { &*bufs.entries.as_ptr().add(i) }
+        };
+        let tail = || {
+            // SAFETY: entry 0's `resv`, written only through this atomic.
+            unsafe { AtomicU16::from_ptr(ptr::addr_of_mut!((*bufs.entries.as_ptr()).resv)) }
+                .load(Ordering::Acquire)
+        };
+        assert_eq!(tail(), BUF_COUNT);
+        let base = bufs.data.as_ptr().expose_provenance() as u64;
+        for i in [0, 1, usize::from(BUF_COUNT) - 1] {
+            assert_eq!(entry(i).bid, i as u16);
+            assert_eq!(entry(i).len, BUF_SIZE);
+            assert_eq!(entry(i).addr, base + (i as u64) * u64::from(BUF_SIZE));
+        }
+        // The kernel took buffers 5 and 9 (and filled 5); they come back.
+        // SAFETY: buffer 5 is ours (as if a completion named it).
+        assert!(unsafe { bufs.bytes(5, 10, 20) }.iter().all(|&b| b == 0));
+        bufs.give_back(9);
+        bufs.give_back(5);
+        assert_eq!(tail(), BUF_COUNT.wrapping_add(2));
+        assert_eq!(entry(0).bid, 9);
+        assert_eq!(entry(1).bid, 5);
+        assert_eq!(entry(1).addr, base + 5 * u64::from(BUF_SIZE));
+        // SAFETY: never registered.
+        unsafe { bufs.free() };
     }
 }
