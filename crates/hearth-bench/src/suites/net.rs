@@ -26,6 +26,10 @@
 //!   same client for every server) against hearth, tokio multi-thread and
 //!   monoio.
 //!
+//! hearth's rows run on its default driver (io_uring here: stream reads
+//! through multishot receives, about 1.04 system calls per request) and, in
+//! the `(epoll)` rows, on epoll (`recvfrom` + `sendto`, about 2.08).
+//!
 //! Every server runs in this process on threads of its own; wrk and the echo
 //! client share the machine's cores with it. Each configuration runs once
 //! (the numbers of one run are noisy: compare ratios within a run);
@@ -425,6 +429,17 @@ fn report(
         ),
         wrk_secs,
         ECHO_CONNECTIONS / ECHO_CLIENT_THREADS,
+    ));
+    notes.push(format!(
+        "hearth's rows without a driver in their name ran on {}. On io_uring (Linux 6.0+) a stream \
+         reads from a multishot receive into the ring's provided buffers and writes with `sendto` \
+         after readiness: about 1.04 system calls per request (the send, plus a share of one \
+         `io_uring_enter` per executor tick for all sockets); the (epoll) rows read with `recvfrom` \
+         after readiness: about 2.08 (`perf stat -e raw_syscalls:sys_enter` on \
+         `examples/net_server`; DESIGN.md, the io_uring driver, step 2).",
+        hearth::runtime::IoDriver::Auto
+            .resolve()
+            .map_or_else(|e| format!("no driver ({e})"), |d| d.to_string()),
     ));
     SuiteReport {
         // An unpinned run (HEARTH_BENCH_NET_PIN=0) gets a section of its own.
