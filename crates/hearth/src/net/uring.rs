@@ -916,8 +916,9 @@ impl Drop for Ring {
             // unregistered: nothing can use the memory any more.
             unsafe { bufs.free() };
         } else {
-            // The kernel may still write into the buffers: keep them.
-            std::mem::forget(bufs);
+            // The kernel may still write into the buffers: keep them
+            // (`BufRing` has no destructor; not calling `free` leaks them).
+            let _leaked = bufs;
         }
     }
 }
