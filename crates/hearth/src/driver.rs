@@ -71,6 +71,9 @@ pub const DRIVER_ENV: &str = "HEARTH_DRIVER";
 /// - [`IoUring`](Self::IoUring): io_uring (Linux 5.13 or later): a multishot
 ///   poll per socket, registrations batched into the wait, one
 ///   `io_uring_enter` per sleep, no system call for a look at I/O while busy.
+///   On Linux 6.0 and later a TCP or Unix stream's reads come from a
+///   multishot receive into buffers the ring owns (no `recv` call per read;
+///   `HEARTH_URING_RECV=0` turns that off).
 /// - [`Auto`](Self::Auto) (the default): the [`DRIVER_ENV`] environment
 ///   variable (`HEARTH_DRIVER=epoll|uring|auto`) if it is set, else io_uring
 ///   when the kernel allows it (`io_uring_setup` may be refused, e.g. by a

@@ -26,6 +26,10 @@
 //!   same client for every server) against hearth, tokio multi-thread and
 //!   monoio.
 //!
+//! hearth's rows run on its default driver (io_uring here: stream reads
+//! through multishot receives, about 1.04 system calls per request) and, in
+//! the `(epoll)` rows, on epoll (`recvfrom` + `sendto`, about 2.08).
+//!
 //! Every server runs in this process on threads of its own; wrk and the echo
 //! client share the machine's cores with it. Each configuration runs once
 //! (the numbers of one run are noisy: compare ratios within a run);
@@ -36,7 +40,8 @@
 //! raw rows are skipped with a message, and the rest of the run goes on.
 //! `HEARTH_BENCH_NET_SECS` overrides the 6 s per wrk run (and scales the echo
 //! runs) for quick trials; `HEARTH_BENCH_NET_ONLY=hearth` runs only the
-//! configurations whose name contains that text (e.g. to profile one).
+//! configurations whose name contains that text (e.g. to profile one;
+//! `=name` selects exactly that one).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -145,7 +150,11 @@ pub fn run(_config: &Config) -> SuiteReport {
         .unwrap_or(1);
     let echo_secs = ECHO_SECS * wrk_secs as f64 / WRK_SECS as f64;
     let only = std::env::var("HEARTH_BENCH_NET_ONLY").unwrap_or_default();
-    let selected = |name: &str| name.contains(only.as_str());
+    // `=name`: that configuration alone.
+    let selected = |name: &str| match only.strip_prefix('=') {
+        Some(exact) => name == exact,
+        None => name.contains(only.as_str()),
+    };
     // Every round runs every configuration once, in the same order; the
     // report takes each configuration's median over the rounds.
     let mut runs: Vec<Vec<Measured>> = Vec::new();
@@ -420,6 +429,17 @@ fn report(
         ),
         wrk_secs,
         ECHO_CONNECTIONS / ECHO_CLIENT_THREADS,
+    ));
+    notes.push(format!(
+        "hearth's rows without a driver in their name ran on {}. On io_uring (Linux 6.0+) a stream \
+         reads from a multishot receive into the ring's provided buffers and writes with `sendto` \
+         after readiness: about 1.04 system calls per request (the send, plus a share of one \
+         `io_uring_enter` per executor tick for all sockets); the (epoll) rows read with `recvfrom` \
+         after readiness: about 2.08 (`perf stat -e raw_syscalls:sys_enter` on \
+         `examples/net_server`; DESIGN.md, the io_uring driver, step 2).",
+        hearth::runtime::IoDriver::Auto
+            .resolve()
+            .map_or_else(|e| format!("no driver ({e})"), |d| d.to_string()),
     ));
     SuiteReport {
         // An unpinned run (HEARTH_BENCH_NET_PIN=0) gets a section of its own.

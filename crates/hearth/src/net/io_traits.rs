@@ -29,8 +29,10 @@ macro_rules! impl_async_io {
                 // (`initialize_unfilled`) would memset all of it on every
                 // read (hyper hands out 8 KiB and more), which showed as the
                 // top user-space symbol of a hyper server.
-                // The slice is only handed to read(2) (through mio's `Read`),
-                // which writes into it and never reads from it; of its bytes
+                // The slice is only handed to read(2) (through mio's `Read`)
+                // or filled by copying from the io_uring receive's buffers
+                // (`copy_from_slice` into it): both write into it and never
+                // read from it; of its bytes
                 // only the `n` it reports written are marked initialised
                 // below (tokio's own sockets do the same).
                 // SAFETY: viewing the uninitialised bytes as `[u8]` is sound for that use.

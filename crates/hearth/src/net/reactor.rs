@@ -168,12 +168,25 @@ impl Reactor {
         }
     }
 
+    /// The io_uring backend, if that is the one in use.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn uring(&self) -> Option<&super::uring::Ring> {
+        match &self.backend {
+            Backend::Uring(ring) => Some(ring),
+            Backend::Epoll { .. } => None,
+        }
+    }
+
     /// Registers `source` for both directions; it starts out assumed ready
     /// (the first operation is tried at once; `WouldBlock` arms the wait).
+    /// `stream`: a connected stream, whose reads the io_uring backend may
+    /// take over (multishot receive); the returned `bool` says whether it
+    /// did (see [`super::uring`]).
     pub(crate) fn register(
         &self,
         source: &mut (impl mio::event::Source + AsRawFd),
-    ) -> io::Result<(usize, Rc<ScheduledIo>)> {
+        stream: bool,
+    ) -> io::Result<(usize, Rc<ScheduledIo>, bool)> {
         let sched = Rc::new(ScheduledIo {
             readiness: Cell::new(READABLE | WRITABLE),
             reader: LocalWakerSlot::new(),
@@ -188,20 +201,29 @@ impl Reactor {
             }
         };
         let registered = match &self.backend {
-            Backend::Epoll { poll, .. } => poll.borrow().registry().register(
-                source,
-                Token(token),
-                Interest::READABLE | Interest::WRITABLE,
-            ),
+            Backend::Epoll { poll, .. } => poll
+                .borrow()
+                .registry()
+                .register(
+                    source,
+                    Token(token),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .map(|()| false),
             #[cfg(target_os = "linux")]
-            Backend::Uring(ring) => ring.add(token, source.as_raw_fd()),
+            Backend::Uring(ring) => ring.add(token, source.as_raw_fd(), stream),
         };
-        if let Err(e) = registered {
-            self.free.borrow_mut().push(token);
-            return Err(e);
-        }
+        let recv = match registered {
+            Ok(recv) => recv,
+            Err(e) => {
+                self.free.borrow_mut().push(token);
+                return Err(e);
+            }
+        };
+        #[cfg(not(target_os = "linux"))]
+        let _ = stream;
         self.ios.borrow_mut()[token] = Some(sched.clone());
-        Ok((token, sched))
+        Ok((token, sched, recv))
     }
 
     /// Deregisters `source` and frees its token.

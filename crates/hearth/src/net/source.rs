@@ -15,6 +15,9 @@ pub(crate) struct IoSource<S: mio::event::Source> {
     reactor: Rc<Reactor>,
     token: usize,
     sched: Rc<ScheduledIo>,
+    /// Reads come from the io_uring backend's multishot receive
+    /// ([`poll_recv`](Self::poll_recv)).
+    ring_recv: bool,
 }
 
 fn no_executor() -> io::Error {
@@ -35,16 +38,113 @@ fn other_executor() -> io::Error {
 impl<S: mio::event::Source + std::os::fd::AsRawFd> IoSource<S> {
     /// Registers `io` with the current executor's reactor (created on first
     /// use).
-    pub(crate) fn new(mut io: S) -> io::Result<Self> {
+    pub(crate) fn new(io: S) -> io::Result<Self> {
+        Self::register(io, false)
+    }
+
+    /// Registers a connected stream: under the io_uring driver its reads
+    /// may come from a multishot receive ([`poll_recv`](Self::poll_recv)).
+    pub(crate) fn new_stream(io: S) -> io::Result<Self> {
+        Self::register(io, true)
+    }
+
+    fn register(mut io: S, stream: bool) -> io::Result<Self> {
         let reactor = with_current(|core| core.driver().reactor_or_init(&core.remote).cloned())
             .unwrap_or_else(|| Err(no_executor()))?;
-        let (token, sched) = reactor.register(&mut io)?;
+        let (token, sched, ring_recv) = reactor.register(&mut io, stream)?;
         Ok(IoSource {
             io,
             reactor,
             token,
             sched,
+            ring_recv,
         })
+    }
+
+    /// Whether this task may wait on this socket here: the executor that
+    /// runs it is the one whose reactor the socket is registered with.
+    fn on_own_executor(&self) -> bool {
+        with_current(|core| {
+            core.driver()
+                .reactor()
+                .is_some_and(|r| Rc::ptr_eq(r, &self.reactor))
+        }) == Some(true)
+    }
+
+    /// A stream read of up to `buf.len()` bytes. In receive mode (io_uring)
+    /// the bytes come from what the socket's multishot receive queued;
+    /// with nothing queued and no receive in the kernel (the first read, or
+    /// after the ring ran out of buffers) the socket is read directly with
+    /// `direct`, and on `WouldBlock` a receive is armed. Otherwise this is
+    /// [`poll_transfer`](Self::poll_transfer) with `direct`.
+    pub(crate) fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        mut direct: impl FnMut(&S, &mut [u8]) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        // An empty buffer reads nothing at once, as documented (on epoll it
+        // used to wait for readiness first), on both drivers alike.
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        #[cfg(target_os = "linux")]
+        if self.ring_recv {
+            return self.poll_ring_recv(cx, buf, direct);
+        }
+        let len = buf.len();
+        self.poll_transfer(cx, READ, len, |s| direct(s, buf))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn poll_ring_recv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        mut direct: impl FnMut(&S, &mut [u8]) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        use super::uring::RecvRead;
+        let progress = core::task::ready!(coop::poll_proceed(cx));
+        let deadline = hearth_task::provide::current_deadline(cx);
+        if deadline.is_some_and(|d| d.is_expired()) {
+            return Poll::Ready(Err(crate::time::timed_out()));
+        }
+        let Some(ring) = self.reactor.uring() else {
+            return Poll::Ready(Err(other_executor()));
+        };
+        let result = match ring.recv_read(self.token, buf) {
+            RecvRead::Data(n) => Ok(n),
+            RecvRead::Eof => Ok(0),
+            RecvRead::Error(e) => Err(e),
+            RecvRead::Empty { armed } => {
+                if !self.on_own_executor() {
+                    return Poll::Ready(Err(other_executor()));
+                }
+                if !armed {
+                    // No receive in the kernel, so reading here cannot
+                    // reorder data: take what the socket has.
+                    match direct(&self.io, buf) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            if let Err(e) = ring.arm_recv(self.token) {
+                                return Poll::Ready(Err(e));
+                            }
+                        }
+                        result => {
+                            progress.made_progress();
+                            return Poll::Ready(result);
+                        }
+                    }
+                }
+                let waker = ContextExt::local_waker(cx);
+                self.sched.reader.register(waker);
+                if let Some(deadline) = deadline {
+                    deadline.register(waker);
+                }
+                return Poll::Pending;
+            }
+        };
+        progress.made_progress();
+        Poll::Ready(result)
     }
 
     pub(crate) fn get_ref(&self) -> &S {
@@ -70,12 +170,7 @@ impl<S: mio::event::Source + std::os::fd::AsRawFd> IoSource<S> {
         loop {
             let readiness = self.sched.readiness.get();
             if readiness & dir == 0 {
-                let here = with_current(|core| {
-                    core.driver()
-                        .reactor()
-                        .is_some_and(|r| Rc::ptr_eq(r, &self.reactor))
-                });
-                if here != Some(true) {
+                if !self.on_own_executor() {
                     return Poll::Ready(Err(other_executor()));
                 }
                 let slot = if dir == READ {

@@ -12,7 +12,7 @@ use core::task::{Context, Poll};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 
-use super::reactor::{READ, WRITE};
+use super::reactor::WRITE;
 use super::source::IoSource;
 
 /// A mio stream socket: what [`Stream`] needs beyond `Read`/`Write` on `&S`.
@@ -45,7 +45,7 @@ where
     /// Registers `socket` (non-blocking) with the current executor's reactor.
     pub(crate) fn new(socket: S) -> io::Result<Self> {
         Ok(Stream {
-            io: IoSource::new(socket)?,
+            io: IoSource::new_stream(socket)?,
         })
     }
 
@@ -91,8 +91,7 @@ where
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_transfer(cx, READ, buf.len(), |mut s| s.read(buf))
+        self.io.poll_recv(cx, buf, |mut s, buf| s.read(buf))
     }
 
     pub(crate) fn write_poll(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {

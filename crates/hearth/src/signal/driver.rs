@@ -133,7 +133,7 @@ impl SignalDriver {
     fn new(reactor: &Rc<Reactor>) -> io::Result<Rc<SignalDriver>> {
         let (read, write) = mio::net::UnixStream::pair()?;
         let mut signals = Signals::with_pipe(read, write, SignalOnly, [0 as c_int; 0])?;
-        let (token, sched) = reactor.register(signals.get_read_mut())?;
+        let (token, sched, _) = reactor.register(signals.get_read_mut(), false)?;
         let driver = Rc::new(SignalDriver {
             reactor: Rc::downgrade(reactor),
             token,
