@@ -105,9 +105,11 @@ impl<S: mio::event::Source + std::os::fd::AsRawFd> IoSource<S> {
     ) -> Poll<io::Result<usize>> {
         use super::uring::RecvRead;
         let progress = core::task::ready!(coop::poll_proceed(cx));
+        // As in `poll_transfer`: a deadline or cancel scope that ended
+        // fails the read with its own error.
         let deadline = hearth_task::provide::current_deadline(cx);
-        if deadline.is_some_and(|d| d.is_expired()) {
-            return Poll::Ready(Err(crate::time::timed_out()));
+        if let Some(ended) = deadline.filter(|d| d.is_expired()) {
+            return Poll::Ready(Err(crate::task::expiry::io_error(cx, ended)));
         }
         let Some(ring) = self.reactor.uring() else {
             return Poll::Ready(Err(other_executor()));
