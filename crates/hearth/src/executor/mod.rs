@@ -196,9 +196,11 @@ impl Core {
     /// Sleeps until a timer, an I/O event or a remote wake.
     fn park(&self) {
         Counters::add(&self.metrics.parks, 1);
-        // Idle: task memory kept for a burst goes back to the allocator.
+        // Idle: task memory kept for a burst goes back to the allocator,
+        // and so does the run queue's buffer.
         #[cfg(not(loom))]
         memory::trim();
+        self.run_queue.shrink();
         self.driver().park(&self.remote);
     }
 
