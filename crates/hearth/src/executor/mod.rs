@@ -204,11 +204,9 @@ impl Core {
     /// Sleeps until a timer, an I/O event or a remote wake.
     fn park(&self) {
         Counters::add(&self.metrics.parks, 1);
-        // Idle: task memory kept for a burst goes back to the allocator,
-        // and so does the run queue's buffer.
+        // Idle: task memory kept for a burst goes back to the allocator.
         #[cfg(not(loom))]
         memory::trim();
-        self.run_queue.shrink();
         self.driver().park(&self.remote);
     }
 

@@ -1,71 +1,62 @@
-//! The run queue: a ring buffer of task pointers.
+//! The run queue: an intrusive FIFO through the task headers.
 //!
-//! A task is in the queue at most once (its `SCHEDULED` bit dedupes wakes).
-//! Each entry holds a local reference, owned by the queue until popped.
-//!
-//! The entries live in a buffer of their own rather than as a link through
-//! the task headers: popping a task does not have to read the previous
-//! task's header first to find it, so the executor can fetch the next tasks'
-//! memory while it polls this one (with a burst of spawned tasks far larger
-//! than the caches, the intrusive list made every pop wait for a cache miss
-//! of the task before), and the header is one word smaller. The buffer keeps
-//! its capacity across bursts, so a steady workload allocates nothing; it
-//! shrinks when the executor parks ([`RunQueue::shrink`]).
+//! A task is in the queue at most once (its `SCHEDULED` bit dedupes wakes),
+//! so one `next` link per header suffices: push and pop are a few plain
+//! loads and stores, and the queue never allocates. Each queued task holds a
+//! local reference, owned by the queue until popped.
 
-use core::cell::RefCell;
+use core::cell::Cell;
 use core::ptr::NonNull;
-use std::collections::VecDeque;
 
 use super::task::{Header, TaskRef};
 
-/// The capacity an idle run queue keeps (entries).
-const IDLE_CAPACITY: usize = 1024;
-
 pub(crate) struct RunQueue {
-    /// `RefCell`, not `UnsafeCell`: no user code runs while it is borrowed,
-    /// but the global allocator does (when the buffer grows), and it is
-    /// allowed to wake tasks.
-    entries: RefCell<VecDeque<NonNull<Header>>>,
+    head: Cell<Option<NonNull<Header>>>,
+    tail: Cell<Option<NonNull<Header>>>,
+    len: Cell<usize>,
 }
 
 impl RunQueue {
     pub(crate) const fn new() -> Self {
         RunQueue {
-            entries: RefCell::new(VecDeque::new()),
+            head: Cell::new(None),
+            tail: Cell::new(None),
+            len: Cell::new(0),
         }
     }
 
-    #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.entries.borrow().len()
+        self.len.get()
     }
 
     /// Appends `task`; the queue takes its reference.
     #[inline]
     pub(crate) fn push(&self, task: TaskRef) {
-        let ptr = task.ptr();
-        // If `push_back` unwinds (capacity overflow), `task` is dropped with
-        // it and the queue is unchanged.
-        self.entries.borrow_mut().push_back(ptr);
-        let _ = task.into_raw();
+        let ptr = task.into_raw();
+        // SAFETY: the queue owns a reference to every member, so they are alive.
+        unsafe { ptr.as_ref() }.set_next_ready(None);
+        match self.tail.get() {
+            // SAFETY: as above.
+            Some(tail) => unsafe { tail.as_ref() }.set_next_ready(Some(ptr)),
+            None => self.head.set(Some(ptr)),
+        }
+        self.tail.set(Some(ptr));
+        self.len.set(self.len.get() + 1);
     }
 
     /// Removes the first task and hands its reference to the caller.
     #[inline]
     pub(crate) fn pop(&self) -> Option<TaskRef> {
-        let ptr = self.entries.borrow_mut().pop_front()?;
+        let ptr = self.head.get()?;
+        // SAFETY: the queue owns a reference to every member.
+        let next = unsafe { ptr.as_ref() }.next_ready();
+        self.head.set(next);
+        if next.is_none() {
+            self.tail.set(None);
+        }
+        self.len.set(self.len.get() - 1);
         // SAFETY: the reference the queue held moves to the caller.
         Some(unsafe { TaskRef::from_raw(ptr) })
-    }
-
-    /// Gives memory of a burst back: an empty queue keeps at most
-    /// [`IDLE_CAPACITY`] entries' worth.
-    pub(crate) fn shrink(&self) {
-        let mut entries = self.entries.borrow_mut();
-        if entries.capacity() > IDLE_CAPACITY {
-            let keep = IDLE_CAPACITY.max(entries.len());
-            entries.shrink_to(keep);
-        }
     }
 }
 

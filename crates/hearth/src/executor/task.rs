@@ -71,7 +71,7 @@ pub(crate) const UNLISTED: u32 = u32::MAX;
 
 /// The type-independent part of a task.
 ///
-/// Field order keeps it small (80 bytes): a trivial task fits the allocator's
+/// Field order keeps it small (88 bytes): a trivial task fits the allocator's
 /// 128-byte class, where allocation and freeing are cheapest.
 #[repr(C)]
 pub(crate) struct Header {
@@ -99,6 +99,8 @@ pub(crate) struct Header {
     vtable: &'static TaskVTable,
     /// The task awaiting the `JoinHandle`; owner thread only.
     join_waiter: LocalWakerSlot,
+    /// The next task in the run queue while `SCHEDULED`; owner thread only.
+    next_ready: Cell<Option<NonNull<Header>>>,
     /// The task's `tracing` span; zero-sized without the `tracing` feature.
     /// Immutable; dropped with the allocation (it is `Send`).
     span: TaskSpan,
@@ -106,6 +108,16 @@ pub(crate) struct Header {
     /// freed and assert on every access through `TaskRef`/wakers.
     #[cfg(loom)]
     freed: AtomicBool,
+}
+
+impl Header {
+    pub(crate) fn next_ready(&self) -> Option<NonNull<Header>> {
+        self.next_ready.get()
+    }
+
+    pub(crate) fn set_next_ready(&self, next: Option<NonNull<Header>>) {
+        self.next_ready.set(next);
+    }
 }
 
 /// Type-specific operations of a task.
@@ -176,6 +188,7 @@ impl TaskRef {
                     core,
                     vtable,
                     join_waiter: LocalWakerSlot::new(),
+                    next_ready: Cell::new(None),
                     span,
                     #[cfg(loom)]
                     freed: AtomicBool::new(false),
@@ -847,7 +860,7 @@ mod tests {
 
     #[test]
     fn a_trivial_task_fits_the_128_byte_class() {
-        assert_eq!(core::mem::size_of::<Header>(), 80);
+        assert_eq!(core::mem::size_of::<Header>(), 88);
         // A thin `JoinError` keeps a finished stage small: one word beside
         // the output and the tag (a two-word error made this 24 bytes).
         assert_eq!(core::mem::size_of::<JoinError>(), 8);
