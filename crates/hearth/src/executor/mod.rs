@@ -29,7 +29,10 @@
 //!
 //! Dropping the [`Executor`] closes the remote queue, then drops every
 //! remaining task's future on this thread (their `JoinHandle`s yield a
-//! cancelled [`JoinError`]), then empties the run queue. Task memory is freed
+//! cancelled [`JoinError`]), then empties the run queue. It finds them in its
+//! table of tasks that returned `Pending` and in the run queue (a task joins
+//! the table at its first `Pending`, so spawning a task that finishes in its
+//! first poll costs no table slot). Task memory is freed
 //! when the last reference goes, which may be a `Waker` on another thread;
 //! nothing `!Send` is dropped there. Freed task memory goes to a per-thread
 //! cache for the next spawns ([`memory`]), trimmed when an executor parks.
