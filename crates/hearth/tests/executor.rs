@@ -207,6 +207,61 @@ fn dropping_executor_drops_tasks_on_its_thread() {
     wakers.wake();
 }
 
+/// Tasks that never ran (the executor holds them only through their
+/// run-queue entries until their first `Pending`) are found at shutdown too,
+/// mixed with tasks that did wait; and a detached task that panics or
+/// finishes in its first poll is freed.
+#[test]
+fn shutdown_finds_tasks_that_never_ran() {
+    let drops = Arc::new(Mutex::new(Vec::new()));
+    let ex = Executor::new();
+    let waited = {
+        let probe = DropProbe(drops.clone());
+        ex.spawn_local(async move {
+            let _probe = probe;
+            std::future::pending::<()>().await;
+        })
+    };
+    ex.run_until_idle();
+    let mut never_ran = Vec::new();
+    for _ in 0..5 {
+        let probe = DropProbe(drops.clone());
+        never_ran.push(ex.spawn_local(async move {
+            let _probe = probe;
+        }));
+    }
+    // Detached, never polled: only the run queue holds it.
+    let probe = DropProbe(drops.clone());
+    drop(ex.spawn_local(async move {
+        let _probe = probe;
+    }));
+    assert_eq!(ex.task_count(), 7);
+    assert_eq!(ex.metrics().alive_tasks, 7);
+    drop(ex);
+    assert_eq!(drops.lock().unwrap().len(), 7);
+    assert!(block_on(waited).unwrap_err().is_cancelled());
+    for h in never_ran {
+        assert!(h.is_finished());
+        assert!(block_on(h).unwrap_err().is_cancelled());
+    }
+
+    // Detached tasks that end in their first poll: one panics (nothing but
+    // the poll holds it when the panic unwinds), one returns.
+    let ex = Executor::new();
+    let probe = DropProbe(drops.clone());
+    drop(ex.spawn_local(async move {
+        let _probe = probe;
+        panic!("first poll");
+    }));
+    let probe = DropProbe(drops.clone());
+    drop(ex.spawn_local(async move {
+        let _probe = probe;
+    }));
+    ex.run_until_idle();
+    assert_eq!(drops.lock().unwrap().len(), 9);
+    assert_eq!(ex.task_count(), 0);
+}
+
 #[test]
 #[allow(clippy::waker_clone_wake)] // waking a clone by value is part of the case
 fn waker_outlives_task_executor_and_thread() {
@@ -571,4 +626,18 @@ fn panics_in_one_batch_hit_only_their_tasks() {
         }
     }
     assert_eq!(ex.task_count(), 0);
+}
+
+/// As tokio's: the handle holds no output, so it is `Unpin` whatever the
+/// output is (and can be polled through `Pin::new`).
+#[test]
+fn join_handle_is_unpin_for_any_output() {
+    fn poll_unpin<F: Future + Unpin>(f: &mut F, cx: &mut Context<'_>) -> Poll<F::Output> {
+        Pin::new(f).poll(cx)
+    }
+    block_on(async {
+        let mut handle = spawn_local(async { std::marker::PhantomPinned });
+        let out = std::future::poll_fn(|cx| poll_unpin(&mut handle, cx)).await;
+        assert!(out.is_ok());
+    });
 }

@@ -396,9 +396,15 @@ pub fn run(config: &Config) -> SuiteReport {
         "Reading the rows. `allocs/op` of the spawn rows is allocations per spawned task, counted in a \
          warm-up run on the measuring thread (so glommio's remote row counts what its owner thread \
          allocates per wake); hearth's target allows per-run constants below 0.005 per task (the `Vec` \
-         of handles, `block_on`'s own allocation). A spawn run touches fresh memory: the allocator hands \
-         the freed tasks back to the kernel between runs, so page faults for the task memory are part of \
-         every spawn row and the size of a task shows through. The remote rows need both cores (the \
+         of handles, `block_on`'s own allocation). A spawn run of a runtime that frees its tasks to the \
+         allocator touches fresh memory: the allocator hands the freed tasks back to the kernel between \
+         runs, so page faults for the task memory are part of its spawn row and the size of a task shows \
+         through. hearth's per-thread task-memory cache keeps the blocks of a run for the next one (it \
+         trims them when the executor parks or drops, which a spawn run never does), so hearth's row \
+         reuses warm pages, as a long-lived server would. tokio's and hearth's handles, whose output is \
+         a `Result`, are unwrapped by a plain wrapper future of the handle's size (not an `async` block, \
+         which adds its state), so their `Vec` of handles holds just the handles, as monoio's does. \
+         The remote rows need both cores (the \
          foreign thread sweeps on the second one) and are the most sensitive to other load on this \
          shared machine: with the other core busy (a build, or a busy loop) they were 3–50× slower and \
          their order changed."

@@ -36,6 +36,22 @@ pub trait Spawn: Clone + 'static {
     fn yield_now() -> impl Future<Output = ()>;
 }
 
+/// A join handle whose output is a `Result`, unwrapped: what tokio's and
+/// hearth's adapters return. A plain wrapper of the handle's size (an
+/// `async` block around the handle would add its state, and make the
+/// spawn workload's `Vec` of a million handles twice monoio's).
+pub struct Unwrapped<H>(H);
+
+impl<T, E: std::fmt::Debug, H: Future<Output = Result<T, E>> + Unpin> Future for Unwrapped<H> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|result| result.expect("task failed"))
+    }
+}
+
 /// The portable yield, for every runtime that has none of its own: wakes its
 /// task through `cx.waker()` and returns `Pending` once. (futures-lite's
 /// `yield_now`, which glommio's own `yield_now` is, does exactly this.)
@@ -104,7 +120,7 @@ impl Spawn for TokioSpawn {
         F::Output: 'static,
     {
         let handle = tokio::task::spawn_local(fut);
-        async move { handle.await.expect("tokio task failed") }
+        Unwrapped(handle)
     }
 
     fn yield_now() -> impl Future<Output = ()> {
@@ -374,7 +390,7 @@ impl Spawn for HearthSpawn {
         F::Output: 'static,
     {
         let handle = hearth::spawn_local(fut);
-        async move { handle.await.expect("hearth task failed") }
+        Unwrapped(handle)
     }
 
     fn yield_now() -> impl Future<Output = ()> {

@@ -134,6 +134,11 @@ impl fmt::Debug for AbortHandle {
     }
 }
 
+// The handle holds no `T` (the output lives in the task), so it may move
+// after being polled whatever `T` is, as tokio's (`impl<T> Unpin for
+// JoinHandle<T>`).
+impl<T> Unpin for JoinHandle<T> {}
+
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 

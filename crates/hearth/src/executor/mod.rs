@@ -29,7 +29,10 @@
 //!
 //! Dropping the [`Executor`] closes the remote queue, then drops every
 //! remaining task's future on this thread (their `JoinHandle`s yield a
-//! cancelled [`JoinError`]), then empties the run queue. Task memory is freed
+//! cancelled [`JoinError`]), then empties the run queue. It finds them in its
+//! table of tasks that returned `Pending` and in the run queue (a task joins
+//! the table at its first `Pending`, so spawning a task that finishes in its
+//! first poll costs no table slot). Task memory is freed
 //! when the last reference goes, which may be a `Waker` on another thread;
 //! nothing `!Send` is dropped there. Freed task memory goes to a per-thread
 //! cache for the next spawns ([`memory`]), trimmed when an executor parks.
@@ -99,7 +102,7 @@ pub use metrics::ExecutorMetrics;
 
 use metrics::Counters;
 use remote::Remote;
-use task::{Header, TaskRef, CANCELLED, COMPLETE, RUNNING, SCHEDULED};
+use task::{Header, TaskRef, CANCELLED, COMPLETE, RUNNING, SCHEDULED, UNLISTED};
 use trace::{Outcome, SpawnedAt, TaskSpan};
 
 use crate::driver::{Driver, IoDriver};
@@ -117,14 +120,22 @@ pub(crate) struct Core {
     this: Cell<*const Core>,
     /// Tasks ready to run, each entry holding a local reference.
     run_queue: queue::RunQueue,
-    /// Incomplete tasks (each entry holds a local reference), so shutdown
-    /// can drop them all.
+    /// Incomplete tasks that returned `Pending` (each entry holds a local
+    /// reference), so shutdown can drop them all. A task is listed after its
+    /// first `Pending`, not at spawn: until then its run-queue entry (or its
+    /// poll) holds it, and a task that finishes in its first poll never
+    /// touches the table.
     tasks: slab::TaskSlab,
+    /// Incomplete tasks: listed, queued for their first poll, or being
+    /// polled.
+    alive: Cell<usize>,
     /// The thread-safe side: wakes from other threads.
     pub(crate) remote: Remote,
     /// `run_until` is active (the executor is not reentrant).
     running: Cell<bool>,
-    /// The task whose future is being polled (to blame a panic on it).
+    /// The task whose future is being polled (to blame a panic on it), with
+    /// the run-queue entry's reference, which `blame` takes over if the poll
+    /// panics.
     polling: Cell<Option<NonNull<Header>>>,
     /// Timers and I/O: points into the `Executor`'s box; owner thread only,
     /// while the executor lives.
@@ -224,16 +235,23 @@ impl Core {
         self.run_queue.pop()
     }
 
-    /// Marks a finished task complete and drops the table's reference.
+    /// Marks a finished task complete and drops the table's reference, if
+    /// it is listed. Once per task.
     ///
     /// The bookkeeping comes first (unlinked, `COMPLETE`, idle waiter taken);
     /// the user code it triggers (output drop, join waiter's and idle
     /// waiter's wakes) runs after, with its panics discarded.
     fn complete(&self, task: &TaskRef, outcome: Outcome) {
-        let list_ref = self.tasks.remove(task.slab_index());
-        self.metrics.completed(self.tasks.len());
+        let index = task.slab_index();
+        let list_ref = (index != UNLISTED).then(|| {
+            task.set_slab_index(UNLISTED);
+            self.tasks.remove(index)
+        });
+        let alive = self.alive.get() - 1;
+        self.alive.set(alive);
+        self.metrics.completed(alive);
         task.span().completed(outcome);
-        let idle = if self.tasks.len() == 0 {
+        let idle = if alive == 0 {
             self.idle_waiter.take()
         } else {
             None
@@ -260,7 +278,7 @@ impl Core {
             unwind::quietly(move || drop(host));
         }
         // Dropping a future may spawn more tasks: sweep until none is left.
-        while self.tasks.len() > 0 {
+        while self.tasks.len() > 0 || self.run_queue.len() > 0 {
             for index in 0..self.tasks.slots() {
                 if let Some(task) = self.tasks.get(index) {
                     if task.state() & COMPLETE == 0 {
@@ -269,10 +287,20 @@ impl Core {
                     self.complete(&task, Outcome::Cancelled);
                 }
             }
+            // A task that never returned `Pending` is not listed: its
+            // run-queue entry is the executor's only reference to it.
+            while let Some(task) = self.run_queue.pop() {
+                if task.state() & COMPLETE == 0 {
+                    task.cancel_now();
+                    self.complete(&task, Outcome::Cancelled);
+                }
+            }
         }
-        while let Some(task) = self.run_queue.pop() {
-            drop(task);
-        }
+        debug_assert_eq!(
+            self.alive.get(),
+            0,
+            "an incomplete task was neither listed nor queued"
+        );
     }
 
     /// The runtime this executor works for, if any.
@@ -284,8 +312,10 @@ impl Core {
         let span = TaskSpan::new(at, || self.metrics.spawned_count() + 1);
         let task = TaskRef::new(future, self.this.get(), span);
         task.set_state(SCHEDULED);
-        task.set_slab_index(self.tasks.insert(task.clone()));
-        self.metrics.spawned(self.tasks.len());
+        // Not listed yet: the run-queue entry holds it until its first poll.
+        let alive = self.alive.get() + 1;
+        self.alive.set(alive);
+        self.metrics.spawned(alive);
         self.push_ready(task.clone());
         JoinHandle::new(task)
     }
@@ -306,9 +336,18 @@ impl Core {
             .slow_poll
             .get()
             .map(|threshold| (threshold, Instant::now()));
+        // The entry's reference is only borrowed while the future runs: if
+        // the poll panics, the unwinding leaves it to `blame`, which needs
+        // the task alive (it may be held by nothing else yet).
+        let task = core::mem::ManuallyDrop::new(task);
         self.polling.set(Some(task.ptr()));
         let done = task.run();
         self.polling.set(None);
+        let task = core::mem::ManuallyDrop::into_inner(task);
+        if !done && task.slab_index() == UNLISTED {
+            // Its first `Pending`: from now on only wakers may hold it.
+            task.set_slab_index(self.tasks.insert(task.clone()));
+        }
         if !coop::has_budget_remaining() {
             Counters::add(&self.metrics.budget_forced_yields, 1);
         }
@@ -384,11 +423,10 @@ impl Core {
         let Some(ptr) = self.polling.take() else {
             std::panic::resume_unwind(payload);
         };
-        // SAFETY: the task was being polled, so it is incomplete and the task
-        // list still holds a reference (the run queue's was dropped by the
-        // unwinding); borrow that one to take our own.
-        let list_ref = core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(ptr) });
-        let task = TaskRef::clone(&list_ref);
+        // SAFETY: the task was being polled, so it is incomplete, and the
+        // run-queue entry's reference that `run_task` held as `ManuallyDrop`
+        // was not dropped by the unwinding: it is ours now.
+        let task = unsafe { TaskRef::from_raw(ptr) };
         task.fail(payload);
         self.complete(&task, Outcome::Panicked);
     }
@@ -525,6 +563,7 @@ impl Executor {
                 this: Cell::new(ptr::null()),
                 run_queue: queue::RunQueue::new(),
                 tasks: slab::TaskSlab::new(),
+                alive: Cell::new(0),
                 remote: Remote::new(crate::sync_shim::current()),
                 running: Cell::new(false),
                 polling: Cell::new(None),
@@ -680,7 +719,7 @@ impl Executor {
 
     /// The number of tasks that have not finished.
     pub fn task_count(&self) -> usize {
-        self.core.tasks.len()
+        self.core.alive.get()
     }
 }
 
@@ -693,7 +732,7 @@ impl Default for Executor {
 impl fmt::Debug for Executor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Executor")
-            .field("tasks", &self.core.tasks.len())
+            .field("tasks", &self.core.alive.get())
             .field("ready", &self.core.run_queue.len())
             .field("metrics", &self.metrics())
             .finish()
@@ -737,7 +776,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
 /// registration replaces the earlier one.
 pub(crate) fn poll_no_tasks(cx: &mut Context<'_>) -> Poll<()> {
     with_current(|core| {
-        if core.tasks.len() == 0 {
+        if core.alive.get() == 0 {
             Poll::Ready(())
         } else {
             core.idle_waiter

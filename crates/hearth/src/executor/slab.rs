@@ -1,7 +1,10 @@
 //! The executor's table of incomplete tasks.
 //!
 //! Shutdown must find every task that has not finished, including those only
-//! a stored `Waker` refers to, to drop their futures on the owner thread. A
+//! a stored `Waker` refers to, to drop their futures on the owner thread.
+//! A task joins the table when it first returns `Pending` (before that, its
+//! run-queue entry or its poll holds it, and shutdown finds it in the run
+//! queue), so a task that finishes in its first poll never touches it. A
 //! slab (a `Vec` of slots with a free list threaded through the vacant ones)
 //! does it with one `u32` index in the task header instead of two list
 //! pointers: insert and remove are O(1), and the table is one contiguous

@@ -65,6 +65,10 @@ pub(crate) const COMPLETE: u8 = 1 << 2;
 pub(crate) const CANCELLED: u8 = 1 << 3;
 pub(crate) const DETACHED: u8 = 1 << 4;
 
+/// `slab_index` of a task that is not in the executor's table (it has not
+/// returned `Pending` yet, or it is complete).
+pub(crate) const UNLISTED: u32 = u32::MAX;
+
 /// The type-independent part of a task.
 ///
 /// Field order keeps it small (88 bytes): a trivial task fits the allocator's
@@ -84,8 +88,8 @@ pub(crate) struct Header {
     holds_core: AtomicBool,
     /// A remote wake of this task is queued (dedupes remote wakes); any thread.
     remote_queued: AtomicBool,
-    /// The task's slot in the executor's table of incomplete tasks; owner
-    /// thread only.
+    /// The task's slot in the executor's table of incomplete tasks, or
+    /// [`UNLISTED`]; owner thread only.
     slab_index: Cell<u32>,
     /// The executor this task runs on. Its owner-thread parts: owner thread
     /// only, while not `COMPLETE`. Its `remote` part: any thread holding a
@@ -180,7 +184,7 @@ impl TaskRef {
                     state: Cell::new(0),
                     holds_core: AtomicBool::new(false),
                     remote_queued: AtomicBool::new(false),
-                    slab_index: Cell::new(0),
+                    slab_index: Cell::new(UNLISTED),
                     core,
                     vtable,
                     join_waiter: LocalWakerSlot::new(),
