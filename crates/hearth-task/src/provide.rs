@@ -310,14 +310,35 @@ pub fn request_ref_where<T: ?Sized + 'static>(
     let h = waker.data().cast::<DualHeader>();
     // SAFETY: invariant 1 of `raw`: a dual `Waker` points at a live header,
     // which outlives the borrow of the `Waker`.
-    let header = unsafe { &*h };
-    if !header.is_owned_by(token) {
+    if !unsafe { &*h }.is_owned_by(token) {
         return None;
     }
-    let vtable = header.vtable();
+    // SAFETY: as above; owner thread (checked).
+    if let Some(found) = unsafe { in_place(h, &accept) } {
+        return Some(found);
+    }
+    walk(waker, token, &accept)
+}
+
+/// The values read in place, without a call: the header's fields, and a
+/// layer's single value.
+///
+/// # Safety
+/// `h` is the data of a dual `Waker` borrowed for `'w`, on its owner thread.
+#[inline(always)]
+unsafe fn in_place<'w, T: ?Sized + 'static>(
+    h: *const DualHeader,
+    accept: &impl Fn(&T) -> bool,
+) -> Option<&'w T> {
+    // SAFETY: per the contract, a live header.
+    let vtable = unsafe { &*h }.vtable();
     for field in vtable.fields {
         if field.type_id == TypeId::of::<T>() {
-            // SAFETY: as in `walk`.
+            // SAFETY: the field's `T` (a `Sized` type, whose `TypeId` `T`
+            // has, so `&T` is a thin pointer) lives at `offset` in the
+            // header's allocation for as long as the header
+            // (`DualVTable::fields`), which outlives the `Waker` borrow;
+            // owner thread (the contract).
             let found = unsafe {
                 let at = h.cast::<u8>().add(field.offset);
                 *ptr::addr_of!(at).cast::<&T>()
@@ -328,11 +349,15 @@ pub fn request_ref_where<T: ?Sized + 'static>(
         }
     }
     if ptr::eq(vtable, &LAYER) {
-        // SAFETY: as in `walk`.
+        // SAFETY: a `LAYER` header is the first field of a live `Layer`,
+        // borrowed for longer than this look-up (`with_layer`).
         let layer = unsafe { &*h.cast::<Layer<'_>>() };
         if let LayerValue::Single(type_id, value) = layer.value {
             if type_id == TypeId::of::<T>() {
-                // SAFETY: as in `walk`.
+                // `T` has the `TypeId` of the `Sized` type the value was
+                // given as, so it is that type: `&T` is a thin pointer, and
+                // `value` points at a `T` borrowed for longer than the layer.
+                // SAFETY: by the above.
                 let found = unsafe { *ptr::addr_of!(value).cast::<&T>() };
                 if accept(found) {
                     return Some(found);
@@ -340,13 +365,13 @@ pub fn request_ref_where<T: ?Sized + 'static>(
             }
         }
     }
-    walk(waker, token, &accept)
+    None
 }
 
 /// The whole look-up chain, innermost first (out of line: the inline part of
-/// [`request_ref_where`] tried the first header's fields and single value).
+/// [`request_ref_where`] tried the first header's in-place values).
 ///
-/// `waker` is a dual `Waker`; `token` the calling thread's.
+/// `waker` is a dual `Waker` owned by the thread whose token is `token`.
 #[inline(never)]
 fn walk<'w, T: ?Sized + 'static>(
     waker: &'w Waker,
@@ -354,6 +379,7 @@ fn walk<'w, T: ?Sized + 'static>(
     accept: &impl Fn(&T) -> bool,
 ) -> Option<&'w T> {
     let mut waker = waker;
+    let mut first = true;
     loop {
         // The raw pointer keeps the provenance of the whole allocation the
         // header starts (a layer, a task), which fields and hooks read
@@ -365,46 +391,23 @@ fn walk<'w, T: ?Sized + 'static>(
         if !header.is_owned_by(token) {
             return None;
         }
-        let vtable = header.vtable();
-        for field in vtable.fields {
-            if field.type_id == TypeId::of::<T>() {
-                // SAFETY: the field's `T` (a `Sized` type, whose `TypeId`
-                // `T` has, so `&T` is a thin pointer) lives at `offset` in
-                // the header's allocation for as long as the header
-                // (`DualVTable::fields`), which outlives the `Waker` borrow;
-                // owner thread (checked above).
-                let found = unsafe {
-                    let at = h.cast::<u8>().add(field.offset);
-                    *ptr::addr_of!(at).cast::<&T>()
-                };
-                if accept(found) {
-                    return Some(found);
-                }
+        // The first header's in-place values were tried inline.
+        if !first {
+            // SAFETY: a live header on its owner thread (checked above).
+            if let Some(found) = unsafe { in_place(h, accept) } {
+                return Some(found);
             }
         }
+        first = false;
+        let vtable = header.vtable();
         if ptr::eq(vtable, &LAYER) {
-            // Layers are read in place: no call for a link or a single value.
             // SAFETY: a `LAYER` header is the first field of a live `Layer`,
             // borrowed for longer than this look-up (`with_layer`).
             let layer = unsafe { &*h.cast::<Layer<'_>>() };
-            match layer.value {
-                LayerValue::Single(type_id, value) if type_id == TypeId::of::<T>() => {
-                    // `T` has the `TypeId` of the `Sized` type the value was
-                    // given as, so it is that type: `Option<&T>` is a
-                    // nullable thin pointer, and `value` points at a `T`
-                    // borrowed for longer than the layer.
-                    // SAFETY: by the above.
-                    let found = unsafe { *ptr::addr_of!(value).cast::<&T>() };
-                    if accept(found) {
-                        return Some(found);
-                    }
+            if let LayerValue::Dyn(provider) = layer.value {
+                if let Some(found) = ask_dyn(provider, accept) {
+                    return Some(found);
                 }
-                LayerValue::Dyn(provider) => {
-                    if let Some(found) = ask_dyn(provider, accept) {
-                        return Some(found);
-                    }
-                }
-                _ => {}
             }
             if layer.parent.is_null() {
                 return None;
