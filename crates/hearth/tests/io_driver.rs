@@ -4,6 +4,8 @@
 //! whatever `HEARTH_DRIVER` picks (CI runs it once per driver).
 #![cfg(not(miri))] // Miri cannot open sockets or rings
 
+mod drivers;
+
 mod child;
 
 use std::io;
@@ -15,23 +17,7 @@ use hearth::runtime::IoDriver;
 use hearth::time::timeout;
 use hearth::Executor;
 
-/// The concrete drivers this machine can run.
-fn drivers() -> Vec<IoDriver> {
-    let mut drivers = vec![IoDriver::Epoll];
-    if IoDriver::IoUring.resolve().is_ok() {
-        drivers.push(IoDriver::IoUring);
-    } else {
-        eprintln!("io_uring is not available here: only epoll is tested");
-    }
-    drivers
-}
-
-/// Runs `f` to completion on a fresh executor with `driver`.
-fn on<F: std::future::Future<Output = io::Result<()>>>(driver: IoDriver, f: F) {
-    let executor = Executor::with_io_driver(driver).unwrap();
-    executor.run_until(f).unwrap();
-    assert_eq!(executor.io_driver(), driver);
-}
+use drivers::{drivers, on};
 
 #[test]
 fn builder_and_executor_report_the_chosen_driver() {

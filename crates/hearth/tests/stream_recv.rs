@@ -9,32 +9,16 @@
 //! same tests as the reference.
 #![cfg(not(miri))] // Miri cannot open sockets or rings
 
+mod drivers;
+
 use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
 use hearth::net::{TcpListener, TcpStream, UnixStream};
-use hearth::runtime::IoDriver;
 use hearth::time::{sleep, timeout};
-use hearth::Executor;
 
-/// The concrete drivers this machine can run.
-fn drivers() -> Vec<IoDriver> {
-    let mut drivers = vec![IoDriver::Epoll];
-    if IoDriver::IoUring.resolve().is_ok() {
-        drivers.push(IoDriver::IoUring);
-    } else {
-        eprintln!("io_uring is not available here: only epoll is tested");
-    }
-    drivers
-}
-
-/// Runs `f` to completion on a fresh executor with `driver`.
-fn on<F: std::future::Future<Output = io::Result<()>>>(driver: IoDriver, f: F) {
-    let executor = Executor::with_io_driver(driver).unwrap();
-    executor.run_until(f).unwrap();
-    assert_eq!(executor.io_driver(), driver);
-}
+use drivers::{drivers, on};
 
 /// A connected pair: (client, server side).
 async fn pair() -> io::Result<(TcpStream, TcpStream)> {
