@@ -330,20 +330,26 @@ impl Core {
             return;
         }
         coop::refill();
-        // Entered until the task's bookkeeping is done (`task` outlives it).
-        let _span = task.span().enter();
+        // The entry's reference is only borrowed while the future runs: if
+        // the poll panics, the unwinding leaves it to `blame`, which needs
+        // the task alive (it may be held by nothing else yet). Declared
+        // before the span, so the span ends first.
+        let mut entry = RunEntry {
+            task: core::mem::ManuallyDrop::new(task),
+            running: false,
+        };
+        // Entered until the task's bookkeeping is done (the entry outlives it).
+        let _span = entry.task.span().enter();
         let started = self
             .slow_poll
             .get()
             .map(|threshold| (threshold, Instant::now()));
-        // The entry's reference is only borrowed while the future runs: if
-        // the poll panics, the unwinding leaves it to `blame`, which needs
-        // the task alive (it may be held by nothing else yet).
-        let task = core::mem::ManuallyDrop::new(task);
-        self.polling.set(Some(task.ptr()));
-        let done = task.run();
+        entry.running = true;
+        self.polling.set(Some(entry.task.ptr()));
+        let done = entry.task.run();
         self.polling.set(None);
-        let task = core::mem::ManuallyDrop::into_inner(task);
+        entry.running = false;
+        let task: &TaskRef = &entry.task;
         if !done && task.slab_index() == UNLISTED {
             // Its first `Pending`: from now on only wakers may hold it.
             task.set_slab_index(self.tasks.insert(task.clone()));
@@ -354,7 +360,7 @@ impl Core {
         if let Some((threshold, start)) = started {
             let took = start.elapsed();
             if took > threshold {
-                self.slow_poll(&task, took, threshold);
+                self.slow_poll(task, took, threshold);
             }
         }
         task.span().polled(done);
@@ -364,7 +370,7 @@ impl Core {
             } else {
                 Outcome::Finished
             };
-            self.complete(&task, outcome);
+            self.complete(task, outcome);
         }
     }
 
@@ -424,8 +430,8 @@ impl Core {
             std::panic::resume_unwind(payload);
         };
         // SAFETY: the task was being polled, so it is incomplete, and the
-        // run-queue entry's reference that `run_task` held as `ManuallyDrop`
-        // was not dropped by the unwinding: it is ours now.
+        // run-queue entry's reference that `run_task` held in a `RunEntry`
+        // (`running`) was not dropped by the unwinding: it is ours now.
         let task = unsafe { TaskRef::from_raw(ptr) };
         task.fail(payload);
         self.complete(&task, Outcome::Panicked);
@@ -433,6 +439,23 @@ impl Core {
 
     fn has_ready(&self) -> bool {
         self.run_queue.len() > 0
+    }
+}
+
+/// A run queue entry's task reference while `run_task` runs it: dropped
+/// with the entry, except while the future runs (`running`): a poll that
+/// unwinds leaves the reference to `blame`.
+struct RunEntry {
+    task: core::mem::ManuallyDrop<TaskRef>,
+    running: bool,
+}
+
+impl Drop for RunEntry {
+    fn drop(&mut self) {
+        if !self.running {
+            // SAFETY: the only drop of `task`, here, once.
+            unsafe { core::mem::ManuallyDrop::drop(&mut self.task) };
+        }
     }
 }
 
