@@ -334,11 +334,11 @@ unsafe fn in_place<'w, T: ?Sized + 'static>(
     let vtable = unsafe { &*h }.vtable();
     for field in vtable.fields {
         if field.type_id == TypeId::of::<T>() {
-            // SAFETY: the field's `T` (a `Sized` type, whose `TypeId` `T`
-            // has, so `&T` is a thin pointer) lives at `offset` in the
-            // header's allocation for as long as the header
-            // (`DualVTable::fields`), which outlives the `Waker` borrow;
-            // owner thread (the contract).
+            // The field's `T` (a `Sized` type, whose `TypeId` `T` has, so `&T` is a thin pointer)
+            // lives at `offset` in the header's allocation for as long as the header
+            // (`DualVTable::fields`), which outlives the `Waker` borrow; owner thread (the
+            // contract).
+            // SAFETY: by the above.
             let found = unsafe {
                 let at = h.cast::<u8>().add(field.offset);
                 *ptr::addr_of!(at).cast::<&T>()
@@ -428,11 +428,12 @@ fn walk<'w, T: ?Sized + 'static>(
             }
         }
         let parent = vtable.parent?;
-        // SAFETY: owner thread (checked above); `waker` is a `Waker` whose
-        // data is `h`, borrowed for this look-up. A non-null result is a
-        // `Waker` that outlives every borrow of `waker` (the `# Safety` of
+        // Owner thread (checked above); `waker` is a `Waker` whose data is
+        // `h`, borrowed for this look-up. A non-null result is a `Waker`
+        // that outlives every borrow of `waker` (the safety contract of
         // `DualVTable::linked`; layers: their parent is borrowed for longer
         // than the layer).
+        // SAFETY: by the above.
         let next = unsafe { parent(h, waker) };
         if next.is_null()
             || !raw::is_dual(

@@ -316,10 +316,10 @@ impl BufRing {
     /// with `ring`.
     fn new(ring: &IoUring) -> io::Result<BufRing> {
         let bufs = BufRing::alloc()?;
-        // SAFETY: `entries` holds `BUF_COUNT` entries, page aligned; it and
-        // the buffers it points to live until `Ring`'s drop, which frees
-        // them only once no receive request is in the kernel and the ring is
-        // unregistered (or leaks them).
+        // `entries` holds `BUF_COUNT` entries, page aligned; it and the buffers it points to live
+        // until `Ring`'s drop, which frees them only once no receive request is in the kernel and
+        // the ring is unregistered (or leaks them).
+        // SAFETY: by the above.
         let registered = unsafe {
             ring.submitter().register_buf_ring(
                 bufs.entries.as_ptr().expose_provenance() as u64,
@@ -372,12 +372,12 @@ impl BufRing {
             .as_ptr()
             .wrapping_add(usize::from(bid) * BUF_SIZE as usize)
             .expose_provenance() as u64;
-        // SAFETY: `slot < BUF_COUNT`, inside the entries allocation. The
-        // kernel reads only the entries between its head and the tail; at
-        // most `BUF_COUNT - 1` buffers are in the ring while the caller
-        // owns `bid`, so the entry at the tail is not one of them. Its
-        // fields are written through raw pointers (no reference to an entry
-        // the kernel may read: entry 0 holds the tail too).
+        // `slot < BUF_COUNT`, inside the entries allocation. The kernel reads only the entries
+        // between its head and the tail; at most `BUF_COUNT - 1` buffers are in the ring while
+        // the caller owns `bid`, so the entry at the tail is not one of them. Its fields are
+        // written through raw pointers (no reference to an entry the kernel may read: entry 0
+        // holds the tail too).
+        // SAFETY: by the above.
         unsafe {
             let entry = self.entries.as_ptr().add(slot);
             ptr::addr_of_mut!((*entry).addr).write(addr);
