@@ -205,11 +205,12 @@ fn on_path(name: &str) -> bool {
 /// The command line that reproduces this run.
 fn command(opts: &Options) -> String {
     // The settings a suite reads from the environment belong to the command.
-    const SETTINGS: [&str; 4] = [
+    const SETTINGS: [&str; 5] = [
         "HEARTH_BENCH_NET_ONLY",
         "HEARTH_BENCH_NET_PIN",
         "HEARTH_BENCH_NET_ROUNDS",
         "HEARTH_BENCH_NET_SECS",
+        "HEARTH_BENCH_NET_SPLIT",
     ];
     let mut cmd: String = SETTINGS
         .iter()

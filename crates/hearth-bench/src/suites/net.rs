@@ -41,7 +41,9 @@
 //! `HEARTH_BENCH_NET_SECS` overrides the 6 s per wrk run (and scales the echo
 //! runs) for quick trials; `HEARTH_BENCH_NET_ONLY=hearth` runs only the
 //! configurations whose name contains that text (e.g. to profile one;
-//! `=name` selects exactly that one).
+//! `=name` selects exactly that one). `HEARTH_BENCH_NET_SPLIT=1` runs the wrk
+//! rows with every server on one worker pinned to CPU 0 and wrk pinned to
+//! CPU 1 (`taskset`): p99 without the load generator preempting the server.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -71,13 +73,39 @@ pub const ECHO_TOKIO_MT: &str = "echo · tokio multi-thread";
 pub const ECHO_MONOIO: &str = "echo · monoio";
 pub const ECHO_HEARTH: &str = "echo · hearth";
 
-const WORKERS: usize = 2;
+/// Server worker threads: 2, or 1 in the split-cores run.
+fn workers() -> usize {
+    if split() {
+        1
+    } else {
+        2
+    }
+}
+
+/// The split-cores run (`HEARTH_BENCH_NET_SPLIT=1`): every server on one
+/// worker pinned to CPU 0, wrk (one thread) pinned to CPU 1 with `taskset`,
+/// so the load generator never preempts the server. Only the wrk rows run.
+/// This is the issue's "load generator away from the server's cores", at the
+/// scale a 2-core host allows.
+fn split() -> bool {
+    std::env::var("HEARTH_BENCH_NET_SPLIT").is_ok_and(|v| v == "1")
+}
+
+/// wrk's threads: 2, or 1 in the split-cores run.
+fn wrk_threads() -> usize {
+    if split() {
+        1
+    } else {
+        2
+    }
+}
 
 /// Whether every server pins its thread `i` to CPU `i` (hearth's
 /// `pin_to_cores`, and the same by hand for tokio and monoio); wrk and the
-/// echo client stay unpinned. `HEARTH_BENCH_NET_PIN=0` turns it off.
+/// echo client stay unpinned. `HEARTH_BENCH_NET_PIN=0` turns it off (not in
+/// the split-cores run, which always pins).
 fn pin() -> bool {
-    std::env::var("HEARTH_BENCH_NET_PIN").map_or(true, |v| v != "0")
+    split() || std::env::var("HEARTH_BENCH_NET_PIN").map_or(true, |v| v != "0")
 }
 
 /// Pins the calling thread to CPU `i` (mod the CPUs there are), if pinning.
@@ -87,11 +115,12 @@ fn pin_thread(i: usize) {
     }
     if let Some(cores) = core_affinity::get_core_ids() {
         if !cores.is_empty() {
-            core_affinity::set_for_current(cores[i % cores.len()]);
+            // Threads past the workers (tokio's blocking pool) share the
+            // workers' CPUs, so the split-cores run keeps CPU 1 for wrk.
+            core_affinity::set_for_current(cores[(i % workers()) % cores.len()]);
         }
     }
 }
-const WRK_THREADS: usize = 2;
 const WRK_CONNECTIONS: usize = 256;
 /// 6 s per wrk run keeps the main job under three minutes with the eight
 /// wrk configurations (`--full` takes three rounds of each).
@@ -225,7 +254,10 @@ pub fn run(_config: &Config) -> SuiteReport {
                 hearth_client_load,
             ),
         ];
-        for (name, app, start, load) in client_runs.into_iter().filter(|r| selected(r.0)) {
+        // The split-cores run measures the wrk rows only: these clients run
+        // in this process and would share the server's core.
+        let in_process = |name: &str| selected(name) && !split();
+        for (name, app, start, load) in client_runs.into_iter().filter(|r| in_process(r.0)) {
             let server = start(app);
             let h2 = name.starts_with("h2c");
             let m = load(name, server.addr, h2, Duration::from_secs_f64(echo_secs));
@@ -237,7 +269,7 @@ pub fn run(_config: &Config) -> SuiteReport {
             (ECHO_MONOIO, monoio_server),
             (ECHO_HEARTH, hearth_server),
         ];
-        for (name, start) in echo_runs.into_iter().filter(|r| selected(r.0)) {
+        for (name, start) in echo_runs.into_iter().filter(|r| in_process(r.0)) {
             let server = start(App::Echo);
             let m = echo_client(name, server.addr, Duration::from_secs_f64(echo_secs));
             server.stop();
@@ -409,27 +441,49 @@ fn report(
              (not measured for echo, client and h2c, whose clients run in this process):\n\n{table}"
         ),
     );
-    notes.push(format!(
-        "Rows above: requests (echo: round trips) per second, higher is better, and the `p99 latency` \
-         rows in ms, lower is better; ratios are against tokio multi-thread on the same workload. \
-         Servers: {WORKERS} worker threads each, {}; monoio on {}; in this process. Load: {} for hyper and raw ({}s per run); our echo client: \
-         {ECHO_CLIENT_THREADS} threads × {} connections, {echo_secs:.1} s per run; client and h2c: \
-         the clients themselves, {CLIENT_CONCURRENCY} requests in flight on {CLIENT_THREADS} threads, {echo_secs:.1} s per run. **The load generator \
-         shares the 2 cores with the server**, so every number is server + client work; a faster \
-         server leaves more CPU to the client.",
-        if pin() {
-            "thread i pinned to CPU i for every runtime (HEARTH_BENCH_NET_PIN=0: unpinned)"
-        } else {
-            "unpinned"
+    let load = wrk.map_or_else(
+        || "wrk (missing)".to_owned(),
+        |v| {
+            format!(
+                "`wrk -t{} -c{WRK_CONNECTIONS} -d{wrk_secs}s --latency` ({v})",
+                wrk_threads()
+            )
         },
-        if monoio_uses_uring() { "io_uring" } else { "its epoll driver (no io_uring here)" },
-        wrk.map_or_else(
-            || "wrk (missing)".to_owned(),
-            |v| format!("`wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{wrk_secs}s --latency` ({v})")
-        ),
-        wrk_secs,
-        ECHO_CONNECTIONS / ECHO_CLIENT_THREADS,
-    ));
+    );
+    let monoio_driver = if monoio_uses_uring() {
+        "io_uring"
+    } else {
+        "its epoll driver (no io_uring here)"
+    };
+    notes.push(if split() {
+        format!(
+            "Rows above: requests per second, higher is better, and the `p99 latency` rows in ms, \
+             lower is better; ratios are against tokio multi-thread on the same workload. \
+             **Split cores** (HEARTH_BENCH_NET_SPLIT=1): every server runs one worker thread \
+             pinned to CPU 0 (tokio multi-thread with `worker_threads(1)`); the load, \
+             `taskset -c 1` {load} for hyper and raw ({wrk_secs}s per run), runs on CPU 1, so the \
+             load generator never preempts a server thread. monoio on {monoio_driver}; in this \
+             process. The echo, client and h2c rows (their clients run in this process) are not \
+             part of this run."
+        )
+    } else {
+        format!(
+            "Rows above: requests (echo: round trips) per second, higher is better, and the `p99 latency` \
+             rows in ms, lower is better; ratios are against tokio multi-thread on the same workload. \
+             Servers: {} worker threads each, {}; monoio on {monoio_driver}; in this process. Load: {load} for hyper and raw ({wrk_secs}s per run); our echo client: \
+             {ECHO_CLIENT_THREADS} threads × {} connections, {echo_secs:.1} s per run; client and h2c: \
+             the clients themselves, {CLIENT_CONCURRENCY} requests in flight on {CLIENT_THREADS} threads, {echo_secs:.1} s per run. **The load generator \
+             shares the 2 cores with the server**, so every number is server + client work; a faster \
+             server leaves more CPU to the client.",
+            workers(),
+            if pin() {
+                "thread i pinned to CPU i for every runtime (HEARTH_BENCH_NET_PIN=0: unpinned)"
+            } else {
+                "unpinned"
+            },
+            ECHO_CONNECTIONS / ECHO_CLIENT_THREADS,
+        )
+    });
     notes.push(format!(
         "hearth's rows without a driver in their name ran on {}. On io_uring (Linux 6.0+) a stream \
          reads from a multishot receive into the ring's provided buffers and writes with `sendto` \
@@ -442,9 +496,18 @@ fn report(
             .map_or_else(|e| format!("no driver ({e})"), |d| d.to_string()),
     ));
     SuiteReport {
-        // An unpinned run (HEARTH_BENCH_NET_PIN=0) gets a section of its own.
-        name: if pin() { "net" } else { "net-unpinned" },
-        title: if pin() {
+        // An unpinned run (HEARTH_BENCH_NET_PIN=0) and a split-cores run
+        // (HEARTH_BENCH_NET_SPLIT=1) get sections of their own.
+        name: if split() {
+            "net-split"
+        } else if pin() {
+            "net"
+        } else {
+            "net-unpinned"
+        },
+        title: if split() {
+            "the wrk servers on one core, wrk on the other".into()
+        } else if pin() {
             "servers on loopback under wrk and an echo client".into()
         } else {
             "the same servers, unpinned (every runtime at its default placement)".into()
@@ -535,16 +598,24 @@ fn cpu_since(before: &std::collections::HashMap<u64, u64>) -> Option<Duration> {
 }
 
 fn run_wrk(addr: SocketAddr, secs: u64) -> Result<Wrk, String> {
-    let out = Command::new("wrk")
+    // The split-cores run pins wrk to CPU 1, away from the server's CPU 0.
+    let mut cmd = if split() {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "1", "wrk"]);
+        c
+    } else {
+        Command::new("wrk")
+    };
+    let out = cmd
         .args([
-            format!("-t{WRK_THREADS}"),
+            format!("-t{}", wrk_threads()),
             format!("-c{WRK_CONNECTIONS}"),
             format!("-d{secs}s"),
             "--latency".into(),
             format!("http://{addr}/"),
         ])
         .output()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("{e} (running {:?})", cmd.get_program()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!("{}: {text}", out.status));
@@ -708,7 +779,7 @@ fn hearth_hyper_server_epoll(_app: App) -> Server {
 
 fn hearth_hyper_server_on(driver: hearth::runtime::IoDriver) -> Server {
     let rt = hearth::Runtime::builder()
-        .workers(WORKERS)
+        .workers(workers())
         .pin_to_cores(pin())
         .io_driver(driver)
         .build()
@@ -872,9 +943,9 @@ fn hearth_server_epoll(app: App) -> Server {
 }
 
 fn hearth_server_on(app: App, driver: hearth::runtime::IoDriver) -> Server {
-    let (addr, ls) = listeners(WORKERS);
+    let (addr, ls) = listeners(workers());
     let rt = hearth::Runtime::builder()
-        .workers(WORKERS)
+        .workers(workers())
         .pin_to_cores(pin())
         .io_driver(driver)
         .build()
@@ -995,7 +1066,7 @@ fn tokio_mt(app: App) -> Server {
     let (addr, mut ls) = listeners(1);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
+        .worker_threads(workers())
         .on_thread_start(move || {
             pin_thread(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
         })
@@ -1013,7 +1084,7 @@ fn tokio_mt(app: App) -> Server {
 /// One tokio `current_thread` runtime per core, each with a `SO_REUSEPORT`
 /// listener.
 fn tokio_per_core(app: App) -> Server {
-    let (addr, ls) = listeners(WORKERS);
+    let (addr, ls) = listeners(workers());
     let mut stops = Vec::new();
     let mut threads = Vec::new();
     for (i, l) in ls.into_iter().enumerate() {
@@ -1053,7 +1124,7 @@ fn monoio_uses_uring() -> bool {
 }
 
 fn monoio_server(app: App) -> Server {
-    let (addr, ls) = listeners(WORKERS);
+    let (addr, ls) = listeners(workers());
     let mut stops = Vec::new();
     let mut threads = Vec::new();
     for (i, l) in ls.into_iter().enumerate() {
