@@ -317,6 +317,15 @@ pub fn request_ref_where<T: ?Sized + 'static>(
     if let Some(found) = unsafe { in_place(h, &accept) } {
         return Some(found);
     }
+    // A miss ends here, with no call, when nothing follows: not a layer, no
+    // link to a parent, and no hook that may answer `T` (a task's header
+    // asked for a deadline where none is in scope, on every socket
+    // operation).
+    // SAFETY: as above.
+    let vtable = unsafe { &*h }.vtable();
+    if vtable.parent.is_none() && !ptr::eq(vtable, &LAYER) && !vtable.hook_may_provide::<T>() {
+        return None;
+    }
     walk(waker, token, &accept)
 }
 
@@ -419,7 +428,7 @@ fn walk<'w, T: ?Sized + 'static>(
             }
             continue;
         }
-        if let Some(provide) = vtable.provide {
+        if let Some(provide) = vtable.provide.filter(|_| vtable.hook_may_provide::<T>()) {
             // SAFETY: owner thread, header alive and not released (checked
             // above); the hook's references outlive the header (its
             // `# Safety`), and the header outlives the `Waker` borrow.

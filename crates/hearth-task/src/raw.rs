@@ -61,6 +61,9 @@ pub struct DualVTable {
     /// Values this header provides to [`request_ref`](crate::ContextExt::request_ref);
     /// see [`provider`](Self::provider).
     pub(crate) provide: Option<crate::provide::ProvideFn>,
+    /// The only types `provide` can answer, if narrowed; see
+    /// [`provides_only`](Self::provides_only).
+    pub(crate) hook_types: Option<&'static [core::any::TypeId]>,
     /// Where a look-up continues when this header has nothing (layers and
     /// linked children); see [`linked`](Self::linked).
     pub(crate) parent: Option<crate::provide::ParentFn>,
@@ -88,6 +91,7 @@ impl DualVTable {
             wake_by_ref,
             drop,
             provide: None,
+            hook_types: None,
             parent: None,
             fields: &[],
         }
@@ -111,6 +115,62 @@ impl DualVTable {
     pub const unsafe fn provider(mut self, provide: crate::provide::ProvideFn) -> Self {
         self.provide = Some(provide);
         self
+    }
+
+    /// Declares the only types [`provider`](Self::provider)'s hook can
+    /// provide, so a look-up of any other type skips the call. A look-up
+    /// that finds nothing (a socket operation asking for a deadline where
+    /// there is none, on every read and write) then ends inline, with no
+    /// call at all, when the header has no [`linked`](Self::linked) parent.
+    ///
+    /// Narrowing is all this does: if the hook would provide a type that is
+    /// not listed, that value is simply not found.
+    ///
+    /// ```
+    /// use core::any::TypeId;
+    /// use hearth_task::raw::{DualHeader, DualVTable};
+    /// use hearth_task::provide::Request;
+    /// use std::task::RawWaker;
+    ///
+    /// struct Config(u32);
+    /// # unsafe fn clone(h: *const DualHeader) -> RawWaker { DualHeader::raw_waker(h) }
+    /// # unsafe fn noop(_: *const DualHeader) {}
+    /// unsafe fn provide(_h: *const DualHeader, request: &mut Request<'_>) {
+    ///     static CONFIG: Config = Config(7);
+    ///     request.provide_ref(&CONFIG);
+    /// }
+    /// // SAFETY: the hook hands out a `'static` reference.
+    /// static VTABLE: DualVTable = unsafe {
+    ///     DualVTable::new(clone, noop, noop, noop)
+    ///         .provider(provide)
+    ///         .provides_only(&[TypeId::of::<Config>()])
+    /// };
+    /// ```
+    pub const fn provides_only(mut self, types: &'static [core::any::TypeId]) -> Self {
+        self.hook_types = Some(types);
+        self
+    }
+
+    /// Whether `provide` may answer a look-up of `T`.
+    #[inline(always)]
+    pub(crate) fn hook_may_provide<T: ?Sized + 'static>(&self) -> bool {
+        if self.provide.is_none() {
+            return false;
+        }
+        match self.hook_types {
+            None => true,
+            Some(types) => {
+                let id = core::any::TypeId::of::<T>();
+                let mut i = 0;
+                while i < types.len() {
+                    if types[i] == id {
+                        return true;
+                    }
+                    i += 1;
+                }
+                false
+            }
+        }
     }
 
     /// Offers values that live at fixed offsets from the header: a look-up

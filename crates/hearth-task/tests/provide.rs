@@ -364,6 +364,59 @@ fn runtime_provider_on_the_header() {
     let _ = &task.counts;
 }
 
+static NARROWED: DualVTable =
+    // SAFETY: as for `TASK`.
+    unsafe {
+        DualVTable::new(t_clone, t_noop, t_noop, t_noop)
+            .provider(counting_provide)
+            .provides_only(&[core::any::TypeId::of::<u64>()])
+    };
+
+thread_local! {
+    static HOOK_CALLS: Cell<u32> = const { Cell::new(0) };
+}
+
+unsafe fn counting_provide(h: *const DualHeader, request: &mut Request<'_>) {
+    HOOK_CALLS.with(|c| c.set(c.get() + 1));
+    // SAFETY: as in `task_provide`.
+    unsafe { task_provide(h, request) };
+}
+
+/// `provides_only`: the hook is asked only for the listed types; other
+/// look-ups miss without calling it (also through a layer), and a value the
+/// hook would give but the list leaves out is not found.
+#[test]
+fn a_narrowed_hook_is_only_asked_for_its_types() {
+    let task = Box::new(Task {
+        // SAFETY: as in `runtime_provider_on_the_header`.
+        header: unsafe { DualHeader::new(LocalWaker::noop().clone(), &NARROWED) },
+        counts: DualCounts::new(),
+        id: 5,
+        polls: Cell::new(0),
+    });
+    // SAFETY: the task outlives the `Waker`, which is never dropped.
+    let waker = std::mem::ManuallyDrop::new(unsafe {
+        Waker::from_raw(DualHeader::raw_waker((&*task as *const Task).cast()))
+    });
+    let cx = Context::from_waker(&waker);
+    let calls = || HOOK_CALLS.with(Cell::get);
+    assert_eq!(cx.request_ref::<u64>(), Some(&5));
+    assert_eq!(calls(), 1);
+    // Not listed: no call, not found (although the hook offers it).
+    assert!(cx.request_ref::<Cell<u32>>().is_none());
+    assert!(cx.request_ref::<A>().is_none());
+    assert_eq!(calls(), 1);
+    // Through a layer: the layer's own value, then the narrowed hook.
+    provide::with_value(&cx, &A(2), |cx| {
+        assert_eq!(cx.request_ref::<A>(), Some(&A(2)));
+        assert!(cx.request_ref::<Cell<u32>>().is_none());
+        assert_eq!(calls(), 1);
+        assert_eq!(cx.request_ref::<u64>(), Some(&5));
+        assert_eq!(calls(), 2);
+    });
+    let _ = &task.counts;
+}
+
 /// A panicking wake during `Deadline::expire` does not cost the other
 /// waiters their wake-up, and the panic still reaches the caller.
 #[test]

@@ -17,6 +17,7 @@ pub const DUAL: &str = "task::Id::from_context (request_ref), hearth task";
 pub const ONE: &str = "task::Id::from_context through 1 combinator";
 pub const THREE: &str = "task::Id::from_context through 3 nested combinators";
 pub const FOREIGN: &str = "task::Id::from_context under a foreign Waker (None)";
+pub const MISS: &str = "current_deadline with none in scope (a socket op's look-up), hearth task";
 pub const TOKIO_TL: &str = "tokio task_local! read (with)";
 pub const HEARTH_TL: &str = "hearth task_local! read (with)";
 pub const HEARTH_TL_THREE: &str = "hearth task_local! read, 3 combinators below the scope";
@@ -103,6 +104,11 @@ pub fn run(config: &Config) -> SuiteReport {
                                 .case(FOREIGN, None, || {
                                     black_box(Id::from_context(black_box(&foreign_cx)));
                                 })
+                                .case(MISS, None, || {
+                                    black_box(hearth::task::provide::current_deadline(black_box(
+                                        task_cx,
+                                    )));
+                                })
                                 .case(TOKIO_TL, None, || {
                                     black_box(TOKIO_KEY.with(|v| *v));
                                 })
@@ -126,7 +132,10 @@ pub fn run(config: &Config) -> SuiteReport {
                                  a field of its header: no call), and from inside the innermost \
                                  child of 1 and 3 nested `hearth_future::join_all`s (each level one \
                                  more owner check and one call of the combinator's link hook, out of \
-                                 line).",
+                                 line). The `current_deadline` row is the look-up every socket \
+                                 operation makes: a miss on a task's own context, which ends inline \
+                                 (the task's hook answers only its runtime handle: \
+                                 `DualVTable::provides_only`).",
                             );
                             suite.note(
                                 "Task-local rows: tokio's `LocalKey::with` inside `sync_scope` (a \

@@ -598,6 +598,7 @@ unsafe fn local_drop(p: *const ()) {
 static TASK_WAKER: DualVTable = unsafe {
     DualVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop)
         .provider(task_provide)
+        .provides_only(&[core::any::TypeId::of::<super::RuntimeContext>()])
         .fields(&[hearth_task::provide::Field::new::<crate::task::Anchor>(0)])
 };
 
