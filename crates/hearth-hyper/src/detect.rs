@@ -127,7 +127,7 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
             return Pin::new(&mut this.stream).poll_write(cx, one);
         }
         let total = bufs.iter().try_fold(0usize, |n, b| n.checked_add(b.len()));
-        if !total.is_some_and(|total| total <= COALESCE_MAX) {
+        if total.is_none_or(|total| total > COALESCE_MAX) {
             return Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
         }
         this.flat.clear();
