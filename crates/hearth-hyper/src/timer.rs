@@ -20,6 +20,12 @@
 //!   entries the next time it polls a `HearthSleep`, so a sleep that moved
 //!   away leaves one stale timer behind until then; that timer may wake a
 //!   task spuriously once, which futures tolerate.
+//! - A timer given up on its own thread (its sleep dropped, or completed)
+//!   is kept armed as a spare, up to 1,024 per thread, and the next sleep
+//!   polled there takes it over (see `Registry`): a spare may wake the
+//!   task that last used it once, and wakes its new task early once if it
+//!   was armed for an earlier deadline (the sleep then re-arms it); a
+//!   sleep never completes before its own deadline.
 //!
 //! # A sleep polled on another thread
 //!
