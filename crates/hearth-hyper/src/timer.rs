@@ -239,7 +239,9 @@ impl Entry {
 /// the wheel is touched again only if the spare fires before that
 /// deadline (then [`Entry::poll`] re-arms it, after one early wake of the
 /// task, which futures tolerate). A spare that fires unused wakes the task
-/// that last used it, once; spares beyond [`SPARE_CAP`] are removed.
+/// that last used it, once; until then it holds that task's waker (and so
+/// the task's allocation, if the task has ended). Spares beyond
+/// [`SPARE_CAP`] are removed.
 #[derive(Default)]
 struct Registry {
     /// Touched only by this thread. A key is not reused while its
