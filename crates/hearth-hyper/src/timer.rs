@@ -6,12 +6,12 @@
 //! it holds an `Rc` to the timer wheel of the worker that polled it. So a
 //! [`HearthSleep`] holds only its deadline and, once polled, a
 //! [`Registration`]: the key of a `hearth::time::Sleep` that lives in a
-//! registry of the polling thread (a thread-local map), plus a handle to
+//! registry of the polling thread (a thread-local slab), plus a handle to
 //! that registry's *orphan list*.
 //!
 //! # Invariants
 //!
-//! - A registry's map is touched by its own thread only (it is a
+//! - A registry's slab is touched by its own thread only (it is a
 //!   thread-local), so its `hearth::time::Sleep`s never leave that thread.
 //! - A [`HearthSleep`] registered with registry `R` either is on `R`'s
 //!   thread, or its key is handed to `R`'s orphan list (a mutex-guarded
@@ -20,6 +20,12 @@
 //!   entries the next time it polls a `HearthSleep`, so a sleep that moved
 //!   away leaves one stale timer behind until then; that timer may wake a
 //!   task spuriously once, which futures tolerate.
+//! - A timer given up on its own thread (its sleep dropped, or completed)
+//!   is kept armed as a spare, up to 1,024 per thread, and the next sleep
+//!   polled there takes it over (see `Registry`): a spare may wake the
+//!   task that last used it once, and wakes its new task early once if it
+//!   was armed for an earlier deadline (the sleep then re-arms it); a
+//!   sleep never completes before its own deadline.
 //!
 //! # A sleep polled on another thread
 //!
@@ -32,8 +38,7 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -81,6 +86,11 @@ impl hyper::rt::Timer for HearthTimer {
         Box::pin(HearthSleep::new(deadline))
     }
 
+    /// hearth's clock (paused with hearth's `test-util`, like its sleeps).
+    fn now(&self) -> Instant {
+        hearth::time::Instant::now().into_std()
+    }
+
     fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
         match sleep.as_mut().downcast_mut_pin::<HearthSleep>() {
             Some(ours) => ours.get_mut().reset(new_deadline),
@@ -102,7 +112,7 @@ fn deadline_after(duration: Duration) -> Instant {
 /// of the hearth executor that polls it.
 ///
 /// It holds only its deadline and, once polled, the key of a
-/// [`hearth::time::Sleep`] kept in a map of the polling thread: hearth's
+/// [`hearth::time::Sleep`] kept in a slab of the polling thread: hearth's
 /// sleep never leaves that thread.
 ///
 /// # Polled on another thread
@@ -137,8 +147,8 @@ pub struct HearthSleep {
 
 /// Where a [`HearthSleep`]'s `hearth::time::Sleep` lives.
 struct Registration {
-    /// Its key in the registry's map.
-    key: u64,
+    /// Its key in the registry's slab.
+    key: usize,
     /// The registry's orphan list; also identifies the registry.
     orphans: Arc<Orphans>,
 }
@@ -148,7 +158,7 @@ struct Registration {
 #[derive(Default)]
 struct Orphans {
     /// The keys.
-    keys: Mutex<Vec<u64>>,
+    keys: Mutex<Vec<usize>>,
     /// Whether `keys` may be non-empty: set by `push` and cleared by `take`
     /// under the lock, so the owner's polls check it with a load instead of
     /// locking (a key pushed just after the check waits for the next use).
@@ -156,19 +166,19 @@ struct Orphans {
 }
 
 impl Orphans {
-    fn lock(&self) -> MutexGuard<'_, Vec<u64>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<usize>> {
         // Pushing and draining a `Vec` leaves it consistent even if a
         // panic interrupted another holder.
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push(&self, key: u64) {
+    fn push(&self, key: usize) {
         let mut keys = self.lock();
         keys.push(key);
         self.any.store(true, Ordering::Release);
     }
 
-    fn take(&self) -> Vec<u64> {
+    fn take(&self) -> Vec<usize> {
         if !self.any.load(Ordering::Acquire) {
             return Vec::new();
         }
@@ -178,13 +188,68 @@ impl Orphans {
     }
 }
 
-/// A thread's `hearth::time::Sleep`s, by key.
+/// How many given-up timers a thread keeps armed for reuse
+/// ([`Registry::spare`]); more are removed from the wheel.
+const SPARE_CAP: usize = 1024;
+
+/// A hearth timer of the registry and the deadline it is armed for, which
+/// may be earlier than its [`HearthSleep`]'s (a reused spare): it then
+/// fires early, and the sleep re-arms it for its own deadline.
+struct Entry {
+    sleep: hearth::time::Sleep,
+    armed: Instant,
+}
+
+impl Entry {
+    /// Polls the timer for a sleep due at `deadline`: ready once the timer
+    /// fired for a deadline at or after it; a timer that fired earlier
+    /// (armed for an earlier deadline) is re-armed for `deadline` first.
+    fn poll(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        if Pin::new(&mut self.sleep).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if self.armed >= deadline {
+            return Poll::Ready(());
+        }
+        self.armed = deadline;
+        Pin::new(&mut self.sleep).reset(deadline.into());
+        Pin::new(&mut self.sleep).poll(cx)
+    }
+
+    /// Moves the deadline; a later one leaves the timer armed as it is
+    /// (it fires early, and [`poll`](Self::poll) re-arms it), an earlier
+    /// one re-arms it now.
+    fn reset(&mut self, deadline: Instant) {
+        if deadline < self.armed {
+            self.armed = deadline;
+            Pin::new(&mut self.sleep).reset(deadline.into());
+        }
+    }
+}
+
+/// A thread's hearth timers: those of its [`HearthSleep`]s, by key, and
+/// spares.
+///
+/// hyper makes, polls once and drops a sleep for every HTTP/1 request (the
+/// header-read timeout, 30 s ahead), so this is on the request path. Two
+/// things keep it cheap: a slab, not a hash map (no hashing); and a
+/// dropped sleep's timer is not taken out of the wheel but kept armed as a
+/// spare, which the next sleep takes over: with a deadline at or after the
+/// spare's (the next request's timeout) that only changes the waker, and
+/// the wheel is touched again only if the spare fires before that
+/// deadline (then [`Entry::poll`] re-arms it, after one early wake of the
+/// task, which futures tolerate). A spare that fires unused wakes the task
+/// that last used it, once; until then it holds that task's waker (and so
+/// the task's allocation, if the task has ended). Spares beyond
+/// [`SPARE_CAP`] are removed.
 #[derive(Default)]
 struct Registry {
-    /// Touched only by this thread.
-    sleeps: RefCell<HashMap<u64, hearth::time::Sleep>>,
-    /// The next key.
-    next_key: Cell<u64>,
+    /// Touched only by this thread. A key is not reused while its
+    /// [`HearthSleep`] holds it: the entry is removed only after the sleep
+    /// gave the key up (fired, dropped, reset or moved).
+    sleeps: RefCell<slab::Slab<Entry>>,
+    /// Given-up timers, still armed (or fired); touched only by this thread.
+    spare: RefCell<Vec<Entry>>,
     /// Filled by other threads, drained by this one.
     orphans: Arc<Orphans>,
 }
@@ -202,12 +267,23 @@ impl Registry {
         }
         let mut sleeps = self.sleeps.borrow_mut();
         for key in orphans {
-            sleeps.remove(&key);
+            sleeps.try_remove(key);
         }
     }
 
     fn owns(&self, registration: &Registration) -> bool {
         Arc::ptr_eq(&self.orphans, &registration.orphans)
+    }
+
+    /// Keeps a given-up timer for reuse, or drops it (removing it from its
+    /// wheel) if there are [`SPARE_CAP`] spares already, or if the spares
+    /// are in use (a drop from inside a registry operation; none is known).
+    fn recycle(&self, entry: Entry) {
+        if let Ok(mut spare) = self.spare.try_borrow_mut() {
+            if spare.len() < SPARE_CAP {
+                spare.push(entry);
+            }
+        }
     }
 }
 
@@ -260,8 +336,8 @@ impl HearthSleep {
                 if !registry.owns(registration) {
                     return false;
                 }
-                match registry.sleeps.borrow_mut().get_mut(&registration.key) {
-                    Some(sleep) => Pin::new(sleep).reset(deadline.into()),
+                match registry.sleeps.borrow_mut().get_mut(registration.key) {
+                    Some(entry) => entry.reset(deadline),
                     // Fired and removed: the next poll registers anew.
                     None => return false,
                 }
@@ -286,13 +362,15 @@ impl HearthSleep {
                 if !registry.owns(&registration) {
                     return false;
                 }
-                match registry.sleeps.try_borrow_mut() {
-                    Ok(mut sleeps) => {
-                        sleeps.remove(&registration.key);
-                        true
-                    }
-                    Err(_) => false,
+                let Ok(mut sleeps) = registry.sleeps.try_borrow_mut() else {
+                    return false;
+                };
+                let entry = sleeps.try_remove(registration.key);
+                drop(sleeps);
+                if let Some(entry) = entry {
+                    registry.recycle(entry);
                 }
+                true
             })
             .unwrap_or(false);
         if !removed {
@@ -312,30 +390,43 @@ impl Future for HearthSleep {
                 if registry.owns(registration) {
                     let key = registration.key;
                     let mut sleeps = registry.sleeps.borrow_mut();
-                    let poll = match sleeps.get_mut(&key) {
-                        Some(sleep) => Pin::new(sleep).poll(cx),
+                    let poll = match sleeps.get_mut(key) {
+                        Some(entry) => entry.poll(this.deadline, cx),
                         None => Poll::Ready(()),
                     };
                     if poll.is_ready() {
-                        sleeps.remove(&key);
+                        let entry = sleeps.try_remove(key);
                         drop(sleeps);
                         this.registration = None;
+                        if let Some(entry) = entry {
+                            registry.recycle(entry);
+                        }
                     }
                     return poll;
                 }
                 // Polled on another thread than before: move.
                 this.unregister();
             }
-            // Not registered (or fired before): a fresh hearth timer. It is
-            // polled before it enters the map, so a poll outside an
-            // executor panics with no borrow held.
-            let mut sleep = hearth::time::sleep_until(this.deadline.into());
-            if Pin::new(&mut sleep).poll(cx).is_ready() {
+            // Not registered (or fired before): a spare timer, or a fresh
+            // one. It is polled before it enters the slab, so a poll
+            // outside an executor panics with no borrow held (and the
+            // timer, dropped, leaves its wheel).
+            let spare = registry.spare.borrow_mut().pop();
+            let mut entry = match spare {
+                Some(mut entry) => {
+                    entry.reset(this.deadline);
+                    entry
+                }
+                None => Entry {
+                    sleep: hearth::time::sleep_until(this.deadline.into()),
+                    armed: this.deadline,
+                },
+            };
+            if entry.poll(this.deadline, cx).is_ready() {
+                registry.recycle(entry);
                 return Poll::Ready(());
             }
-            let key = registry.next_key.get();
-            registry.next_key.set(key + 1);
-            registry.sleeps.borrow_mut().insert(key, sleep);
+            let key = registry.sleeps.borrow_mut().insert(entry);
             this.registration = Some(Registration {
                 key,
                 orphans: registry.orphans.clone(),
@@ -373,6 +464,11 @@ mod tests {
             r.collect_orphans();
             r.sleeps.borrow().len()
         })
+    }
+
+    /// Polls `f` once from the current task.
+    async fn poll_here<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+        core::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))).await
     }
 
     fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
@@ -427,6 +523,72 @@ mod tests {
         assert!(poll_once(&mut sleep).is_pending());
         drop(sleep);
         assert_eq!(entries(), 0);
+    }
+
+    /// Spare timers kept on this thread.
+    fn spares() -> usize {
+        REGISTRY.with(|r| r.spare.borrow().len())
+    }
+
+    #[test]
+    fn a_reused_timer_armed_earlier_does_not_end_the_sleep_early() {
+        let start = Instant::now();
+        let mut first = HearthSleep::new(start + Duration::from_millis(20));
+        let second = HearthSleep::new(start + Duration::from_millis(80));
+        hearth::block_on(async {
+            assert!(poll_here(&mut first).await.is_pending());
+            drop(first);
+            assert!(spares() >= 1, "the dropped sleep's timer is kept");
+            let before = spares();
+            let mut second = second;
+            assert!(poll_here(&mut second).await.is_pending());
+            assert_eq!(spares(), before - 1, "the next sleep takes it over");
+            // The timer fires at 20 ms (a spurious wake), is re-armed, and
+            // the sleep completes at its own deadline.
+            second.await;
+        });
+        assert!(start.elapsed() >= Duration::from_millis(80));
+        assert_eq!(entries(), 0);
+    }
+
+    #[test]
+    fn a_reused_timer_armed_later_is_moved_earlier() {
+        let start = Instant::now();
+        let mut first = HearthSleep::new(start + Duration::from_secs(3600));
+        assert!(poll_once(&mut first).is_pending());
+        drop(first);
+        hearth::block_on(HearthSleep::new(start + Duration::from_millis(10)));
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(10));
+        assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+    }
+
+    #[test]
+    fn a_reset_to_later_before_firing_waits_for_the_new_deadline() {
+        let start = Instant::now();
+        let mut sleep = HearthSleep::new(start + Duration::from_millis(10));
+        hearth::block_on(async {
+            assert!(poll_here(&mut sleep).await.is_pending());
+            sleep.reset(start + Duration::from_millis(60));
+            (&mut sleep).await;
+        });
+        assert!(start.elapsed() >= Duration::from_millis(60));
+        assert_eq!(entries(), 0);
+    }
+
+    #[test]
+    fn spare_timers_are_capped() {
+        hearth::block_on(async {
+            let far = Instant::now() + Duration::from_secs(3600);
+            let mut sleeps: Vec<_> = (0..SPARE_CAP + 10).map(|_| HearthSleep::new(far)).collect();
+            for sleep in &mut sleeps {
+                assert!(poll_here(sleep).await.is_pending());
+            }
+            assert_eq!(entries(), SPARE_CAP + 10);
+            drop(sleeps);
+            assert_eq!(entries(), 0);
+            assert_eq!(spares(), SPARE_CAP);
+        });
     }
 
     #[test]
