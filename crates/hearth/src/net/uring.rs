@@ -220,14 +220,14 @@ pub(crate) struct Ring {
 pub(crate) fn unsupported() -> Option<io::Error> {
     static PROBE: std::sync::OnceLock<Option<(io::ErrorKind, String)>> = std::sync::OnceLock::new();
     PROBE
-        .get_or_init(|| new_ring(2).err().map(|e| (e.kind(), e.to_string())))
+        .get_or_init(|| new_ring(2, TaskRun::wanted()).err().map(|e| (e.kind(), e.to_string())))
         .as_ref()
         .map(|(kind, msg)| io::Error::new(*kind, msg.clone()))
 }
 
 /// A ring with the features this backend needs, or why there is none;
 /// `true` with it if its completion work is deferred (see [`TaskRun`]).
-fn new_ring(entries: u32) -> io::Result<(IoUring, bool)> {
+fn new_ring(entries: u32, modes: &[TaskRun]) -> io::Result<(IoUring, bool)> {
     let cq = CQ_ENTRIES.max(entries * 2);
     let build = |mode: TaskRun| {
         let mut builder = IoUring::builder();
@@ -251,7 +251,7 @@ fn new_ring(entries: u32) -> io::Result<(IoUring, bool)> {
     // them: fall back to the next mode then.
     let mut result = Err(io::Error::from_raw_os_error(libc::EINVAL));
     let mut deferred = false;
-    for &mode in TaskRun::wanted() {
+    for &mode in modes {
         result = build(mode);
         deferred = mode == TaskRun::Defer;
         match &result {
@@ -302,17 +302,17 @@ enum TaskRun {
 }
 
 impl TaskRun {
-    /// The modes to try, best first: all three, or without `Defer` if
-    /// `HEARTH_URING_DEFER=0` (to compare the two).
+    /// The modes to try, best first. `Defer` only if `HEARTH_URING_DEFER=1`:
+    /// it measured no lower CPU per request than `Coop` here and one more
+    /// `io_uring_enter` per ~15 requests (DESIGN.md, step 3).
     fn wanted() -> &'static [TaskRun] {
-        static NO_DEFER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        let no_defer = *NO_DEFER.get_or_init(|| {
-            std::env::var_os("HEARTH_URING_DEFER").is_some_and(|v| v == "0")
-        });
-        if no_defer {
-            &[TaskRun::Coop, TaskRun::Plain]
-        } else {
+        static DEFER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let defer = *DEFER
+            .get_or_init(|| std::env::var_os("HEARTH_URING_DEFER").is_some_and(|v| v == "1"));
+        if defer {
             &[TaskRun::Defer, TaskRun::Coop, TaskRun::Plain]
+        } else {
+            &[TaskRun::Coop, TaskRun::Plain]
         }
     }
 }
@@ -524,7 +524,12 @@ impl Ring {
     /// A ring whose eventfd (returned too, for [`Remote`](crate::executor::remote::Remote))
     /// is already watched.
     pub(crate) fn new() -> io::Result<(Ring, Arc<OwnedFd>)> {
-        let (ring, deferred) = new_ring(ENTRIES)?;
+        Ring::with_modes(TaskRun::wanted())
+    }
+
+    /// [`Ring::new`] with the first of `modes` the kernel accepts.
+    fn with_modes(modes: &[TaskRun]) -> io::Result<(Ring, Arc<OwnedFd>)> {
+        let (ring, deferred) = new_ring(ENTRIES, modes)?;
         // SAFETY: eventfd(2) takes no pointers; it returns a new descriptor
         // or -1.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
@@ -1125,5 +1130,71 @@ mod tests {
         assert_eq!(entry(1).addr, base + 5 * u64::from(BUF_SIZE));
         // SAFETY: never registered.
         unsafe { bufs.free() };
+    }
+
+    /// A ring whose completion work is deferred to its thread's
+    /// `io_uring_enter` (`DEFER_TASKRUN`) still takes remote wakes, hands a
+    /// busy executor's look (a zero timeout) the data that arrived, and
+    /// lets go of a removed socket at once (its port can be bound again).
+    #[test]
+    #[cfg_attr(miri, ignore)] // no io_uring under Miri
+    fn deferred_task_work_runs_in_every_enter() {
+        use std::io::Write;
+        use std::net::{TcpListener, TcpStream};
+        use std::time::Instant;
+
+        if unsupported().is_some() || kernel_version().is_none_or(|v| v < (6, 1)) {
+            eprintln!("no DEFER_TASKRUN here (io_uring off or Linux < 6.1): skipped");
+            return;
+        }
+        let (ring, wake_fd) = Ring::with_modes(&[TaskRun::Defer]).unwrap();
+        assert!(ring.deferred);
+
+        // A wake from another thread ends a long wait.
+        let start = Instant::now();
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            wake(&wake_fd).unwrap();
+        });
+        while ring.poll(Some(Duration::from_secs(5)), |_, _| {}) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(5), "the wake was lost");
+        }
+        assert!(start.elapsed() < Duration::from_secs(4));
+        waker.join().unwrap();
+
+        // Data reaches a look that does not wait.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let recv = ring.add(0, server.as_raw_fd(), true).unwrap();
+        let mut buf = [0; 16];
+        if recv {
+            ring.arm_recv(0).unwrap();
+            ring.poll(Some(Duration::ZERO), |_, _| {});
+            client.write_all(b"hello").unwrap();
+            let start = Instant::now();
+            let mut got = 0;
+            while got == 0 {
+                assert!(start.elapsed() < Duration::from_secs(5), "the receive never came");
+                std::thread::sleep(Duration::from_millis(5));
+                ring.poll(Some(Duration::ZERO), |token, _| assert_eq!(token, 0));
+                if let RecvRead::Data(n) = ring.recv_read(0, &mut buf) {
+                    got = n;
+                }
+            }
+            assert_eq!(&buf[..got], b"hello");
+        }
+        ring.remove(0);
+        drop(server);
+
+        // A listener's poll ends with its removal: the port is free again.
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        ring.add(1, listener.as_raw_fd(), false).unwrap();
+        ring.poll(Some(Duration::ZERO), |_, _| {});
+        ring.remove(1);
+        drop(listener);
+        TcpListener::bind(addr).expect("the removed listener's port is still held");
     }
 }
