@@ -54,6 +54,13 @@
 //!   polls) reads the completion queue in shared memory and makes no system
 //!   call unless there is something to submit or the kernel flags pending
 //!   work (`IORING_SQ_TASKRUN`, CQ overflow).
+//! - The kernel's completion work (a receive's copy, a poll's completion)
+//!   runs when the thread next enters the kernel for any call
+//!   (`IORING_SETUP_COOP_TASKRUN`), not through an interrupt; with
+//!   `HEARTH_URING_DEFER=1`, only inside the ring's own `io_uring_enter`
+//!   (`DEFER_TASKRUN` + `SINGLE_ISSUER`, Linux 6.1; every enter then asks
+//!   for `GETEVENTS`). Kernels that refuse a flag (`EINVAL`) get the next
+//!   mode down ([`TaskRun`]).
 //!
 //! # Invariants
 //!
@@ -304,7 +311,7 @@ enum TaskRun {
 impl TaskRun {
     /// The modes to try, best first. `Defer` only if `HEARTH_URING_DEFER=1`:
     /// it measured no lower CPU per request than `Coop` here and one more
-    /// `io_uring_enter` per ~15 requests (DESIGN.md, step 3).
+    /// `io_uring_enter` per ~30 requests (DESIGN.md, step 3).
     fn wanted() -> &'static [TaskRun] {
         static DEFER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         let defer = *DEFER
