@@ -227,7 +227,11 @@ pub(crate) struct Ring {
 pub(crate) fn unsupported() -> Option<io::Error> {
     static PROBE: std::sync::OnceLock<Option<(io::ErrorKind, String)>> = std::sync::OnceLock::new();
     PROBE
-        .get_or_init(|| new_ring(2, TaskRun::wanted()).err().map(|e| (e.kind(), e.to_string())))
+        .get_or_init(|| {
+            new_ring(2, TaskRun::wanted())
+                .err()
+                .map(|e| (e.kind(), e.to_string()))
+        })
         .as_ref()
         .map(|(kind, msg)| io::Error::new(*kind, msg.clone()))
 }
@@ -314,8 +318,8 @@ impl TaskRun {
     /// `io_uring_enter` per ~30 requests (DESIGN.md, step 3).
     fn wanted() -> &'static [TaskRun] {
         static DEFER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        let defer = *DEFER
-            .get_or_init(|| std::env::var_os("HEARTH_URING_DEFER").is_some_and(|v| v == "1"));
+        let defer =
+            *DEFER.get_or_init(|| std::env::var_os("HEARTH_URING_DEFER").is_some_and(|v| v == "1"));
         if defer {
             &[TaskRun::Defer, TaskRun::Coop, TaskRun::Plain]
         } else {
@@ -1164,7 +1168,10 @@ mod tests {
             wake(&wake_fd).unwrap();
         });
         while ring.poll(Some(Duration::from_secs(5)), |_, _| {}) == 0 {
-            assert!(start.elapsed() < Duration::from_secs(5), "the wake was lost");
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the wake was lost"
+            );
         }
         assert!(start.elapsed() < Duration::from_secs(4));
         waker.join().unwrap();
@@ -1183,7 +1190,10 @@ mod tests {
             let start = Instant::now();
             let mut got = 0;
             while got == 0 {
-                assert!(start.elapsed() < Duration::from_secs(5), "the receive never came");
+                assert!(
+                    start.elapsed() < Duration::from_secs(5),
+                    "the receive never came"
+                );
                 std::thread::sleep(Duration::from_millis(5));
                 ring.poll(Some(Duration::ZERO), |token, _| assert_eq!(token, 0));
                 if let RecvRead::Data(n) = ring.recv_read(0, &mut buf) {
