@@ -73,7 +73,10 @@ pub const DRIVER_ENV: &str = "HEARTH_DRIVER";
 ///   `io_uring_enter` per sleep, no system call for a look at I/O while busy.
 ///   On Linux 6.0 and later a TCP or Unix stream's reads come from a
 ///   multishot receive into buffers the ring owns (no `recv` call per read;
-///   `HEARTH_URING_RECV=0` turns that off).
+///   `HEARTH_URING_RECV=0` turns that off). `HEARTH_URING_DEFER=1` builds
+///   the ring with `IORING_SETUP_DEFER_TASKRUN` where the kernel has it
+///   (6.1), so its completion work runs only inside hearth's own
+///   `io_uring_enter` (see DESIGN.md for why it is not the default).
 /// - [`Auto`](Self::Auto) (the default): the [`DRIVER_ENV`] environment
 ///   variable (`HEARTH_DRIVER=epoll|uring|auto`) if it is set, else io_uring
 ///   when the kernel allows it (`io_uring_setup` may be refused, e.g. by a

@@ -54,6 +54,13 @@
 //!   polls) reads the completion queue in shared memory and makes no system
 //!   call unless there is something to submit or the kernel flags pending
 //!   work (`IORING_SQ_TASKRUN`, CQ overflow).
+//! - The kernel's completion work (a receive's copy, a poll's completion)
+//!   runs when the thread next enters the kernel for any call
+//!   (`IORING_SETUP_COOP_TASKRUN`), not through an interrupt; with
+//!   `HEARTH_URING_DEFER=1`, only inside the ring's own `io_uring_enter`
+//!   (`DEFER_TASKRUN` + `SINGLE_ISSUER`, Linux 6.1; every enter then asks
+//!   for `GETEVENTS`). Kernels that refuse a flag (`EINVAL`) get the next
+//!   mode down ([`TaskRun`]).
 //!
 //! # Invariants
 //!
@@ -194,6 +201,9 @@ pub(crate) enum RecvRead {
 /// An io_uring instance used as a readiness reactor; owner thread only.
 pub(crate) struct Ring {
     ring: RefCell<IoUring>,
+    /// Completion work waits for our `io_uring_enter` with `GETEVENTS`
+    /// ([`TaskRun::Defer`]).
+    deferred: bool,
     /// Registration slots by token (the reactor's tokens).
     slots: RefCell<Vec<Slot>>,
     /// The generation the next registration gets.
@@ -217,37 +227,55 @@ pub(crate) struct Ring {
 pub(crate) fn unsupported() -> Option<io::Error> {
     static PROBE: std::sync::OnceLock<Option<(io::ErrorKind, String)>> = std::sync::OnceLock::new();
     PROBE
-        .get_or_init(|| new_ring(2).err().map(|e| (e.kind(), e.to_string())))
+        .get_or_init(|| {
+            new_ring(2, TaskRun::wanted())
+                .err()
+                .map(|e| (e.kind(), e.to_string()))
+        })
         .as_ref()
         .map(|(kind, msg)| io::Error::new(*kind, msg.clone()))
 }
 
-/// A ring with the features this backend needs, or why there is none.
-fn new_ring(entries: u32) -> io::Result<IoUring> {
-    // `COOP_TASKRUN` (Linux 5.19) runs the kernel's completion work when the
-    // thread next enters the kernel instead of interrupting it; the
-    // `TASKRUN_FLAG` says when such work waits. Older kernels refuse the
-    // flags with `EINVAL`: build without them there.
-    let ring = IoUring::builder()
-        .setup_cqsize(CQ_ENTRIES.max(entries * 2))
-        .setup_coop_taskrun()
-        .setup_taskrun_flag()
-        .build(entries)
-        .or_else(|e| {
-            if e.raw_os_error() == Some(libc::EINVAL) {
-                IoUring::builder()
-                    .setup_cqsize(CQ_ENTRIES.max(entries * 2))
-                    .build(entries)
-            } else {
-                Err(e)
+/// A ring with the features this backend needs, or why there is none;
+/// `true` with it if its completion work is deferred (see [`TaskRun`]).
+fn new_ring(entries: u32, modes: &[TaskRun]) -> io::Result<(IoUring, bool)> {
+    let cq = CQ_ENTRIES.max(entries * 2);
+    let build = |mode: TaskRun| {
+        let mut builder = IoUring::builder();
+        builder.setup_cqsize(cq);
+        match mode {
+            TaskRun::Defer => {
+                builder
+                    .setup_single_issuer()
+                    .setup_defer_taskrun()
+                    .setup_coop_taskrun()
+                    .setup_taskrun_flag();
             }
-        })
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("hearth: io_uring is not available: io_uring_setup failed ({e})"),
-            )
-        })?;
+            TaskRun::Coop => {
+                builder.setup_coop_taskrun().setup_taskrun_flag();
+            }
+            TaskRun::Plain => {}
+        }
+        builder.build(entries)
+    };
+    // Each mode's flags are refused with `EINVAL` by kernels older than
+    // them: fall back to the next mode then.
+    let mut result = Err(io::Error::from_raw_os_error(libc::EINVAL));
+    let mut deferred = false;
+    for &mode in modes {
+        result = build(mode);
+        deferred = mode == TaskRun::Defer;
+        match &result {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => continue,
+            _ => break,
+        }
+    }
+    let ring = result.map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("hearth: io_uring is not available: io_uring_setup failed ({e})"),
+        )
+    })?;
     let params = ring.params();
     // The wait's timeout (`EXT_ARG`, 5.11), no lost completions on overflow
     // (`NODROP`, 5.5) and multishot polls (5.13, the same release as
@@ -262,7 +290,42 @@ fn new_ring(entries: u32) -> io::Result<IoUring> {
              5.13 or later: multishot poll, IORING_ENTER_EXT_ARG, IORING_FEAT_NODROP)",
         ));
     }
-    Ok(ring)
+    Ok((ring, deferred))
+}
+
+/// When the kernel does a ring's completion work (posting a receive's or a
+/// poll's completion is work the kernel queues for the ring's thread).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TaskRun {
+    /// `IORING_SETUP_DEFER_TASKRUN` + `SINGLE_ISSUER` (Linux 6.1): only
+    /// inside this thread's `io_uring_enter` with `IORING_ENTER_GETEVENTS`,
+    /// all of it in one batch; `TASKRUN_FLAG` says when some is waiting.
+    /// Only the thread that made the ring may enter it, which holds: a
+    /// [`Ring`] never leaves its reactor's thread (other threads wake it
+    /// through the eventfd, which needs no entry).
+    Defer,
+    /// `IORING_SETUP_COOP_TASKRUN` + `TASKRUN_FLAG` (Linux 5.19): when the
+    /// thread next enters the kernel for any system call, without
+    /// interrupting it.
+    Coop,
+    /// Neither flag (older kernels): the kernel interrupts the thread.
+    Plain,
+}
+
+impl TaskRun {
+    /// The modes to try, best first. `Defer` only if `HEARTH_URING_DEFER=1`:
+    /// it measured no lower CPU per request than `Coop` here and one more
+    /// `io_uring_enter` per ~30 requests (DESIGN.md, step 3).
+    fn wanted() -> &'static [TaskRun] {
+        static DEFER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let defer =
+            *DEFER.get_or_init(|| std::env::var_os("HEARTH_URING_DEFER").is_some_and(|v| v == "1"));
+        if defer {
+            &[TaskRun::Defer, TaskRun::Coop, TaskRun::Plain]
+        } else {
+            &[TaskRun::Coop, TaskRun::Plain]
+        }
+    }
 }
 
 /// Provided buffers: how many (a power of two, at most 32768).
@@ -472,7 +535,12 @@ impl Ring {
     /// A ring whose eventfd (returned too, for [`Remote`](crate::executor::remote::Remote))
     /// is already watched.
     pub(crate) fn new() -> io::Result<(Ring, Arc<OwnedFd>)> {
-        let ring = new_ring(ENTRIES)?;
+        Ring::with_modes(TaskRun::wanted())
+    }
+
+    /// [`Ring::new`] with the first of `modes` the kernel accepts.
+    fn with_modes(modes: &[TaskRun]) -> io::Result<(Ring, Arc<OwnedFd>)> {
+        let (ring, deferred) = new_ring(ENTRIES, modes)?;
         // SAFETY: eventfd(2) takes no pointers; it returns a new descriptor
         // or -1.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
@@ -490,6 +558,7 @@ impl Ring {
         };
         let ring = Ring {
             ring: RefCell::new(ring),
+            deferred,
             slots: RefCell::new(Vec::new()),
             next_generation: Cell::new(1),
             taken: RefCell::new(VecDeque::with_capacity(256)),
@@ -526,7 +595,7 @@ impl Ring {
             if unsafe { ring.submission().push(&entry) }.is_ok() {
                 return Ok(());
             }
-            submit(&ring, 0)?;
+            submit(&ring, 0, self.deferred)?;
         }
     }
 
@@ -689,7 +758,7 @@ impl Ring {
         // poll to end when its file does: the socket's port then stays bound
         // until the ring goes, which is all that is lost.
         if self.push(removal).is_ok() {
-            let _ = submit(&self.ring.borrow(), 0);
+            let _ = submit(&self.ring.borrow(), 0, self.deferred);
         }
     }
 
@@ -718,10 +787,10 @@ impl Ring {
                         Ok(0)
                     } else {
                         drop(sq);
-                        submit(&ring, 0)
+                        submit(&ring, 0, self.deferred)
                     }
                 }
-                None => submit(&ring, 1),
+                None => submit(&ring, 1, self.deferred),
                 Some(t) => {
                     let ts = types::Timespec::from(t);
                     let args = types::SubmitArgs::new().timespec(&ts);
@@ -953,8 +1022,35 @@ fn poll_entry(fd: RawFd, mask: u32, data: u64) -> squeue::Entry {
 }
 
 /// `io_uring_enter`: submit what is queued and wait for `want` completions.
-fn submit(ring: &IoUring, want: usize) -> io::Result<usize> {
-    ring.submit_and_wait(want)
+/// `deferred`: the ring's completion work waits for an enter with
+/// `IORING_ENTER_GETEVENTS` ([`TaskRun::Defer`]), so every enter asks for it
+/// (with `want == 0` the kernel runs the work and returns without waiting):
+/// a cancellation's completion, which lets go of the socket's file, is such
+/// work, and so is every receive that collects data.
+fn submit(ring: &IoUring, want: usize, deferred: bool) -> io::Result<usize> {
+    if want > 0 || !deferred {
+        return ring.submit_and_wait(want);
+    }
+    let queued = ring_queued(ring);
+    // SAFETY: no argument (`None`, size 0) and no flag beyond `GETEVENTS`:
+    // the same call as `submit_and_wait(0)` with that flag, which only
+    // makes the kernel run the ring's pending completion work. The queued
+    // entries are valid (see `Ring::push`).
+    unsafe {
+        ring.submitter()
+            .enter::<libc::sigset_t>(queued, 0, IORING_ENTER_GETEVENTS, None)
+    }
+}
+
+/// `IORING_ENTER_GETEVENTS` (`io_uring` does not export its constants).
+const IORING_ENTER_GETEVENTS: u32 = 1;
+
+/// Entries queued and not yet submitted.
+fn ring_queued(ring: &IoUring) -> u32 {
+    // SAFETY: the submission queue is read (its length), not written; no
+    // other handle to it is alive (the ring is borrowed by one caller).
+    let len = unsafe { ring.submission_shared() }.len();
+    len as u32
 }
 
 /// The reactor's readiness bits for a poll mask, as mio maps epoll's.
@@ -1045,5 +1141,77 @@ mod tests {
         assert_eq!(entry(1).addr, base + 5 * u64::from(BUF_SIZE));
         // SAFETY: never registered.
         unsafe { bufs.free() };
+    }
+
+    /// A ring whose completion work is deferred to its thread's
+    /// `io_uring_enter` (`DEFER_TASKRUN`) still takes remote wakes, hands a
+    /// busy executor's look (a zero timeout) the data that arrived, and
+    /// lets go of a removed socket at once (its port can be bound again).
+    #[test]
+    #[cfg_attr(miri, ignore)] // no io_uring under Miri
+    fn deferred_task_work_runs_in_every_enter() {
+        use std::io::Write;
+        use std::net::{TcpListener, TcpStream};
+        use std::time::Instant;
+
+        if unsupported().is_some() || kernel_version().is_none_or(|v| v < (6, 1)) {
+            eprintln!("no DEFER_TASKRUN here (io_uring off or Linux < 6.1): skipped");
+            return;
+        }
+        let (ring, wake_fd) = Ring::with_modes(&[TaskRun::Defer]).unwrap();
+        assert!(ring.deferred);
+
+        // A wake from another thread ends a long wait.
+        let start = Instant::now();
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            wake(&wake_fd).unwrap();
+        });
+        while ring.poll(Some(Duration::from_secs(5)), |_, _| {}) == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the wake was lost"
+            );
+        }
+        assert!(start.elapsed() < Duration::from_secs(4));
+        waker.join().unwrap();
+
+        // Data reaches a look that does not wait.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let recv = ring.add(0, server.as_raw_fd(), true).unwrap();
+        let mut buf = [0; 16];
+        if recv {
+            ring.arm_recv(0).unwrap();
+            ring.poll(Some(Duration::ZERO), |_, _| {});
+            client.write_all(b"hello").unwrap();
+            let start = Instant::now();
+            let mut got = 0;
+            while got == 0 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(5),
+                    "the receive never came"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+                ring.poll(Some(Duration::ZERO), |token, _| assert_eq!(token, 0));
+                if let RecvRead::Data(n) = ring.recv_read(0, &mut buf) {
+                    got = n;
+                }
+            }
+            assert_eq!(&buf[..got], b"hello");
+        }
+        ring.remove(0);
+        drop(server);
+
+        // A listener's poll ends with its removal: the port is free again.
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        ring.add(1, listener.as_raw_fd(), false).unwrap();
+        ring.poll(Some(Duration::ZERO), |_, _| {});
+        ring.remove(1);
+        drop(listener);
+        TcpListener::bind(addr).expect("the removed listener's port is still held");
     }
 }
