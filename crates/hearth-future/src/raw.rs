@@ -235,15 +235,6 @@ impl Inner {
         unsafe { &*self.slots.add(i) }
     }
 
-    #[inline]
-    fn is_empty(&self) -> bool {
-        if self.n <= SMALL {
-            self.bits.get() == 0
-        } else {
-            self.q_len.get() == 0
-        }
-    }
-
     /// Marks child `i` ready; returns `false` if it already was (or, in ring
     /// mode, if the first-poll sweep has yet to reach it). Owner only.
     #[inline]
@@ -337,48 +328,56 @@ impl Inner {
     /// armed again, so that the next child wake tries again.
     #[inline]
     fn wake_parent_local(&self) {
-        /// Puts the waker back after the wake (unless a reentrant poll
-        /// stored another one meanwhile, or a reentrant drop of the
-        /// combinator released the local side); re-arms if the wake unwound.
-        struct PutBack<'a> {
+        /// Re-arms and puts the waker back if the wake unwound; defused
+        /// (forgotten) when it returned, so the common path carries no
+        /// flag and runs no drop glue.
+        struct Unwinding<'a> {
             inner: &'a Inner,
-            waker: Option<LocalWaker>,
-            woke: bool,
+            waker: ManuallyDrop<LocalWaker>,
         }
-        impl Drop for PutBack<'_> {
+        impl Drop for Unwinding<'_> {
+            #[cold]
             fn drop(&mut self) {
-                let w = self.waker.take();
-                if self.inner.local.get() == 0 {
-                    // Dropped here, on the owner thread: the state may be
-                    // freed by the last `Waker`, on any thread.
-                    drop(w);
-                    return;
-                }
-                if !self.woke {
+                if self.inner.local.get() != 0 {
                     self.inner.armed.set(true);
                 }
-                match self.inner.parent.take() {
-                    None => self.inner.parent.set(w),
-                    new => {
-                        self.inner.parent.set(new);
-                        drop(w);
-                    }
-                }
+                // SAFETY: taken once, here; the guard is gone after this.
+                let w = unsafe { ManuallyDrop::take(&mut self.waker) };
+                self.inner.put_back(w);
             }
         }
         // Take the waker out while waking it, so a reentrant poll that
         // replaces it cannot free it under us. `parent_ident` keeps naming
         // it: a reentrant poll of the same parent keeps it.
-        if let Some(w) = self.parent.take() {
-            let mut guard = PutBack {
-                inner: self,
-                waker: Some(w),
-                woke: false,
-            };
-            if let Some(w) = &guard.waker {
-                w.wake_by_ref();
+        let Some(w) = self.parent.take() else { return };
+        let guard = Unwinding {
+            inner: self,
+            waker: ManuallyDrop::new(w),
+        };
+        guard.waker.wake_by_ref();
+        let mut guard = ManuallyDrop::new(guard);
+        // SAFETY: the guard is forgotten, its waker taken once.
+        let w = unsafe { ManuallyDrop::take(&mut guard.waker) };
+        self.put_back(w);
+    }
+
+    /// Puts the parent's waker back after a wake, unless a reentrant poll
+    /// stored another one meanwhile or a reentrant drop of the combinator
+    /// released the local side (then it is dropped here, on the owner
+    /// thread; the state may be freed later by the last `Waker`, on any
+    /// thread). Owner only.
+    #[inline]
+    fn put_back(&self, w: LocalWaker) {
+        if self.local.get() == 0 {
+            drop(w);
+            return;
+        }
+        match self.parent.take() {
+            None => self.parent.set(Some(w)),
+            new => {
+                self.parent.set(new);
+                drop(w);
             }
-            guard.woke = true;
         }
     }
 
@@ -427,16 +426,6 @@ impl Inner {
         }
         if head.is_null() {
             self.remote_parent.wake();
-        }
-    }
-
-    /// Returns `true` if a remote wake is waiting to be drained.
-    #[inline]
-    fn remote_pending(&self) -> bool {
-        if self.n <= SMALL {
-            self.remote_bits.load(Ordering::Acquire) != 0
-        } else {
-            !self.remote_head.load(Ordering::Acquire).is_null()
         }
     }
 
@@ -637,10 +626,14 @@ fn pass(
     cx: &mut Context<'_>,
     mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
 ) -> Progress {
+    // `n` and the mode are immutable; read once (after the children's
+    // polls, opaque calls, a field behind `&Inner` would be read again).
+    let small = inner.n <= SMALL;
+    let local_mode = inner.local_mode;
     // During the pass local wakes only mark.
     inner.armed.set(false);
     inner.drain_remote();
-    if inner.n <= SMALL {
+    if small {
         // The children due now, in cyclic order from `start`: rotated
         // so that bit 0 is child `start`. A bit is cleared right before
         // its child is polled, so a panicking child leaves the rest of
@@ -686,7 +679,7 @@ fn pass(
     // thread-safe waker must be reachable from other threads. A `Waker`
     // can only appear during a child's poll, so checking after the pass
     // is enough.
-    if !inner.local_mode || inner.refs.load(Ordering::Acquire) > 1 {
+    if !local_mode || inner.refs.load(Ordering::Acquire) > 1 {
         // SAFETY: only the owner registers, in `WakeSet::poll(&mut self)`.
         unsafe {
             if !inner.remote_parent.is_current(cx.waker()) {
@@ -696,8 +689,13 @@ fn pass(
     }
     // Woken during the pass, or a remote wake raced with the
     // registration: another pass, later.
-    if !inner.is_empty() || inner.remote_pending() {
-        if inner.local_mode {
+    let again = if small {
+        inner.bits.get() != 0 || inner.remote_bits.load(Ordering::Acquire) != 0
+    } else {
+        inner.q_len.get() != 0 || !inner.remote_head.load(Ordering::Acquire).is_null()
+    };
+    if again {
+        if local_mode {
             inner.wake_parent_local();
         } else {
             cx.waker().wake_by_ref();
