@@ -97,7 +97,11 @@ fn run<F: Future>(leaves: &[Rc<Leaf>], f: F, rounds: usize, parent: &DualRc<Pare
     let mut next = 0;
     for _ in 0..rounds {
         leaves[next].wake();
-        next = if next + 1 == leaves.len() { 0 } else { next + 1 };
+        next = if next + 1 == leaves.len() {
+            0
+        } else {
+            next + 1
+        };
         let w = parent.waker_ref();
         let mut cx = Context::from_waker(&w);
         assert!(f.as_mut().poll(black_box(&mut cx)).is_pending());

@@ -115,6 +115,7 @@ use core::ops::ControlFlow;
 use core::ptr::{self, NonNull};
 use core::task::{Context, RawWaker, RawWakerVTable, Waker};
 use std::alloc::{self, Layout};
+use std::vec::Vec;
 
 use hearth_task::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use hearth_task::raw::{self as hraw, DualHeader, DualVTable};
@@ -161,6 +162,13 @@ struct Inner {
     /// would wake the same task (`will_wake`), so it is not cloned again.
     /// Null while nothing is stored. Owner only.
     parent_ident: Cell<(*const (), *const RawWakerVTable)>,
+    /// A wake of the waker in `parent` is running (wakes nest through
+    /// reentrant code: each restores the value it found). Owner only.
+    waking: Cell<bool>,
+    /// Parent wakers replaced or taken while a wake ran: kept alive (the
+    /// running wake uses one of them) and dropped when the outermost wake
+    /// ends. Empty at every other time. Owner only.
+    retired: Cell<Vec<LocalWaker>>,
     /// The parent's thread-safe waker. Any thread.
     remote_parent: AtomicWaker,
     /// During a pass: the parent's `Waker` (as borrowed by the parent's
@@ -309,7 +317,8 @@ impl Inner {
         // waker is dropped last, when the state is already consistent.
         let new = lw.clone();
         self.parent_ident.set(ident(&new));
-        drop(self.parent.replace(Some(new)));
+        let old = self.parent.replace(Some(new));
+        drop(self.retire(old));
     }
 
     /// A wake on the owner thread (twin, or `Waker` face in local mode).
@@ -324,60 +333,75 @@ impl Inner {
 
     /// Wakes the parent's stored `LocalWaker`. Owner only.
     ///
+    /// The waker stays in `parent` while it is woken: a reentrant poll that
+    /// replaces it, or a reentrant drop of the combinator that takes it,
+    /// retires it instead of dropping it (`waking`), and the outermost wake
+    /// drops what was retired once it returned.
+    ///
     /// If the parent's wake panics, the wake did not happen: the state is
     /// armed again, so that the next child wake tries again.
     #[inline]
     fn wake_parent_local(&self) {
-        /// Re-arms and puts the waker back if the wake unwound; defused
-        /// (forgotten) when it returned, so the common path carries no
-        /// flag and runs no drop glue.
+        /// Runs only if the wake unwound (forgotten when it returned).
         struct Unwinding<'a> {
             inner: &'a Inner,
-            waker: ManuallyDrop<LocalWaker>,
+            prev: bool,
         }
         impl Drop for Unwinding<'_> {
             #[cold]
             fn drop(&mut self) {
-                if self.inner.local.get() != 0 {
-                    self.inner.armed.set(true);
+                let inner = self.inner;
+                if inner.local.get() != 0 {
+                    inner.armed.set(true);
                 }
-                // SAFETY: taken once, here; the guard is gone after this.
-                let w = unsafe { ManuallyDrop::take(&mut self.waker) };
-                self.inner.put_back(w);
+                inner.waking.set(self.prev);
+                if !self.prev {
+                    inner.bury();
+                }
             }
         }
-        // Take the waker out while waking it, so a reentrant poll that
-        // replaces it cannot free it under us. `parent_ident` keeps naming
-        // it: a reentrant poll of the same parent keeps it.
-        let Some(w) = self.parent.take() else { return };
-        let guard = Unwinding {
-            inner: self,
-            waker: ManuallyDrop::new(w),
+        // SAFETY: owner thread, and nothing else borrows the cell's
+        // content; the reference ends here (its waker is copied).
+        let Some(w) = (unsafe { &*self.parent.as_ptr() }).as_ref() else {
+            return;
         };
-        guard.waker.wake_by_ref();
-        let mut guard = ManuallyDrop::new(guard);
-        // SAFETY: the guard is forgotten, its waker taken once.
-        let w = unsafe { ManuallyDrop::take(&mut guard.waker) };
-        self.put_back(w);
+        // A copy that owns nothing: the stored waker keeps the target alive
+        // until it is dropped, which `waking` defers past this wake.
+        // SAFETY: read from a valid waker; never dropped.
+        let w = ManuallyDrop::new(unsafe { ptr::read(w) });
+        let prev = self.waking.replace(true);
+        let guard = Unwinding { inner: self, prev };
+        w.wake_by_ref();
+        core::mem::forget(guard);
+        self.waking.set(prev);
+        // SAFETY: owner thread; only the length is read.
+        if !prev && !unsafe { &*self.retired.as_ptr() }.is_empty() {
+            self.bury();
+        }
     }
 
-    /// Puts the parent's waker back after a wake, unless a reentrant poll
-    /// stored another one meanwhile or a reentrant drop of the combinator
-    /// released the local side (then it is dropped here, on the owner
-    /// thread; the state may be freed later by the last `Waker`, on any
-    /// thread). Owner only.
+    /// Drops the retired parent wakers (the outermost wake ended). They are
+    /// taken out first, so a panicking drop leaves the state consistent.
+    /// Owner only.
+    #[cold]
+    #[inline(never)]
+    fn bury(&self) {
+        drop(self.retired.take());
+    }
+
+    /// Returns `w` for the caller to drop, or, while a wake of the parent
+    /// runs, keeps it until that wake ended (it may be the waker being
+    /// woken) and returns `None`. Owner only.
     #[inline]
-    fn put_back(&self, w: LocalWaker) {
-        if self.local.get() == 0 {
-            drop(w);
-            return;
-        }
-        match self.parent.take() {
-            None => self.parent.set(Some(w)),
-            new => {
-                self.parent.set(new);
-                drop(w);
+    fn retire(&self, w: Option<LocalWaker>) -> Option<LocalWaker> {
+        match w {
+            Some(w) if self.waking.get() => {
+                let mut retired = self.retired.take();
+                retired.push(w);
+                self.retired.set(retired);
+                None
             }
+            w => w,
         }
     }
 
@@ -385,7 +409,7 @@ impl Inner {
     /// caller drops it once the state is consistent. Owner only.
     fn take_parent(&self) -> Option<LocalWaker> {
         self.parent_ident.set((ptr::null(), ptr::null()));
-        self.parent.take()
+        self.retire(self.parent.take())
     }
 
     /// A wake from any thread: mark the child in the remote set and wake the
@@ -833,6 +857,8 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             armed: Cell::new(false),
             parent: Cell::new(None),
             parent_ident: Cell::new((ptr::null(), ptr::null())),
+            waking: Cell::new(false),
+            retired: Cell::new(Vec::new()),
             remote_parent: AtomicWaker::new(),
             link: Cell::new(ptr::null()),
             lent: Cell::new(ptr::null()),
@@ -924,6 +950,8 @@ unsafe fn free(p: *const Inner) {
     // SAFETY: no count remains, so nothing else can reach `p`.
     let inner = unsafe { &mut *p.cast_mut() };
     let parent = inner.parent.take();
+    // Wakers are retired only while a wake runs, which holds a count.
+    debug_assert!(inner.retired.get_mut().is_empty());
     let remote = inner.remote_parent.take_mut();
     #[cfg(not(loom))]
     {
