@@ -9,10 +9,11 @@
 //!
 //! Arguments: the case (`floor`: one child polled alone; `hearth`:
 //! `hearth_future::join_all`, children park `cx.local_waker()`; `futures`:
-//! `futures::future::join_all`, children park `cx.waker()`), N, and the
-//! rounds. A round wakes the next child in turn (`wake_by_ref` of the waker
-//! it parked) and polls the parent once with a dual waker, as the suite
-//! does. The difference between the totals of two process runs that differ
+//! `futures::future::join_all`, children park `cx.waker()`; the same three
+//! with a `-foreign` suffix: under a foreign parent, futures' `ArcWake`, with
+//! children that park `cx.waker()`), N, and the rounds. A round wakes the
+//! next child in turn (`wake_by_ref` of the waker it parked) and polls the
+//! parent once with the parent's waker, as the suite does. The difference between the totals of two process runs that differ
 //! only in the rounds, divided by the difference of the rounds, is the
 //! instructions of one round.
 //!
@@ -26,7 +27,8 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use hearth_task::dual::{DualRc, DualWake};
@@ -43,6 +45,15 @@ impl DualWake for Parent {
     }
     fn wake_remote(_: &AtomicUsize, _: &Waker) {
         unreachable!("the profile wakes on the owner thread only");
+    }
+}
+
+/// A foreign parent: futures' `ArcWake` (as under tokio).
+struct ArcParent(AtomicBool);
+
+impl futures::task::ArcWake for ArcParent {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -90,10 +101,19 @@ impl Future for Child {
     }
 }
 
-fn run<F: Future>(leaves: &[Rc<Leaf>], f: F, rounds: usize, parent: &DualRc<Parent>) {
+fn run<F: Future>(
+    leaves: &[Rc<Leaf>],
+    f: F,
+    rounds: usize,
+    parent: &DualRc<Parent>,
+    foreign: Option<&Waker>,
+) {
     let mut f = std::pin::pin!(f);
-    let w = parent.waker_ref();
-    assert!(f.as_mut().poll(&mut Context::from_waker(&w)).is_pending());
+    let poll = |f: Pin<&mut F>| match foreign {
+        Some(w) => f.poll(black_box(&mut Context::from_waker(w))),
+        None => f.poll(black_box(&mut Context::from_waker(&parent.waker_ref()))),
+    };
+    assert!(poll(f.as_mut()).is_pending());
     let mut next = 0;
     for _ in 0..rounds {
         leaves[next].wake();
@@ -102,15 +122,13 @@ fn run<F: Future>(leaves: &[Rc<Leaf>], f: F, rounds: usize, parent: &DualRc<Pare
         } else {
             next + 1
         };
-        let w = parent.waker_ref();
-        let mut cx = Context::from_waker(&w);
-        assert!(f.as_mut().poll(black_box(&mut cx)).is_pending());
+        assert!(poll(f.as_mut()).is_pending());
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: join_profile floor|hearth|futures N ROUNDS";
+    let usage = "usage: join_profile floor|hearth|futures[-foreign] N ROUNDS";
     let case = args.get(1).expect(usage).as_str();
     let n: usize = args.get(2).expect(usage).parse().expect(usage);
     let rounds: usize = args.get(3).expect(usage).parse().expect(usage);
@@ -130,20 +148,26 @@ fn main() {
             })
             .collect()
     };
+    let arc = futures::task::waker(Arc::new(ArcParent(AtomicBool::new(false))));
+    let (case, foreign) = match case.strip_suffix("-foreign") {
+        Some(case) => (case, Some(&arc)),
+        None => (case, None),
+    };
+    let local = foreign.is_none();
     match case {
         "floor" => {
-            let l = leaves(1, true);
-            run(&l, Child(l[0].clone()), rounds, &parent);
+            let l = leaves(1, local);
+            run(&l, Child(l[0].clone()), rounds, &parent, foreign);
         }
         "hearth" => {
-            let l = leaves(n, true);
+            let l = leaves(n, local);
             let f = hearth_future::join_all(l.iter().map(|l| Child(l.clone())));
-            run(&l, f, rounds, &parent);
+            run(&l, f, rounds, &parent, foreign);
         }
         "futures" => {
             let l = leaves(n, false);
             let f = futures::future::join_all(l.iter().map(|l| Child(l.clone())));
-            run(&l, f, rounds, &parent);
+            run(&l, f, rounds, &parent, foreign);
         }
         _ => panic!("{usage}"),
     }

@@ -94,10 +94,21 @@
 //! - a pass that unwinds leaves the children it had not polled yet due, and
 //!   the state armed, so the next local wake reaches the parent;
 //!   the next poll resumes;
-//! - a parent wake that panics did not happen: `armed` is set again, and the
-//!   stored waker is put back;
+//! - a parent wake that panics did not happen: `armed` is set again (and
+//!   the wakers retired during it are dropped, see below);
 //! - a child waker woken by value releases its count also if the wake
 //!   panics.
+//!
+//! The parent's local waker stays in `parent` while it is woken (woken
+//! through a bitwise copy that owns nothing). User code inside that wake may
+//! poll the combinator again under another parent (replacing the stored
+//! waker) or drop it (taking it): while `waking` is set, the waker that
+//! would be dropped is *retired* instead (`retired`), and the outermost wake
+//! drops what was retired after it returned (or unwound). So the waker being
+//! woken is never dropped under its own `wake_by_ref`, and the common wake
+//! needs no take-out and put-back. A wake holds a count (a twin's local
+//! count, or a `Waker`'s), so the state outlives every wake and `retired` is
+//! empty whenever the state is freed.
 //!
 //! What the combinators make of a poll that unwound (poisoning, or dropping
 //! the child that panicked) is theirs: see `poison.rs`.
