@@ -94,10 +94,21 @@
 //! - a pass that unwinds leaves the children it had not polled yet due, and
 //!   the state armed, so the next local wake reaches the parent;
 //!   the next poll resumes;
-//! - a parent wake that panics did not happen: `armed` is set again, and the
-//!   stored waker is put back;
+//! - a parent wake that panics did not happen: `armed` is set again (and
+//!   the wakers retired during it are dropped, see below);
 //! - a child waker woken by value releases its count also if the wake
 //!   panics.
+//!
+//! The parent's local waker stays in `parent` while it is woken (woken
+//! through a bitwise copy that owns nothing). User code inside that wake may
+//! poll the combinator again under another parent (replacing the stored
+//! waker) or drop it (taking it): while `waking` is set, the waker that
+//! would be dropped is *retired* instead (`retired`), and the outermost wake
+//! drops what was retired after it returned (or unwound). So the waker being
+//! woken is never dropped under its own `wake_by_ref`, and the common wake
+//! needs no take-out and put-back. A wake holds a count (a twin's local
+//! count, or a `Waker`'s), so the state outlives every wake and `retired` is
+//! empty whenever the state is freed.
 //!
 //! What the combinators make of a poll that unwound (poisoning, or dropping
 //! the child that panicked) is theirs: see `poison.rs`.
@@ -115,6 +126,7 @@ use core::ops::ControlFlow;
 use core::ptr::{self, NonNull};
 use core::task::{Context, RawWaker, RawWakerVTable, Waker};
 use std::alloc::{self, Layout};
+use std::vec::Vec;
 
 use hearth_task::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use hearth_task::raw::{self as hraw, DualHeader, DualVTable};
@@ -161,6 +173,13 @@ struct Inner {
     /// would wake the same task (`will_wake`), so it is not cloned again.
     /// Null while nothing is stored. Owner only.
     parent_ident: Cell<(*const (), *const RawWakerVTable)>,
+    /// A wake of the waker in `parent` is running (wakes nest through
+    /// reentrant code: each restores the value it found). Owner only.
+    waking: Cell<bool>,
+    /// Parent wakers replaced or taken while a wake ran: kept alive (the
+    /// running wake uses one of them) and dropped when the outermost wake
+    /// ends. Empty at every other time. Owner only.
+    retired: Cell<Vec<LocalWaker>>,
     /// The parent's thread-safe waker. Any thread.
     remote_parent: AtomicWaker,
     /// During a pass: the parent's `Waker` (as borrowed by the parent's
@@ -233,15 +252,6 @@ impl Inner {
         // SAFETY: `slots` points at `n` slots in this allocation; callers
         // only ask for initialised ones (`initialised`).
         unsafe { &*self.slots.add(i) }
-    }
-
-    #[inline]
-    fn is_empty(&self) -> bool {
-        if self.n <= SMALL {
-            self.bits.get() == 0
-        } else {
-            self.q_len.get() == 0
-        }
     }
 
     /// Marks child `i` ready; returns `false` if it already was (or, in ring
@@ -318,7 +328,8 @@ impl Inner {
         // waker is dropped last, when the state is already consistent.
         let new = lw.clone();
         self.parent_ident.set(ident(&new));
-        drop(self.parent.replace(Some(new)));
+        let old = self.parent.replace(Some(new));
+        drop(self.retire(old));
     }
 
     /// A wake on the owner thread (twin, or `Waker` face in local mode).
@@ -333,52 +344,75 @@ impl Inner {
 
     /// Wakes the parent's stored `LocalWaker`. Owner only.
     ///
+    /// The waker stays in `parent` while it is woken: a reentrant poll that
+    /// replaces it, or a reentrant drop of the combinator that takes it,
+    /// retires it instead of dropping it (`waking`), and the outermost wake
+    /// drops what was retired once it returned.
+    ///
     /// If the parent's wake panics, the wake did not happen: the state is
     /// armed again, so that the next child wake tries again.
     #[inline]
     fn wake_parent_local(&self) {
-        /// Puts the waker back after the wake (unless a reentrant poll
-        /// stored another one meanwhile, or a reentrant drop of the
-        /// combinator released the local side); re-arms if the wake unwound.
-        struct PutBack<'a> {
+        /// Runs only if the wake unwound (forgotten when it returned).
+        struct Unwinding<'a> {
             inner: &'a Inner,
-            waker: Option<LocalWaker>,
-            woke: bool,
+            prev: bool,
         }
-        impl Drop for PutBack<'_> {
+        impl Drop for Unwinding<'_> {
+            #[cold]
             fn drop(&mut self) {
-                let w = self.waker.take();
-                if self.inner.local.get() == 0 {
-                    // Dropped here, on the owner thread: the state may be
-                    // freed by the last `Waker`, on any thread.
-                    drop(w);
-                    return;
+                let inner = self.inner;
+                if inner.local.get() != 0 {
+                    inner.armed.set(true);
                 }
-                if !self.woke {
-                    self.inner.armed.set(true);
-                }
-                match self.inner.parent.take() {
-                    None => self.inner.parent.set(w),
-                    new => {
-                        self.inner.parent.set(new);
-                        drop(w);
-                    }
+                inner.waking.set(self.prev);
+                if !self.prev {
+                    inner.bury();
                 }
             }
         }
-        // Take the waker out while waking it, so a reentrant poll that
-        // replaces it cannot free it under us. `parent_ident` keeps naming
-        // it: a reentrant poll of the same parent keeps it.
-        if let Some(w) = self.parent.take() {
-            let mut guard = PutBack {
-                inner: self,
-                waker: Some(w),
-                woke: false,
-            };
-            if let Some(w) = &guard.waker {
-                w.wake_by_ref();
+        // SAFETY: owner thread, and nothing else borrows the cell's
+        // content; the reference ends here (its waker is copied).
+        let Some(w) = (unsafe { &*self.parent.as_ptr() }).as_ref() else {
+            return;
+        };
+        // A copy that owns nothing: the stored waker keeps the target alive
+        // until it is dropped, which `waking` defers past this wake.
+        // SAFETY: read from a valid waker; never dropped.
+        let w = ManuallyDrop::new(unsafe { ptr::read(w) });
+        let prev = self.waking.replace(true);
+        let guard = Unwinding { inner: self, prev };
+        w.wake_by_ref();
+        core::mem::forget(guard);
+        self.waking.set(prev);
+        // SAFETY: owner thread; only the length is read.
+        if !prev && !unsafe { &*self.retired.as_ptr() }.is_empty() {
+            self.bury();
+        }
+    }
+
+    /// Drops the retired parent wakers (the outermost wake ended). They are
+    /// taken out first, so a panicking drop leaves the state consistent.
+    /// Owner only.
+    #[cold]
+    #[inline(never)]
+    fn bury(&self) {
+        drop(self.retired.take());
+    }
+
+    /// Returns `w` for the caller to drop, or, while a wake of the parent
+    /// runs, keeps it until that wake ended (it may be the waker being
+    /// woken) and returns `None`. Owner only.
+    #[inline]
+    fn retire(&self, w: Option<LocalWaker>) -> Option<LocalWaker> {
+        match w {
+            Some(w) if self.waking.get() => {
+                let mut retired = self.retired.take();
+                retired.push(w);
+                self.retired.set(retired);
+                None
             }
-            guard.woke = true;
+            w => w,
         }
     }
 
@@ -386,7 +420,7 @@ impl Inner {
     /// caller drops it once the state is consistent. Owner only.
     fn take_parent(&self) -> Option<LocalWaker> {
         self.parent_ident.set((ptr::null(), ptr::null()));
-        self.parent.take()
+        self.retire(self.parent.take())
     }
 
     /// A wake from any thread: mark the child in the remote set and wake the
@@ -427,16 +461,6 @@ impl Inner {
         }
         if head.is_null() {
             self.remote_parent.wake();
-        }
-    }
-
-    /// Returns `true` if a remote wake is waiting to be drained.
-    #[inline]
-    fn remote_pending(&self) -> bool {
-        if self.n <= SMALL {
-            self.remote_bits.load(Ordering::Acquire) != 0
-        } else {
-            !self.remote_head.load(Ordering::Acquire).is_null()
         }
     }
 
@@ -637,10 +661,14 @@ fn pass(
     cx: &mut Context<'_>,
     mut f: impl FnMut(usize, &mut Context<'_>) -> ControlFlow<()>,
 ) -> Progress {
+    // `n` and the mode are immutable; read once (after the children's
+    // polls, opaque calls, a field behind `&Inner` would be read again).
+    let small = inner.n <= SMALL;
+    let local_mode = inner.local_mode;
     // During the pass local wakes only mark.
     inner.armed.set(false);
     inner.drain_remote();
-    if inner.n <= SMALL {
+    if small {
         // The children due now, in cyclic order from `start`: rotated
         // so that bit 0 is child `start`. A bit is cleared right before
         // its child is polled, so a panicking child leaves the rest of
@@ -686,7 +714,7 @@ fn pass(
     // thread-safe waker must be reachable from other threads. A `Waker`
     // can only appear during a child's poll, so checking after the pass
     // is enough.
-    if !inner.local_mode || inner.refs.load(Ordering::Acquire) > 1 {
+    if !local_mode || inner.refs.load(Ordering::Acquire) > 1 {
         // SAFETY: only the owner registers, in `WakeSet::poll(&mut self)`.
         unsafe {
             if !inner.remote_parent.is_current(cx.waker()) {
@@ -696,8 +724,13 @@ fn pass(
     }
     // Woken during the pass, or a remote wake raced with the
     // registration: another pass, later.
-    if !inner.is_empty() || inner.remote_pending() {
-        if inner.local_mode {
+    let again = if small {
+        inner.bits.get() != 0 || inner.remote_bits.load(Ordering::Acquire) != 0
+    } else {
+        inner.q_len.get() != 0 || !inner.remote_head.load(Ordering::Acquire).is_null()
+    };
+    if again {
+        if local_mode {
             inner.wake_parent_local();
         } else {
             cx.waker().wake_by_ref();
@@ -835,6 +868,8 @@ fn alloc_inner(n: usize, local_mode: bool) -> NonNull<Inner> {
             armed: Cell::new(false),
             parent: Cell::new(None),
             parent_ident: Cell::new((ptr::null(), ptr::null())),
+            waking: Cell::new(false),
+            retired: Cell::new(Vec::new()),
             remote_parent: AtomicWaker::new(),
             link: Cell::new(ptr::null()),
             lent: Cell::new(ptr::null()),
@@ -926,6 +961,8 @@ unsafe fn free(p: *const Inner) {
     // SAFETY: no count remains, so nothing else can reach `p`.
     let inner = unsafe { &mut *p.cast_mut() };
     let parent = inner.parent.take();
+    // Wakers are retired only while a wake runs, which holds a count.
+    debug_assert!(inner.retired.get_mut().is_empty());
     let remote = inner.remote_parent.take_mut();
     #[cfg(not(loom))]
     {
