@@ -371,8 +371,9 @@ impl Inner {
                 }
             }
         }
-        // SAFETY: owner thread, and nothing else borrows the cell's
-        // content; the reference ends here (its waker is copied).
+        // Owner thread, and nothing else borrows the cell's content; the
+        // reference ends here (its waker is copied).
+        // SAFETY: by the above.
         let Some(w) = (unsafe { &*self.parent.as_ptr() }).as_ref() else {
             return;
         };

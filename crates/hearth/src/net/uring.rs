@@ -1032,10 +1032,11 @@ fn submit(ring: &IoUring, want: usize, deferred: bool) -> io::Result<usize> {
         return ring.submit_and_wait(want);
     }
     let queued = ring_queued(ring);
-    // SAFETY: no argument (`None`, size 0) and no flag beyond `GETEVENTS`:
-    // the same call as `submit_and_wait(0)` with that flag, which only
-    // makes the kernel run the ring's pending completion work. The queued
-    // entries are valid (see `Ring::push`).
+    // No argument (`None`, size 0) and no flag beyond `GETEVENTS`: the same
+    // call as `submit_and_wait(0)` with that flag, which only makes the
+    // kernel run the ring's pending completion work. The queued entries are
+    // valid (see `Ring::push`).
+    // SAFETY: by the above.
     unsafe {
         ring.submitter()
             .enter::<libc::sigset_t>(queued, 0, IORING_ENTER_GETEVENTS, None)
@@ -1047,8 +1048,9 @@ const IORING_ENTER_GETEVENTS: u32 = 1;
 
 /// Entries queued and not yet submitted.
 fn ring_queued(ring: &IoUring) -> u32 {
-    // SAFETY: the submission queue is read (its length), not written; no
-    // other handle to it is alive (the ring is borrowed by one caller).
+    // The submission queue is read (its length), not written; no other
+    // handle to it is alive (the ring is borrowed by one caller).
+    // SAFETY: by the above.
     let len = unsafe { ring.submission_shared() }.len();
     len as u32
 }
