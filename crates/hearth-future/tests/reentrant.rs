@@ -2,6 +2,7 @@
 //! executor that runs the task inside `wake`): the parent's local waker is
 //! still dropped on its own thread, never by the last child `Waker` on
 //! another.
+#![cfg_attr(feature = "nightly", feature(local_waker))]
 
 use std::cell::RefCell;
 use std::future::Future;
